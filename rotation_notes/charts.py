@@ -1,0 +1,79 @@
+"""Charts: rebased price lines drawn to PNG bytes.
+
+Uses matplotlib's object-oriented API on a private Figure (never pyplot, whose
+global state would leak between notes and threads), matplotlib's default
+style whatever the user's matplotlibrc says, and PNG metadata with no
+software version or time, so the same data always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+
+import matplotlib
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+COLOR_NAMES = ("blue", "red", "green", "purple", "orange", "brown")
+
+
+@dataclass(frozen=True)
+class ChartLine:
+    symbol: str
+    label: str
+    rebased: pd.Series  # percent since the window's first session
+
+
+@dataclass(frozen=True)
+class ChartResult:
+    png: bytes
+    first_session: dt.date
+    last_session: dt.date
+    moves: dict[str, float]  # symbol -> percent over the window
+    divergence: float  # first minus second, percentage points
+
+
+def render_chart(lines: list[ChartLine], days: int) -> ChartResult:
+    """Draw the rebased lines; annotate the gap between the first two."""
+    if len(lines) < 2 or any(ln.rebased.empty for ln in lines):
+        raise ValueError("a chart needs at least two series with data in the window")
+    first = min(ln.rebased.index[0] for ln in lines).date()
+    last = max(ln.rebased.index[-1] for ln in lines).date()
+    moves = {ln.symbol: float(ln.rebased.iloc[-1]) for ln in lines}
+    a, b = lines[0], lines[1]
+    divergence = moves[a.symbol] - moves[b.symbol]
+
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update({"svg.hashsalt": "rotation-notes", "path.simplify": True})
+        fig = Figure(figsize=(8, 4.5), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        for i, ln in enumerate(lines):
+            ax.plot(ln.rebased.index, ln.rebased.to_numpy(), color=COLORS[i % len(COLORS)],
+                    linewidth=1.8, label=f"{ln.label} {moves[ln.symbol]:+.1f}%")
+        ax.axhline(0, color="#888888", linewidth=0.8, linestyle="--")
+        end_x = max(a.rebased.index[-1], b.rebased.index[-1])
+        ya, yb = moves[a.symbol], moves[b.symbol]
+        ax.annotate("", xy=(end_x, ya), xytext=(end_x, yb),
+                    arrowprops={"arrowstyle": "<->", "color": "#333333", "linewidth": 1.2})
+        ax.annotate(f"{divergence:+.1f} pp", xy=(end_x, (ya + yb) / 2), xytext=(-8, 0),
+                    textcoords="offset points", ha="right", va="center", fontsize=10,
+                    fontweight="bold", color="#333333")
+        ax.set_title(f"{' vs '.join(ln.label for ln in lines)}: last {days} days, rebased to 0%"
+                     f" ({first} to {last})", fontsize=11)
+        ax.set_ylabel("change since start (%)")
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+g}%" if v else "0%"))
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.legend(loc="upper left", frameon=False)
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", metadata={"Software": None})
+    return ChartResult(buf.getvalue(), first, last, moves, divergence)

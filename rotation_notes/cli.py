@@ -1,0 +1,158 @@
+"""Command line: parse, call one library function, map errors to exit codes.
+
+Exit codes (also in README.md): 0 everything refreshed; 1 ``--check`` found a
+note or chart that would change; 2 a note failed, or bad usage; 130
+interrupted. Heavy modules are imported inside commands so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, RotationNotesError
+
+log = logging.getLogger("rotation_notes")
+
+EPILOG_REFRESH = """\
+examples:
+  rotation-notes refresh vault_sample
+  rotation-notes refresh ~/Vault --note "Theses/Small cap rotation 2026.md" --as-of 2026-02-04
+  rotation-notes refresh ~/Vault --check      # exit 1 if anything is stale (for CI or hooks)
+  rotation-notes refresh ~/Vault --init       # insert the generated regions a thesis lacks
+
+exit codes: 0 refreshed, 1 --check found changes, 2 a note failed or bad usage, 130 interrupted
+"""
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rotation-notes",
+        description="Keep the figures, tables and charts of Obsidian thesis notes current.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    r = sub.add_parser(
+        "refresh", help="re-render every thesis note of a vault",
+        description="Re-render the generated regions and charts of every thesis note in VAULT. "
+                    "Only the lines between rotation-notes markers change.",
+        epilog=EPILOG_REFRESH, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("vault", nargs="?", type=Path, default=Path("."),
+                   help="the vault (the folder holding .obsidian/); default: current folder")
+    r.add_argument("--note", action="append", type=Path, metavar="PATH", dest="notes",
+                   help="refresh only this note (repeatable)")
+    r.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
+                   help="render as of this date, using only data up to its session")
+    r.add_argument("--offline", action="store_true",
+                   help="use only data the vault or cache already holds; no network")
+    r.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if any note or chart would change")
+    r.add_argument("--diff", action="store_true",
+                   help="write nothing; print unified diffs of what would change")
+    r.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    r.add_argument("--init", action="store_true",
+                   help="insert the generated regions a thesis note lacks (docs/regions.md)")
+    r.add_argument("--data", type=Path, metavar="DIR",
+                   help="read prices from a folder of SYMBOL.csv files (Date, Close columns)")
+    r.set_defaults(func=cmd_refresh)
+    return parser
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("rotation-notes: %(levelname)s: %(message)s"))
+    root = logging.getLogger("rotation_notes")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if args.verbose else logging.ERROR if args.quiet
+                  else logging.WARNING)
+    root.propagate = False
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .refresh import RefreshOptions, refresh
+
+    options = RefreshOptions(notes=args.notes, as_of=args.as_of, offline=args.offline,
+                             check=args.check, diff=args.diff, init=args.init,
+                             data_dir=args.data)
+    bar: tqdm | None = None
+
+    def progress(done: int, total: int, rel: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, file=sys.stderr, disable=None, delay=0.5, leave=False,
+                       unit="note", desc="refreshing")
+        bar.set_postfix_str(rel[-40:], refresh=False)
+        bar.update(1 if done else 0)
+
+    try:
+        report = refresh(args.vault, options, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    dry = options.dry_run
+    if not args.quiet:
+        for n in report.notes:
+            if n.status == "failed":
+                print(f"failed     {n.error}", file=sys.stderr)
+                continue
+            verb = "would update" if dry and n.status == "updated" else n.status
+            when = f" (as of {n.as_of})" if n.as_of else ""
+            print(f"{verb:<10} {n.path}{when}", file=sys.stderr)
+            for w in n.warnings:
+                print(f"  warning: {w}", file=sys.stderr)
+        counts = {s: sum(n.status == s for n in report.notes)
+                  for s in ("updated", "unchanged", "failed")}
+        if not report.notes:
+            print(f"no thesis notes in {report.vault}", file=sys.stderr)
+        else:
+            print(f"{counts['updated']} {'would update' if dry else 'updated'}, "
+                  f"{counts['unchanged']} unchanged, {counts['failed']} failed",
+                  file=sys.stderr)
+    else:
+        for n in report.notes:
+            if n.status == "failed":
+                print(f"failed     {n.error}", file=sys.stderr)
+    if args.diff:
+        for n in report.notes:
+            if n.diff:
+                sys.stdout.write(n.diff)
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return report.exit_code(args.check)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    _configure_logging(args)
+    try:
+        return int(args.func(args))
+    except RotationNotesError as exc:
+        print(f"rotation-notes: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("rotation-notes: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

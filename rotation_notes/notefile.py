@@ -1,0 +1,181 @@
+"""Reading a note: bytes to text and back, frontmatter, wikilinks.
+
+Nothing here writes. The note's bytes are decoded so that they can be
+re-encoded exactly: a UTF-8 BOM is remembered, undecodable bytes survive as
+surrogates, and lines are split on ``\\n`` only (``str.splitlines`` would also
+split on U+2028, form feeds and other characters that Obsidian keeps inline).
+Frontmatter is located with Obsidian's rule (a ``---`` line at the very top,
+closed by the next ``---`` line) and only ever read, never re-serialised.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+
+from .errors import FrontmatterError
+
+BOM = b"\xef\xbb\xbf"
+_FM_FENCE = re.compile(r"---[ \t]*\r?\n?")
+
+
+def split_lines(text: str) -> list[str]:
+    """Split on ``\\n`` only, keeping line ends, so ``"".join`` restores the text."""
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def line_body(line: str) -> str:
+    """A line without its ``\\n`` / ``\\r\\n`` ending."""
+    if line.endswith("\n"):
+        line = line[:-1]
+    if line.endswith("\r"):
+        line = line[:-1]
+    return line
+
+
+@dataclass(frozen=True)
+class NoteText:
+    """A note's text, with what is needed to write it back byte for byte."""
+
+    raw: bytes
+    bom: bool
+    text: str
+    lines: list[str]
+    #: Index of the first line after the frontmatter (0 if there is none).
+    body_start: int
+    #: The YAML between the fences, or None when the note has no frontmatter.
+    frontmatter_src: str | None
+    #: True when the bytes are not valid UTF-8 (kept as surrogates).
+    undecodable: bool
+
+    @property
+    def newline(self) -> str:
+        """The line ending the note mostly uses (``\\r\\n`` or ``\\n``)."""
+        crlf = self.text.count("\r\n")
+        lf = self.text.count("\n") - crlf
+        return "\r\n" if crlf > lf else "\n"
+
+    def encode(self, text: str) -> bytes:
+        data = text.encode("utf-8", "surrogateescape")
+        return BOM + data if self.bom else data
+
+
+def decode_note(raw: bytes) -> NoteText:
+    bom = raw.startswith(BOM)
+    payload = raw[len(BOM) :] if bom else raw
+    try:
+        text = payload.decode("utf-8")
+        undecodable = False
+    except UnicodeDecodeError:
+        text = payload.decode("utf-8", "surrogateescape")
+        undecodable = True
+    lines = split_lines(text)
+    body_start, fm_src = _locate_frontmatter(lines)
+    return NoteText(raw, bom, text, lines, body_start, fm_src, undecodable)
+
+
+def _locate_frontmatter(lines: list[str]) -> tuple[int, str | None]:
+    if not lines or line_body(lines[0]).rstrip() != "---":
+        return 0, None
+    for i in range(1, len(lines)):
+        if line_body(lines[i]).rstrip() == "---":
+            return i + 1, "".join(lines[1:i])
+    return 0, None  # never closed: Obsidian shows it as text, so do we
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """SafeLoader: plain data only, no Python object tags."""
+
+
+def parse_frontmatter(note: NoteText, path: Path | str) -> dict[str, Any]:
+    """The frontmatter as a dict ({} when absent). Errors name the file line."""
+    if note.frontmatter_src is None:
+        return {}
+    try:
+        data = frontmatter.YAMLHandler().load(note.frontmatter_src, Loader=_SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 2 if mark is not None else None  # +1 for '---', +1 1-based
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise FrontmatterError(
+            f"frontmatter is not valid YAML: {problem}",
+            path=path,
+            line=line,
+            hint="fix the YAML between the '---' lines (Obsidian's source mode shows it)",
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FrontmatterError(
+            "frontmatter must be a mapping of properties", path=path, line=2
+        )
+    return data
+
+
+def key_line(note: NoteText, keys: tuple[str | int, ...]) -> int | None:
+    """The 1-based file line where a frontmatter key path starts, if found."""
+    if note.frontmatter_src is None:
+        return None
+    try:
+        node = yaml.compose(note.frontmatter_src, Loader=_SafeLoader)
+    except yaml.YAMLError:
+        return None
+    best = None
+    for k in keys:
+        if isinstance(node, yaml.MappingNode) and isinstance(k, str):
+            for knode, vnode in node.value:
+                if knode.value == k:
+                    best, node = knode, vnode
+                    break
+            else:
+                break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(k, int) and k < len(node.value):
+            node = node.value[k]
+            best = node
+        else:
+            break
+    if best is None:
+        return None
+    return best.start_mark.line + 2
+
+
+# --- wikilinks -------------------------------------------------------------
+
+_WIKILINK = re.compile(r"(!?)\[\[([^\[\]\n]+?)\]\]")
+
+
+@dataclass(frozen=True)
+class WikiLink:
+    embed: bool
+    target: str  # link path without subpath or alias, e.g. "Fed policy"
+    subpath: str  # "#Heading" or "#^block" or ""
+    alias: str | None
+
+
+def parse_wikilink(inner: str, embed: bool = False) -> WikiLink:
+    target, _, alias = inner.replace("\\|", "|").partition("|")
+    target, hash_, sub = target.partition("#")
+    return WikiLink(embed, target.strip(), hash_ + sub, alias.strip() or None if _ else None)
+
+
+def find_wikilinks(text: str) -> Iterator[WikiLink]:
+    for m in _WIKILINK.finditer(text):
+        yield parse_wikilink(m.group(2), embed=bool(m.group(1)))
+
+
+def as_wikilink(value: Any) -> WikiLink | None:
+    """A frontmatter value like ``"[[Note]]"`` as a link, else None."""
+    if not isinstance(value, str):
+        return None
+    m = _WIKILINK.fullmatch(value.strip())
+    return parse_wikilink(m.group(2), embed=bool(m.group(1))) if m else None

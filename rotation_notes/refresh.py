@@ -1,0 +1,329 @@
+"""The refresh job: find thesis notes, load data once, render, write what changed.
+
+This is the I/O edge around the pure core in ``compose``. One broken note
+never stops the others: each note's failure is caught, reported with its
+reason, and that note is left untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .compose import build_context, render_note, session_as_of
+from .errors import (
+    EXIT_CHANGES, EXIT_FAILED, EXIT_OK, LinkError, NoteError, RotationNotesError, UsageError,
+)
+from .marketdata import CsvDirectoryProvider, MarketDataProvider, PriceSet
+from .notefile import NoteText, decode_note, find_wikilinks, parse_frontmatter
+from .regions import REGION_NAMES, Region, find_regions, insert_missing
+from .render import make_env
+from .spec import SPEC_KEY, CatalystWindow, ThesisSpec, is_thesis, parse_catalyst, parse_spec
+from .vault import Vault
+from .writer import read_bytes, replace_if_unchanged
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RefreshOptions:
+    notes: list[Path] | None = None
+    as_of: dt.date | None = None
+    offline: bool = False
+    check: bool = False
+    diff: bool = False
+    init: bool = False
+    data_dir: Path | None = None
+
+    @property
+    def dry_run(self) -> bool:
+        return self.check or self.diff
+
+
+@dataclass
+class NoteReport:
+    path: str
+    status: str  # "updated" | "unchanged" | "failed"
+    error: str | None = None
+    as_of: str | None = None
+    charts: list[str] = field(default_factory=list)
+    tickers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    catalysts: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # files that changed / would change
+    warnings: list[str] = field(default_factory=list)
+    diff: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "status": self.status, "error": self.error,
+                "as_of": self.as_of, "charts": self.charts, "tickers": self.tickers,
+                "catalysts": self.catalysts, "changed": self.changed,
+                "warnings": self.warnings}
+
+
+@dataclass
+class RefreshReport:
+    vault: Path
+    notes: list[NoteReport]
+    data: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def exit_code(self, check: bool) -> int:
+        if any(n.status == "failed" for n in self.notes):
+            return EXIT_FAILED
+        if check and any(n.changed for n in self.notes):
+            return EXIT_CHANGES
+        return EXIT_OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {"vault": str(self.vault), "dry_run": self.dry_run,
+                "notes": [n.to_json() for n in self.notes], "data": self.data}
+
+
+@dataclass
+class _Prepared:
+    rel: str
+    raw: bytes
+    note: NoteText
+    spec: ThesisSpec
+    regions: list[Region]
+    catalysts: list[CatalystWindow]
+
+
+def make_provider(vault: Vault, options: RefreshOptions) -> MarketDataProvider:
+    if options.data_dir is not None:
+        folder = options.data_dir.resolve()
+        if not folder.is_dir():
+            raise UsageError(f"--data {options.data_dir}: no such folder")
+        return CsvDirectoryProvider(folder, label=f"CSV directory {folder}", kind="csv")
+    if vault.config.data_dir:
+        rel = vault.inside(vault.config.data_dir, what="data_dir")
+        folder = vault.abs(rel)
+        if not folder.is_dir():
+            raise UsageError(f"data_dir '{vault.config.data_dir}' in rotation-notes.toml "
+                             f"is not a folder of the vault")
+        return CsvDirectoryProvider(folder, label=f"bundled CSV ({rel}/)", kind="bundled")
+    raise UsageError(
+        "no market data source: the live provider is not available yet",
+        hint="set data_dir in the vault's rotation-notes.toml, or pass --data DIR "
+             "(a folder of SYMBOL.csv files with Date and Close columns)")
+
+
+class _Run:
+    def __init__(self, vault: Vault, options: RefreshOptions) -> None:
+        self.vault, self.options = vault, options
+        self._linked: dict[str, tuple[NoteText, dict[str, Any]]] = {}
+
+    def read_linked(self, rel: str) -> tuple[NoteText, dict[str, Any]]:
+        if rel not in self._linked:
+            note = decode_note(self.vault.abs(rel).read_bytes())
+            self._linked[rel] = (note, parse_frontmatter(note, rel))
+        return self._linked[rel]
+
+    def catalysts(self, rel: str, note: NoteText, spec: ThesisSpec) -> list[CatalystWindow]:
+        out: list[CatalystWindow] = []
+        if spec.catalyst_links is not None:
+            for i, link in enumerate(spec.catalyst_links):
+                target = self.vault.resolve_link(link.target, rel)
+                if target is None or not target.lower().endswith(".md"):
+                    raise LinkError(f"catalyst [[{link.target}]] does not resolve to a note",
+                                    path=rel, key=f"catalysts[{i}]",
+                                    hint="create the note or fix the link")
+                cnote, cmeta = self.read_linked(target)
+                out.append(parse_catalyst(cmeta, cnote, target, link))
+            return out
+        seen = set()
+        for link in find_wikilinks("".join(note.lines[note.body_start:])):
+            target = self.vault.resolve_link(link.target, rel)
+            if not target or not target.lower().endswith(".md") or target in seen:
+                continue
+            seen.add(target)
+            try:
+                cnote, cmeta = self.read_linked(target)
+            except (OSError, NoteError):
+                continue
+            if cmeta.get("event_start") is not None:
+                out.append(parse_catalyst(cmeta, cnote, target, link))
+        return out
+
+    def prepare(self, rel: str, explicit: bool) -> _Prepared | None:
+        raw = self.vault.abs(rel).read_bytes()
+        note = decode_note(raw)
+        src = note.frontmatter_src
+        if src is None or SPEC_KEY not in src:
+            if explicit:
+                raise NoteError(f"not a thesis note (no '{SPEC_KEY}' property)", path=rel,
+                                hint="see docs/frontmatter.md for the thesis properties")
+            return None
+        meta = parse_frontmatter(note, rel)
+        if not is_thesis(meta):
+            if explicit:
+                raise NoteError(f"not a thesis note (no '{SPEC_KEY}' property)", path=rel)
+            return None
+        if note.undecodable:
+            raise NoteError("note is not valid UTF-8", path=rel,
+                            hint="re-save it as UTF-8; it was left untouched")
+        spec = parse_spec(meta, note, rel, self.vault.config.stale_after_days)
+        regions = find_regions(note, rel)
+        if self.options.init:
+            wanted = list(REGION_NAMES) if spec.charts else [n for n in REGION_NAMES if n != "charts"]
+            text = insert_missing(note, regions, wanted)
+            if text != note.text:
+                note = decode_note(note.encode(text))
+                regions = find_regions(note, rel)
+        return _Prepared(rel, raw, note, spec, regions, self.catalysts(rel, note, spec))
+
+    def chart_paths(self, p: _Prepared) -> dict[str, tuple[str, str]]:
+        out = {}
+        body = "".join(p.note.lines[p.note.body_start:])
+        embedded = {link.target.lower() for link in find_wikilinks(body) if link.embed}
+        has_region = any(r.name == "charts" for r in p.regions)
+        for chart in p.spec.charts:
+            if not has_region and chart.file.lower() not in embedded:
+                continue
+            existing = self.vault.resolve_link(chart.file, p.rel)
+            if existing is not None:
+                rel = existing
+            else:
+                try:
+                    folder = self.vault.attachment_dir(p.rel)
+                except UsageError as exc:
+                    raise NoteError(str(exc), path=p.rel) from exc
+                rel = f"{folder}/{chart.file}" if folder else chart.file
+            real = self.vault.abs(rel).resolve()
+            if not real.is_relative_to(self.vault.root):
+                raise LinkError(f"chart {chart.file} resolves outside the vault ({real})",
+                                path=p.rel, hint="chart files are written inside the vault only")
+            out[chart.file] = (rel, chart.file)
+        return out
+
+
+def _unified(old: str, new: str, rel: str) -> str:
+    return "".join(difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True),
+        fromfile=f"a/{rel}", tofile=f"b/{rel}"))
+
+
+def refresh(
+    vault_path: Path,
+    options: RefreshOptions,
+    provider: MarketDataProvider | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> RefreshReport:
+    """Refresh every thesis note of the vault (or the ``options.notes``)."""
+    vault = Vault.open(vault_path)
+    run = _Run(vault, options)
+    env = make_env(vault.abs(vault.inside(vault.config.templates_dir, what="templates_dir"))
+                   if vault.config.templates_dir else None)
+
+    if options.notes:
+        targets = []
+        for p in options.notes:
+            path = p if p.is_absolute() else (Path.cwd() / p)
+            if not path.exists() and not p.is_absolute():
+                path = vault.root / p
+            try:
+                rel = vault.rel(path)
+            except ValueError:
+                raise UsageError(f"--note {p}: not inside the vault {vault.root}") from None
+            if not path.is_file():
+                raise UsageError(f"--note {p}: no such note")
+            targets.append((rel, True))
+    else:
+        targets = [(rel, False) for rel in vault.markdown_files()]
+
+    reports: list[NoteReport] = []
+    prepared: list[tuple[_Prepared, NoteReport]] = []
+    for rel, explicit in targets:
+        try:
+            p = run.prepare(rel, explicit)
+        except RotationNotesError as exc:
+            reports.append(NoteReport(rel, "failed", error=str(exc)))
+            continue
+        except OSError as exc:
+            if explicit:
+                reports.append(NoteReport(rel, "failed", error=f"{rel}: cannot read: {exc}"))
+            continue
+        if p is not None:
+            report = NoteReport(rel, "unchanged")
+            reports.append(report)
+            prepared.append((p, report))
+
+    symbols = list(dict.fromkeys(s for p, _ in prepared for s in p.spec.symbols()))
+    prices = PriceSet()
+    if prepared:
+        provider = provider or make_provider(vault, options)
+        prices = provider.load(symbols)
+    report_all = RefreshReport(vault.root, reports, dry_run=options.dry_run)
+    report_all.data = {s: {**vars(src)} for s, src in prices.sources.items()}
+    for s, why in prices.missing.items():
+        report_all.data[s] = {"provider": None, "kind": "missing", "last_session": None,
+                              "message": why}
+
+    for done, (p, report) in enumerate(prepared):
+        if progress:
+            progress(done, len(prepared), p.rel)
+        try:
+            _refresh_one(run, p, report, prices, env)
+        except RotationNotesError as exc:
+            report.status, report.error = "failed", str(exc)
+            report.changed = []
+        except OSError as exc:
+            report.status, report.error = "failed", f"{p.rel}: {exc}"
+            report.changed = []
+        except Exception as exc:  # noqa: BLE001 - one note's bug must not stop the others
+            log.debug("internal error on %s", p.rel, exc_info=True)
+            report.status = "failed"
+            report.error = f"{p.rel}: internal error: {type(exc).__name__}: {exc}"
+            report.changed = []
+    return report_all
+
+
+def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, env: Any) -> None:
+    options, vault = run.options, run.vault
+    as_of = session_as_of(p.spec, prices, options.as_of, p.rel)
+    composed = build_context(p.spec, prices, as_of, p.catalysts, run.chart_paths(p), p.rel,
+                             options.as_of)
+    report.as_of = as_of.isoformat()
+    report.tickers = composed.report_tickers
+    report.catalysts = composed.report_catalysts
+    report.charts = [c.rel for c in composed.charts]
+    present = {r.name for r in p.regions}
+    missing = [n for n in REGION_NAMES if n not in present
+               and (n != "charts" or p.spec.charts)]
+    if missing:
+        report.warnings.append(f"no region for {', '.join(missing)}; "
+                               f"'refresh --init' inserts them")
+    report.warnings.extend(composed.context["data"]["warnings"])
+
+    new_text = render_note(p.note, p.regions, env, composed.context)
+    old_text = decode_note(p.raw).text
+    new_raw = p.note.encode(new_text)
+
+    chart_writes = []
+    for c in composed.charts:
+        path = vault.abs(c.rel)
+        current = read_bytes(path)
+        if current != c.result.png:
+            chart_writes.append((c, path, current))
+    note_changes = new_raw != p.raw
+
+    report.changed = [c.rel for c, _, _ in chart_writes] + ([p.rel] if note_changes else [])
+    if options.diff:
+        parts = [f"Binary chart {c.rel} would change\n" for c, _, _ in chart_writes]
+        if note_changes:
+            parts.append(_unified(old_text, new_text, p.rel))
+        report.diff = "".join(parts)
+    report.status = "updated" if report.changed else "unchanged"
+    if options.dry_run:
+        return
+    for c, path, current in chart_writes:
+        replace_if_unchanged(path, current, c.result.png)
+        if c.rel not in vault.files:
+            vault.rescan()
+    if note_changes:
+        replace_if_unchanged(vault.abs(p.rel), p.raw, new_raw)

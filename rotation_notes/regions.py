@@ -1,0 +1,330 @@
+"""Generated regions: find them, replace their contents, insert missing ones.
+
+A region is the lines between two Obsidian comment lines (hidden in reading
+view)::
+
+    %% rotation-notes:setup %%
+    ...generated...
+    %% /rotation-notes:setup %%
+
+Markers are recognised only at the start of a line, outside the frontmatter,
+outside fenced code blocks and outside block quotes / callouts. Everything in
+this module is string-in, string-out: no file I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MarkerError
+from .notefile import NoteText, line_body
+
+#: Every region the tool knows, in the order ``--init`` inserts them.
+REGION_NAMES: tuple[str, ...] = (
+    "headline",
+    "updated",
+    "setup",
+    "catalysts",
+    "history",
+    "charts",
+    "tracking",
+)
+
+_MARKER = re.compile(r"%%[ \t]*(/?)rotation-notes:([A-Za-z0-9_.-]*)[ \t]*%%[ \t]*")
+_QUOTE = re.compile(r" {0,3}> ?")
+_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*")
+
+
+def begin_marker(name: str) -> str:
+    return f"%% rotation-notes:{name} %%"
+
+
+def end_marker(name: str) -> str:
+    return f"%% /rotation-notes:{name} %%"
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    begin: int  # index of the begin-marker line
+    end: int  # index of the end-marker line
+
+
+@dataclass(frozen=True)
+class _Line:
+    index: int
+    body: str  # without line ending
+    in_code: bool  # inside a fenced code block (or is a fence line)
+    quoted: bool  # inside a block quote / callout
+
+
+def _scan(lines: list[str], start: int) -> Iterator[_Line]:
+    fence: tuple[str, int, int] | None = None  # (char, length, quote depth)
+    for i in range(start, len(lines)):
+        body = line_body(lines[i])
+        rest, depth = body, 0
+        while m := _QUOTE.match(rest):
+            depth += 1
+            rest = rest[m.end() :]
+        if fence is not None and depth < fence[2]:
+            fence = None  # the block quote holding the fence ended
+        if fence is not None:
+            char, length, _ = fence
+            if re.fullmatch(rf" {{0,3}}{re.escape(char)}{{{length},}}[ \t]*", rest):
+                fence = None
+            yield _Line(i, body, True, depth > 0)
+            continue
+        m = _FENCE_OPEN.fullmatch(rest)
+        if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
+            fence = (m.group(1)[0], len(m.group(1)), depth)
+            yield _Line(i, body, True, depth > 0)
+            continue
+        yield _Line(i, body, False, depth > 0)
+
+
+def find_regions(
+    note: NoteText, path: Path | str, known: Iterable[str] = REGION_NAMES
+) -> list[Region]:
+    """All regions of the note, or MarkerError naming every problem and its line."""
+    known = tuple(known)
+    problems: list[tuple[int, str]] = []
+    regions: list[Region] = []
+    seen: dict[str, int] = {}
+    open_: tuple[str, int] | None = None
+    for ln in _scan(note.lines, note.body_start):
+        if ln.in_code:
+            continue
+        m = _MARKER.fullmatch(ln.body)
+        if m is None:
+            stripped = ln.body.strip().lstrip(">").strip()
+            if "rotation-notes:" in stripped and stripped.startswith("%%"):
+                where = "inside a block quote or callout" if ln.quoted else "malformed"
+                problems.append(
+                    (ln.index, f"line {ln.index + 1} looks like a rotation-notes marker but is "
+                     f"{where}; markers must stand alone at the start of a line, e.g. "
+                     f"'{begin_marker('setup')}'")
+                )
+            continue
+        closing, name = m.group(1) == "/", m.group(2)
+        lineno = ln.index + 1
+        if name not in known:
+            problems.append(
+                (ln.index, f"line {lineno}: unknown region '{name}' (known: {', '.join(known)})")
+            )
+            continue
+        if not closing:
+            if open_ is not None:
+                problems.append(
+                    (ln.index, f"line {lineno}: region '{name}' starts inside region "
+                     f"'{open_[0]}' opened at line {open_[1] + 1} (regions cannot nest)")
+                )
+                continue
+            open_ = (name, ln.index)
+            continue
+        if open_ is None:
+            problems.append((ln.index, f"line {lineno}: end of region '{name}' without a start"))
+            continue
+        if open_[0] != name:
+            problems.append(
+                (ln.index, f"line {lineno}: end of region '{name}' but region '{open_[0]}' "
+                 f"opened at line {open_[1] + 1} is still open")
+            )
+            continue
+        if name in seen:
+            problems.append(
+                (open_[1], f"line {open_[1] + 1}: region '{name}' appears twice "
+                 f"(first at line {seen[name] + 1})")
+            )
+        else:
+            seen[name] = open_[1]
+            regions.append(Region(name, open_[1], ln.index))
+        open_ = None
+    if open_ is not None:
+        problems.append(
+            (open_[1], f"line {open_[1] + 1}: region '{open_[0]}' is never closed "
+             f"(add '{end_marker(open_[0])}')")
+        )
+    if problems:
+        problems.sort()
+        raise MarkerError(
+            "; ".join(p for _, p in problems),
+            path=path,
+            line=problems[0][0] + 1,
+            hint="fix the markers; the note was left untouched",
+        )
+    return regions
+
+
+# --- comparing and replacing ------------------------------------------------
+
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_SEP_CELL = re.compile(r":?-+:?")
+
+
+def _normalise_row(row: str) -> str:
+    cells = [c.strip() for c in _CELL_SPLIT.split(row.strip())]
+    if cells and cells[0] == "":
+        cells = cells[1:]
+    if cells and cells[-1] == "":
+        cells = cells[:-1]
+    if cells and all(_SEP_CELL.fullmatch(c) for c in cells):
+        cells = [(":" if c.startswith(":") else "") + "---" + (":" if c.endswith(":") and len(c) > 1 else "")
+                 for c in cells]
+    return "|" + "|".join(cells) + "|"
+
+
+def normalise(text: str) -> str:
+    """Content as a linter or Obsidian might reformat it, reduced to what it means.
+
+    Ignores line endings, trailing spaces, runs of blank lines, table cell
+    padding and separator width, and Unicode composition, so that the tool
+    never rewrites a region only because someone re-aligned its table.
+    """
+    out: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = unicodedata.normalize("NFC", line).rstrip()
+        if line.lstrip().startswith("|"):
+            line = _normalise_row(line)
+        else:
+            indent = len(line) - len(line.lstrip())
+            line = line[:indent] + re.sub(r"[ \t]+", " ", line[indent:])
+        if line == "" and (not out or out[-1] == ""):
+            continue
+        out.append(line)
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out)
+
+
+def region_text(note: NoteText, region: Region) -> str:
+    return "".join(note.lines[region.begin + 1 : region.end])
+
+
+def replace_regions(note: NoteText, regions: list[Region], contents: Mapping[str, str]) -> str:
+    """The note's text with each region's lines replaced by ``contents[name]``.
+
+    A region whose current content normalises to the same as the new content
+    is left exactly as it is. Lines outside regions, and the marker lines
+    themselves, are never touched.
+    """
+    out: list[str] = []
+    pos = 0
+    for region in sorted(regions, key=lambda r: r.begin):
+        out.extend(note.lines[pos : region.begin + 1])
+        old = note.lines[region.begin + 1 : region.end]
+        new = contents.get(region.name)
+        if new is None or normalise("".join(old)) == normalise(new):
+            out.extend(old)
+        else:
+            marker_line = note.lines[region.begin]
+            nl = "\r\n" if marker_line.endswith("\r\n") else "\n"
+            body = new.replace("\r\n", "\n").rstrip("\n")
+            if body:
+                out.extend(line + nl for line in body.split("\n"))
+        pos = region.end
+    out.extend(note.lines[pos:])
+    return "".join(out)
+
+
+# --- inserting missing regions (--init) -------------------------------------
+
+#: Headings (case-insensitive, a leading "The " and numbering ignored) under
+#: which ``--init`` inserts each region; without one, a heading is appended.
+SECTION_HEADINGS: dict[str, tuple[str, ...]] = {
+    "setup": ("setup",),
+    "catalysts": ("catalysts",),
+    "history": ("historical parallels", "history"),
+    "charts": ("tracking",),
+    "tracking": ("tracking",),
+}
+DEFAULT_HEADINGS: dict[str, str] = {
+    "setup": "The setup",
+    "catalysts": "Catalysts",
+    "history": "Historical parallels",
+    "charts": "Tracking",
+    "tracking": "Tracking",
+}
+
+
+def _heading_key(text: str) -> str:
+    text = re.sub(r"[*_`]", "", text).strip().lower()
+    text = re.sub(r"^[0-9.]+\s*", "", text)
+    return text[4:] if text.startswith("the ") else text
+
+
+def insert_missing(note: NoteText, regions: list[Region], wanted: Iterable[str]) -> str:
+    """The note with an empty region inserted for each wanted region it lacks.
+
+    Placement (documented in docs/regions.md): ``headline`` after the first H1
+    heading (else at the top of the body) and ``updated`` right after the
+    headline; the table regions directly under the first heading that names
+    their section ("The setup", "Catalysts", "Historical parallels",
+    "Tracking", where ``charts`` comes before ``tracking``); a region with no
+    such heading is appended at the end under a new ``##`` heading.
+    """
+    nl = note.newline
+    present = {r.name: r for r in regions}
+    missing = [n for n in REGION_NAMES if n in set(wanted) and n not in present]
+    if not missing:
+        return note.text
+
+    def block(name: str) -> list[str]:
+        return [begin_marker(name) + nl, end_marker(name) + nl]
+
+    inserts: dict[int, list[str]] = {}  # insert before line index
+    appended: dict[str, list[str]] = {}  # heading -> lines appended at the end
+    lines = note.lines
+    scanned = [ln for ln in _scan(lines, note.body_start) if not ln.in_code and not ln.quoted]
+    headings = [(ln.index, m) for ln in scanned if (m := _HEADING.fullmatch(ln.body))]
+
+    def after(index: int, new: list[str]) -> None:
+        inserts.setdefault(index + 1, []).extend(new)
+
+    for name in missing:
+        if name == "headline":
+            h1 = next((i for i, m in headings if len(m.group(1)) == 1), None)
+            if h1 is None:
+                inserts.setdefault(note.body_start, []).extend(block(name) + [nl])
+            else:
+                after(h1, [nl, *block(name)])
+            continue
+        if name == "updated":
+            if "headline" in present:
+                after(present["headline"].end, block(name))
+            else:  # the headline was just queued: go right behind it
+                for key in inserts:
+                    if begin_marker("headline") + nl in inserts[key]:
+                        pos = inserts[key].index(end_marker("headline") + nl) + 1
+                        inserts[key][pos:pos] = block(name)
+                        break
+            continue
+        if name == "charts" and "tracking" in present:
+            inserts.setdefault(present["tracking"].begin, []).extend(block(name) + [nl])
+            continue
+        if name == "tracking" and "charts" in present:
+            after(present["charts"].end, [nl, *block(name)])
+            continue
+        target = next(
+            (i for i, m in headings if _heading_key(m.group(2)) in SECTION_HEADINGS[name]), None
+        )
+        if target is None:
+            appended.setdefault(DEFAULT_HEADINGS[name], []).extend([nl, *block(name)])
+        else:
+            after(target, [nl, *block(name)])
+
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        out.extend(inserts.get(i, []))
+        out.append(line)
+    out.extend(inserts.get(len(lines), []))
+    if appended:
+        if out and not out[-1].endswith("\n"):
+            out[-1] += nl
+        for heading, new in appended.items():
+            out.extend([nl, f"## {heading}" + nl, *new])
+    return "".join(out)

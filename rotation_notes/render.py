@@ -1,0 +1,127 @@
+"""Rendering: Jinja templates to region text, with no I/O but template loading.
+
+One template per region, ``<region>.md.j2``. The defaults ship with the
+package; a vault may override any of them with a file of the same name in the
+folder its ``rotation-notes.toml`` names (``templates_dir``). Vault templates
+come from possibly shared vaults, so every template renders in Jinja's
+sandbox with undefined names as errors.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import TemplateError
+from .metrics import Figure
+
+
+def default_templates_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    shipped = here / "templates"  # inside an installed wheel
+    return shipped if shipped.is_dir() else here.parent / "templates"  # source checkout
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, Figure):
+        return value.pct
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) or math.isinf(f) else f
+
+
+def fmt_pct(value: Any, digits: int = 1) -> str:
+    """``5.83 -> '+5.8%'``; a missing figure -> ``'n/a'``."""
+    f = _num(value)
+    return "n/a" if f is None else f"{f:+.{digits}f}%"
+
+
+def fmt_pp(value: Any, digits: int = 1) -> str:
+    f = _num(value)
+    return "n/a" if f is None else f"{f:+.{digits}f} pp"
+
+
+def fmt_price(value: Any) -> str:
+    f = _num(value)
+    return "n/a" if f is None else f"{f:,.2f}"
+
+
+def fmt_number(value: Any, digits: int = 1) -> str:
+    f = _num(value)
+    if f is None:
+        return "n/a"
+    return f"{f:.0f}" if f == int(f) else f"{f:.{digits}f}"
+
+
+def cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell: pipes escaped, one line."""
+    return str(value).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+
+
+def wikilink(target: str, alias: str | None = None, *, in_table: bool = True) -> str:
+    """``[[target|alias]]``; inside a table the pipe is escaped (``\\|``)."""
+    pipe = "\\|" if in_table else "|"
+    return f"[[{target}{pipe}{alias}]]" if alias else f"[[{target}]]"
+
+
+def make_env(override_dir: Path | None) -> SandboxedEnvironment:
+    loaders: list[jinja2.BaseLoader] = []
+    if override_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(override_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(default_templates_dir())))
+    env = SandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(pct=fmt_pct, pp=fmt_pp, price=fmt_price, num=fmt_number, cell=cell,
+                       wikilink=wikilink)
+    return env
+
+
+def _template_frame(exc: BaseException, env: jinja2.Environment) -> tuple[str | None, int | None]:
+    """The template file and line a runtime error happened at (Jinja rewrites tracebacks)."""
+    found: tuple[str | None, int | None] = (None, None)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.endswith(".j2"):
+            found = (frame.filename, frame.lineno)
+    return found
+
+
+def render_region(env: SandboxedEnvironment, name: str, context: Mapping[str, Any]) -> str:
+    """Render ``<name>.md.j2``; any failure is a TemplateError naming file and line."""
+    template_name = f"{name}.md.j2"
+    try:
+        template = env.get_template(template_name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}",
+                            path=exc.filename or template_name, line=exc.lineno,
+                            hint="fix the template; the note was left untouched") from exc
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template '{template_name}' not found") from exc
+    try:
+        return template.render(context)
+    except jinja2.exceptions.SecurityError as exc:
+        file, line = _template_frame(exc, env)
+        raise TemplateError(f"template blocked by the sandbox: {exc}",
+                            path=file or template.filename, line=line,
+                            hint="vault templates may only format the data they are given") from exc
+    except Exception as exc:  # noqa: BLE001 - any template failure is the template's
+        file, line = _template_frame(exc, env)
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        raise TemplateError(f"template error: {message}", path=file or template.filename,
+                            line=line, hint="fix the template; the note was left untouched") from exc
+

@@ -1,0 +1,177 @@
+"""The vault: where it is, what it holds, how Obsidian resolves links in it.
+
+A vault is the folder holding ``.obsidian/``. Its optional
+``rotation-notes.toml`` says where the bundled market data and the template
+overrides live. Link resolution follows Obsidian's rules: a link with a
+folder path is matched from the vault root (or the note's folder); a bare
+name matches the file of that name anywhere in the vault, the note's own
+folder first, then the shortest path. Matching ignores case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import UsageError
+
+CONFIG_NAME = "rotation-notes.toml"
+#: Folders Obsidian itself ignores, and so do we.
+IGNORED_DIRS = frozenset({".obsidian", ".trash", ".git"})
+
+
+def find_vault_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` that holds ``.obsidian/``."""
+    start = start.resolve()
+    if not start.exists():
+        raise UsageError(f"no such folder: {start}")
+    for folder in [start, *start.parents] if start.is_dir() else start.parents:
+        if (folder / ".obsidian").is_dir():
+            return folder
+    raise UsageError(
+        f"{start} is not inside an Obsidian vault (no .obsidian/ folder in it or its parents)",
+        hint="pass the vault folder, or open it once in Obsidian to create .obsidian/",
+    )
+
+
+@dataclass(frozen=True)
+class VaultConfig:
+    data_dir: str | None = None
+    templates_dir: str | None = None
+    stale_after_days: int = 90
+
+
+KNOWN_CONFIG_KEYS = {"data_dir", "templates_dir", "stale_after_days"}
+
+
+def _load_config(root: Path) -> VaultConfig:
+    path = root / CONFIG_NAME
+    if not path.is_file():
+        return VaultConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from exc
+    unknown = set(data) - KNOWN_CONFIG_KEYS
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown setting(s) {', '.join(sorted(unknown))}",
+            hint=f"known settings: {', '.join(sorted(KNOWN_CONFIG_KEYS))}",
+        )
+    for key in ("data_dir", "templates_dir"):
+        if key in data and not isinstance(data[key], str):
+            raise UsageError(f"{path}: '{key}' must be a folder path inside the vault")
+    stale = data.get("stale_after_days", 90)
+    if not isinstance(stale, int) or stale < 0:
+        raise UsageError(f"{path}: 'stale_after_days' must be a whole number of days")
+    return VaultConfig(data.get("data_dir"), data.get("templates_dir"), stale)
+
+
+def _load_app_json(root: Path) -> dict[str, Any]:
+    path = root / ".obsidian" / "app.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        return {}
+    except (ValueError, UnicodeDecodeError):
+        return {}  # Obsidian itself falls back to defaults; never fail a refresh on it
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class Vault:
+    root: Path
+    config: VaultConfig
+    app: dict[str, Any]
+    #: Every file in the vault, as POSIX paths relative to the root.
+    files: list[str] = field(default_factory=list)
+    _by_name: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _by_path: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, path: Path) -> Vault:
+        root = find_vault_root(path)
+        vault = cls(root, _load_config(root), _load_app_json(root))
+        vault.rescan()
+        return vault
+
+    def rescan(self) -> None:
+        files: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(
+                d for d in dirnames
+                if d not in IGNORED_DIRS and not d.startswith(".")
+                and not os.path.islink(os.path.join(dirpath, d))
+            )
+            rel_dir = os.path.relpath(dirpath, self.root)
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                files.append(PurePosixPath(Path(rel).as_posix()).as_posix())
+        self.files = files
+        self._by_name = {}
+        self._by_path = {}
+        for rel in files:
+            self._by_name.setdefault(posixpath.basename(rel).lower(), []).append(rel)
+            self._by_path[rel.lower()] = rel
+
+    # -- paths ---------------------------------------------------------------
+
+    def rel(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
+
+    def abs(self, rel: str) -> Path:
+        return self.root / Path(*PurePosixPath(rel).parts)
+
+    def inside(self, rel: str, *, what: str) -> str:
+        """``rel`` normalised, refusing anything that would leave the vault."""
+        norm = posixpath.normpath(rel.replace("\\", "/"))
+        if norm.startswith("/") or norm == ".." or norm.startswith("../") or ":" in norm[:2]:
+            raise UsageError(f"{what} '{rel}' points outside the vault")
+        return "" if norm == "." else norm
+
+    def markdown_files(self) -> list[str]:
+        return [f for f in self.files if f.lower().endswith(".md")]
+
+    # -- links ---------------------------------------------------------------
+
+    def resolve_link(self, target: str, source: str) -> str | None:
+        """The vault-relative file a wikilink target points to, as Obsidian resolves it."""
+        target = target.strip().replace("\\", "/")
+        if not target:
+            return None
+        names = [target] if target.lower().endswith(".md") else [target, target + ".md"]
+        source_dir = posixpath.dirname(source)
+        for name in names:
+            lname = name.lower().lstrip("/")
+            if "/" in target:
+                if lname in self._by_path:
+                    return self._by_path[lname]
+                rel = posixpath.normpath(posixpath.join(source_dir, name)).lower()
+                if rel in self._by_path:
+                    return self._by_path[rel]
+                hits = [p for p in self.files if p.lower().endswith("/" + lname)]
+            else:
+                hits = self._by_name.get(lname, [])
+            if hits:
+                same = [p for p in hits if posixpath.dirname(p) == source_dir]
+                return (same or sorted(hits, key=lambda p: (len(p), p)))[0]
+        return None
+
+    def attachment_dir(self, note: str) -> str:
+        """Where Obsidian would put a new attachment pasted into ``note``."""
+        setting = str(self.app.get("attachmentFolderPath", "/") or "/").strip()
+        note_dir = posixpath.dirname(note)
+        if setting in ("/", ""):
+            return ""
+        if setting == "." or setting.startswith("./"):
+            sub = setting[2:].strip("/") if setting.startswith("./") else ""
+            return self.inside(posixpath.join(note_dir, sub) if sub else note_dir,
+                               what="attachmentFolderPath")
+        return self.inside(setting.strip("/"), what="attachmentFolderPath")
