@@ -148,6 +148,8 @@ def build_context(
 
     composed = Composed(as_of, {})
     for chart in spec.charts:
+        if chart.file not in chart_paths:
+            continue  # the note neither has a charts region nor embeds this file
         rel, embed = chart_paths[chart.file]
         lines = []
         for sym in chart.tickers:
@@ -209,7 +211,7 @@ def build_context(
     return composed
 
 
-def _round(value: float | None, digits: int = 2) -> float | None:
+def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 

@@ -1,0 +1,101 @@
+"""Shared fixtures: throwaway vaults built from a dict of files, the sample vault, shared data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "vault_sample"
+SHARED = ROOT.parent / "shared"
+SAMPLE_NOTE = "Small cap rotation 2026.md"
+SAMPLE_DATA = SAMPLE / "Data" / "market-data"
+
+
+def make_files(root: Path, files: Mapping[str, str | bytes]) -> None:
+    """Write ``files`` (relative path -> text or bytes) under ``root``."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_bytes(content.encode("utf-8"))
+
+
+@pytest.fixture
+def make_vault(tmp_path: Path) -> Callable[..., Path]:
+    """A vault in tmp_path with .obsidian/, the sample's market data and the given files."""
+
+    def make(files: Mapping[str, str | bytes], *, app: str | None = None,
+             data: bool = True, name: str = "vault") -> Path:
+        root = tmp_path / name
+        (root / ".obsidian").mkdir(parents=True)
+        if app is not None:
+            (root / ".obsidian" / "app.json").write_text(app, encoding="utf-8")
+        if data:
+            shutil.copytree(SAMPLE_DATA, root / "Data" / "market-data")
+            (root / "rotation-notes.toml").write_text('data_dir = "Data/market-data"\n')
+        make_files(root, files)
+        return root
+
+    return make
+
+
+@pytest.fixture
+def sample_vault(tmp_path: Path) -> Path:
+    dest = tmp_path / "vault_sample"
+    shutil.copytree(SAMPLE, dest)
+    return dest
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under root: bytes and mtime (ns)."""
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            p = Path(dirpath) / name
+            out[p.relative_to(root).as_posix()] = (p.read_bytes(), p.stat().st_mtime_ns)
+    return out
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, as a user runs it."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
+    return subprocess.run(
+        [sys.executable, "-m", "rotation_notes", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
+    )
+
+
+# A small thesis any test vault can use; regions for every table.
+THESIS_FRONTMATTER = """---
+rotation-notes:
+  long:
+    label: Small caps
+    ticker: IWM
+    index: ^RUT
+  short:
+    label: Large caps
+    ticker: QQQ
+    index: ^IXIC
+  history:
+    periods:
+      - label: 2016-2017
+        start: 2016-11-09
+        end: 2017-05-09
+---
+"""
+
+ALL_REGIONS = "".join(
+    f"%% rotation-notes:{n} %%\n%% /rotation-notes:{n} %%\n"
+    for n in ("headline", "updated", "setup", "catalysts", "history", "charts", "tracking")
+)
+
+THESIS = THESIS_FRONTMATTER + "# Thesis\n\n" + ALL_REGIONS

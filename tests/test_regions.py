@@ -1,0 +1,109 @@
+"""Region markers: parsing, errors with line numbers, replacement, --init placement."""
+
+from __future__ import annotations
+
+import pytest
+
+from rotation_notes.errors import MarkerError
+from rotation_notes.notefile import decode_note
+from rotation_notes.regions import find_regions, insert_missing, normalise, replace_regions
+
+
+def regions_of(text: str):
+    return find_regions(decode_note(text.encode()), "note.md")
+
+
+def test_finds_regions_and_skips_frontmatter():
+    text = "---\nx: '%% rotation-notes:setup %%'\n---\nA\n%% rotation-notes:setup %%\nold\n%% /rotation-notes:setup %%\n"
+    (r,) = regions_of(text)
+    assert (r.name, r.begin, r.end) == ("setup", 4, 6)
+
+
+@pytest.mark.parametrize(
+    "body, expect",
+    [
+        ("%% rotation-notes:setup %%\n", "line 1: region 'setup' is never closed"),
+        ("%% /rotation-notes:setup %%\n", "line 1: end of region 'setup' without a start"),
+        ("%% rotation-notes:setup %%\n%% rotation-notes:tracking %%\n%% /rotation-notes:tracking %%\n"
+         "%% /rotation-notes:setup %%\n", "line 2: region 'tracking' starts inside region 'setup'"),
+        ("%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"
+         "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n",
+         "line 3: region 'setup' appears twice (first at line 1)"),
+        ("%% rotation-notes:setpu %%\n%% /rotation-notes:setpu %%\n", "line 1: unknown region 'setpu'"),
+        ("%% /rotation-notes:setup %%\n%% rotation-notes:setup %%\n",
+         "end of region 'setup' without a start"),
+        ("> %% rotation-notes:setup %%\n> %% /rotation-notes:setup %%\n",
+         "line 1 looks like a rotation-notes marker but is inside a block quote or callout"),
+        ("%% rotation-notes: setup %%\n", "looks like a rotation-notes marker but is malformed"),
+    ],
+)
+def test_marker_errors_name_the_line(body, expect):
+    with pytest.raises(MarkerError) as err:
+        regions_of(body)
+    assert expect in str(err.value)
+    assert str(err.value).startswith("note.md:")
+
+
+def test_markers_in_code_fences_are_text():
+    text = (
+        "```md\n%% rotation-notes:setup %%\n```\n"
+        "~~~~\n%% /rotation-notes:tracking %%\n```\nstill code\n~~~~\n"
+        "> ```\n> %% rotation-notes:setup %%\n> ```\n"
+        "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"
+    )
+    (r,) = regions_of(text)
+    assert r.begin == 11
+
+
+def test_unclosed_fence_hides_later_markers():
+    assert regions_of("```\n%% rotation-notes:setup %%\n") == []
+
+
+def test_replace_only_touches_region_lines_and_keeps_crlf():
+    text = "a\r\n%% rotation-notes:setup %%\r\nold\r\n%% /rotation-notes:setup %%\r\nz"
+    note = decode_note(text.encode())
+    out = replace_regions(note, find_regions(note, "n"), {"setup": "| x |\n| 1 |\n"})
+    assert out == "a\r\n%% rotation-notes:setup %%\r\n| x |\r\n| 1 |\r\n%% /rotation-notes:setup %%\r\nz"
+
+
+def test_reformatted_table_is_not_rewritten():
+    old = "| Metric | A |\n| :----- | -----: |\n|  YTD   |  +5.8% |  \n\n\n"
+    new = "| Metric | A |\n|:---|---:|\n| YTD | +5.8% |\n"
+    assert normalise(old) == normalise(new)
+    text = "%% rotation-notes:setup %%\n" + old + "%% /rotation-notes:setup %%\n"
+    note = decode_note(text.encode())
+    assert replace_regions(note, find_regions(note, "n"), {"setup": new}) == text
+
+
+def test_changed_figure_is_rewritten():
+    assert normalise("| YTD | +5.8% |") != normalise("| YTD | +5.9% |")
+
+
+def test_init_places_regions_under_matching_headings():
+    text = "---\na: 1\n---\n# Title\n\nIntro.\n\n## The setup\n\nMine.\n\n## Tracking\n\nEnd"
+    note = decode_note(text.encode())
+    out = insert_missing(note, [], ["headline", "updated", "setup", "charts", "tracking", "history"])
+    lines = out.split("\n")
+    assert lines[:5] == ["---", "a: 1", "---", "# Title", ""]
+    assert lines[5:9] == ["%% rotation-notes:headline %%", "%% /rotation-notes:headline %%",
+                          "%% rotation-notes:updated %%", "%% /rotation-notes:updated %%"]
+    setup = lines.index("## The setup")
+    assert lines[setup + 2] == "%% rotation-notes:setup %%"
+    tracking = lines.index("## Tracking")
+    assert lines[tracking + 2] == "%% rotation-notes:charts %%"
+    assert lines[tracking + 5] == "%% rotation-notes:tracking %%"
+    assert "## Historical parallels" in lines  # no such heading: appended at the end
+    assert lines.index("## Historical parallels") > lines.index("End")
+    # every original line is still there, in order
+    original = text.split("\n")
+    it = iter(lines)
+    assert all(any(line == o for line in it) for o in original)
+    # and the result parses, with each region once
+    assert {r.name for r in regions_of(out)} == {"headline", "updated", "setup", "charts",
+                                                 "tracking", "history"}
+
+
+def test_init_is_a_no_op_when_regions_exist():
+    text = "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"
+    note = decode_note(text.encode())
+    assert insert_missing(note, find_regions(note, "n"), ["setup"]) == text
