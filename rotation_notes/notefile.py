@@ -94,7 +94,16 @@ def _locate_frontmatter(lines: list[str]) -> tuple[int, str | None]:
 
 
 class _SafeLoader(yaml.SafeLoader):
-    """SafeLoader: plain data only, no Python object tags."""
+    """SafeLoader (plain data only, no Python object tags) that keeps dates as text.
+
+    PyYAML would turn ``2026-02-03`` into a date and raise a bare ValueError
+    for ``2026-13-01``; as text, the spec validates it and names key and line.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
 
 def parse_frontmatter(note: NoteText, path: Path | str) -> dict[str, Any]:
@@ -104,11 +113,14 @@ def parse_frontmatter(note: NoteText, path: Path | str) -> dict[str, Any]:
     try:
         data = frontmatter.YAMLHandler().load(note.frontmatter_src, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        # The context mark is where the broken construct began (an unclosed
+        # list or quote); the problem mark is often just the end of the text.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None  # +1 for '---', +1 1-based
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
         raise FrontmatterError(
-            f"frontmatter is not valid YAML: {problem}",
+            f"frontmatter is not valid YAML: {context + ': ' if context else ''}{problem}",
             path=path,
             line=line,
             hint="fix the YAML between the '---' lines (Obsidian's source mode shows it)",

@@ -38,7 +38,7 @@ def replace_if_unchanged(path: Path, expected: bytes | None, new: bytes) -> None
         st: os.stat_result | None = real.stat()
     except FileNotFoundError:
         st = None
-    if st is not None and not os.access(real, os.W_OK):
+    if st is not None and (not os.access(real, os.W_OK) or not st.st_mode & 0o222):
         raise NoteError("file is read-only; not changed", path=path,
                         hint="make it writable to let rotation-notes refresh it")
     real.parent.mkdir(parents=True, exist_ok=True)

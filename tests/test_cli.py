@@ -1,0 +1,119 @@
+"""The CLI as a user runs it: a subprocess per call, each exit code, --check, --diff, --json."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import ALL_REGIONS, SAMPLE_NOTE, THESIS, run_cli, snapshot
+
+
+def test_help_lists_options():
+    result = run_cli("refresh", "--help")
+    assert result.returncode == 0
+    for option in ("--note", "--as-of", "--offline", "--check", "--diff", "--json", "--init"):
+        assert option in result.stdout
+
+
+def test_exit_0_then_check_exit_0(sample_vault):
+    first = run_cli("refresh", sample_vault, "--offline")
+    assert first.returncode == 0, first.stderr
+    check = run_cli("refresh", sample_vault, "--check")
+    assert check.returncode == 0, check.stderr
+
+
+def test_check_exits_1_and_writes_nothing(sample_vault):
+    before = snapshot(sample_vault)
+    result = run_cli("refresh", sample_vault, "--check", "--as-of", "2026-03-02")
+    assert result.returncode == 1, result.stderr
+    assert f"would update {SAMPLE_NOTE}" in result.stderr
+    assert snapshot(sample_vault) == before
+
+
+def test_diff_prints_unified_diff_and_writes_nothing(sample_vault):
+    before = snapshot(sample_vault)
+    result = run_cli("refresh", sample_vault, "--diff", "--as-of", "2026-03-02")
+    assert result.returncode == 0, result.stderr
+    assert f"--- a/{SAMPLE_NOTE}" in result.stdout
+    assert "+*Updated as of 2026-03-02 (last session used" in result.stdout
+    assert "Binary chart Attachments/iwm-vs-qqq-price-chart.png would change" in result.stdout
+    assert snapshot(sample_vault) == before
+
+
+def test_json_report_shape(sample_vault):
+    result = run_cli("refresh", sample_vault, "--json", "--as-of", "2026-02-04")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    (note,) = report["notes"]
+    assert set(note) >= {"path", "status", "error", "as_of", "charts", "tickers", "catalysts"}
+    assert note["status"] in ("updated", "unchanged")
+    assert note["error"] is None
+    assert set(note["tickers"]["IWO"]) >= {"close", "ret_1d_pct", "ret_1m_pct", "ret_3m_pct",
+                                           "ytd_pct"}
+    assert isinstance(note["tickers"]["IWM"]["ytd_pct"], float)
+    assert set(note["catalysts"][0]) == {"note", "start", "end", "moves"}
+
+
+def test_one_broken_note_fails_alone_exit_2(make_vault):
+    vault = make_vault({
+        "good.md": THESIS,
+        "broken.md": "---\nrotation-notes:\n  long: [unclosed\n---\n",
+        "markers.md": THESIS.replace("%% /rotation-notes:setup %%\n", ""),
+    })
+    broken_before = (vault / "broken.md").read_bytes()
+    markers_before = (vault / "markers.md").read_bytes()
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "updated    good.md" in result.stderr
+    assert "failed     broken.md:" in result.stderr and "not valid YAML" in result.stderr
+    assert "failed     markers.md:" in result.stderr and "never closed" in result.stderr
+    assert (vault / "broken.md").read_bytes() == broken_before
+    assert (vault / "markers.md").read_bytes() == markers_before
+    assert "%% rotation-notes:setup %%\n| Metric" in (vault / "good.md").read_text()
+
+
+def test_bad_usage_exit_2(tmp_path):
+    result = run_cli("refresh", tmp_path)
+    assert result.returncode == 2
+    assert "not inside an Obsidian vault" in result.stderr
+    assert run_cli("refresh", "--as-of", "yesterday").returncode == 2
+    assert run_cli("frobnicate").returncode == 2
+
+
+def test_note_option_and_non_thesis(make_vault):
+    vault = make_vault({"a.md": THESIS, "b.md": THESIS, "plain.md": "# Just a note\n"})
+    result = run_cli("refresh", vault, "--note", vault / "a.md")
+    assert result.returncode == 0, result.stderr
+    assert "| Metric" in (vault / "a.md").read_text()
+    assert "| Metric" not in (vault / "b.md").read_text()
+    plain = run_cli("refresh", vault, "--note", "plain.md")
+    assert plain.returncode == 2 and "not a thesis note" in plain.stderr
+
+
+def test_init_inserts_regions_only_when_asked(make_vault):
+    body = "# My thesis\n\n## Tracking\n\nprose\n"
+    note = THESIS.replace(ALL_REGIONS, "").replace("# Thesis\n\n", body)
+    vault = make_vault({"t.md": note})
+    plain = run_cli("refresh", vault)
+    assert plain.returncode == 0
+    assert "no region for headline" in plain.stderr and "--init" in plain.stderr
+    assert (vault / "t.md").read_text() == note
+    init = run_cli("refresh", vault, "--init")
+    assert init.returncode == 0, init.stderr
+    text = (vault / "t.md").read_text()
+    assert text.index("## Tracking") < text.index("%% rotation-notes:charts %%") < text.index(
+        "%% rotation-notes:tracking %%") < text.index("prose")
+    assert "![[iwm-vs-qqq-price-chart.png]]" in text
+    assert (vault / "iwm-vs-qqq-price-chart.png").is_file()  # no app.json: the vault root
+    assert run_cli("refresh", vault, "--init", "--check").returncode == 0
+
+
+def test_python_dash_m_and_console_script_agree(sample_vault):
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("rotation-notes", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert exe, "console script rotation-notes is installed beside the interpreter"
+    result = subprocess.run([exe, "refresh", str(sample_vault), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode in (0, 1), result.stderr
