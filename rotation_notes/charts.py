@@ -55,18 +55,38 @@ def render_chart(lines: list[ChartLine], days: int) -> ChartResult:
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         for i, ln in enumerate(lines):
-            ax.plot(ln.rebased.index, ln.rebased.to_numpy(), color=COLORS[i % len(COLORS)],
-                    linewidth=1.8, label=f"{ln.label} {moves[ln.symbol]:+.1f}%")
+            ax.plot(
+                ln.rebased.index,
+                ln.rebased.to_numpy(),
+                color=COLORS[i % len(COLORS)],
+                linewidth=1.8,
+                label=f"{ln.label} {moves[ln.symbol]:+.1f}%",
+            )
         ax.axhline(0, color="#888888", linewidth=0.8, linestyle="--")
         end_x = max(a.rebased.index[-1], b.rebased.index[-1])
         ya, yb = moves[a.symbol], moves[b.symbol]
-        ax.annotate("", xy=(end_x, ya), xytext=(end_x, yb),
-                    arrowprops={"arrowstyle": "<->", "color": "#333333", "linewidth": 1.2})
-        ax.annotate(f"{divergence:+.1f} pp", xy=(end_x, (ya + yb) / 2), xytext=(-8, 0),
-                    textcoords="offset points", ha="right", va="center", fontsize=10,
-                    fontweight="bold", color="#333333")
-        ax.set_title(f"{' vs '.join(ln.label for ln in lines)}: last {days} days, rebased to 0%"
-                     f" ({first} to {last})", fontsize=11)
+        ax.annotate(
+            "",
+            xy=(end_x, ya),
+            xytext=(end_x, yb),
+            arrowprops={"arrowstyle": "<->", "color": "#333333", "linewidth": 1.2},
+        )
+        ax.annotate(
+            f"{divergence:+.1f} pp",
+            xy=(end_x, (ya + yb) / 2),
+            xytext=(-8, 0),
+            textcoords="offset points",
+            ha="right",
+            va="center",
+            fontsize=10,
+            fontweight="bold",
+            color="#333333",
+        )
+        ax.set_title(
+            f"{' vs '.join(ln.label for ln in lines)}: last {days} days, rebased to 0%"
+            f" ({first} to {last})",
+            fontsize=11,
+        )
         ax.set_ylabel("change since start (%)")
         ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+g}%" if v else "0%"))

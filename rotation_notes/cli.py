@@ -41,35 +41,72 @@ def _date(text: str) -> dt.date:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rotation-notes",
-        description="Keep the figures, tables and charts of Obsidian thesis notes current.")
+        description="Keep the figures, tables and charts of Obsidian thesis notes current.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    common.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     r = sub.add_parser(
-        "refresh", help="re-render every thesis note of a vault",
+        "refresh",
+        parents=[common],
+        help="re-render every thesis note of a vault",
         description="Re-render the generated regions and charts of every thesis note in VAULT. "
-                    "Only the lines between rotation-notes markers change.",
-        epilog=EPILOG_REFRESH, formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("vault", nargs="?", type=Path, default=Path("."),
-                   help="the vault (the folder holding .obsidian/); default: current folder")
-    r.add_argument("--note", action="append", type=Path, metavar="PATH", dest="notes",
-                   help="refresh only this note (repeatable)")
-    r.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
-                   help="render as of this date, using only data up to its session")
-    r.add_argument("--offline", action="store_true",
-                   help="use only data the vault or cache already holds; no network")
-    r.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 if any note or chart would change")
-    r.add_argument("--diff", action="store_true",
-                   help="write nothing; print unified diffs of what would change")
+        "Only the lines between rotation-notes markers change.",
+        epilog=EPILOG_REFRESH,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument(
+        "vault",
+        nargs="?",
+        type=Path,
+        default=Path("."),
+        help="the vault (the folder holding .obsidian/); default: current folder",
+    )
+    r.add_argument(
+        "--note",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        dest="notes",
+        help="refresh only this note (repeatable)",
+    )
+    r.add_argument(
+        "--as-of",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="render as of this date, using only data up to its session",
+    )
+    r.add_argument(
+        "--offline",
+        action="store_true",
+        help="use only data the vault or cache already holds; no network",
+    )
+    r.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if any note or chart would change",
+    )
+    r.add_argument(
+        "--diff",
+        action="store_true",
+        help="write nothing; print unified diffs of what would change",
+    )
     r.add_argument("--json", action="store_true", help="print a JSON report on stdout")
-    r.add_argument("--init", action="store_true",
-                   help="insert the generated regions a thesis note lacks (docs/regions.md)")
-    r.add_argument("--data", type=Path, metavar="DIR",
-                   help="read prices from a folder of SYMBOL.csv files (Date, Close columns)")
+    r.add_argument(
+        "--init",
+        action="store_true",
+        help="insert the generated regions a thesis note lacks (docs/regions.md)",
+    )
+    r.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="read prices from a folder of SYMBOL.csv files (Date, Close columns)",
+    )
     r.set_defaults(func=cmd_refresh)
     return parser
 
@@ -79,8 +116,9 @@ def _configure_logging(args: argparse.Namespace) -> None:
     handler.setFormatter(logging.Formatter("rotation-notes: %(levelname)s: %(message)s"))
     root = logging.getLogger("rotation_notes")
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if args.verbose else logging.ERROR if args.quiet
-                  else logging.WARNING)
+    root.setLevel(
+        logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    )
     root.propagate = False
 
 
@@ -89,16 +127,29 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
     from .refresh import RefreshOptions, refresh
 
-    options = RefreshOptions(notes=args.notes, as_of=args.as_of, offline=args.offline,
-                             check=args.check, diff=args.diff, init=args.init,
-                             data_dir=args.data)
+    options = RefreshOptions(
+        notes=args.notes,
+        as_of=args.as_of,
+        offline=args.offline,
+        check=args.check,
+        diff=args.diff,
+        init=args.init,
+        data_dir=args.data,
+    )
     bar: tqdm | None = None
 
     def progress(done: int, total: int, rel: str) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, file=sys.stderr, disable=None, delay=0.5, leave=False,
-                       unit="note", desc="refreshing")
+            bar = tqdm(
+                total=total,
+                file=sys.stderr,
+                disable=None,
+                delay=0.5,
+                leave=False,
+                unit="note",
+                desc="refreshing",
+            )
         bar.set_postfix_str(rel[-40:], refresh=False)
         bar.update(1 if done else 0)
 
@@ -119,14 +170,17 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             print(f"{verb:<10} {n.path}{when}", file=sys.stderr)
             for w in n.warnings:
                 print(f"  warning: {w}", file=sys.stderr)
-        counts = {s: sum(n.status == s for n in report.notes)
-                  for s in ("updated", "unchanged", "failed")}
+        counts = {
+            s: sum(n.status == s for n in report.notes) for s in ("updated", "unchanged", "failed")
+        }
         if not report.notes:
             print(f"no thesis notes in {report.vault}", file=sys.stderr)
         else:
-            print(f"{counts['updated']} {'would update' if dry else 'updated'}, "
-                  f"{counts['unchanged']} unchanged, {counts['failed']} failed",
-                  file=sys.stderr)
+            print(
+                f"{counts['updated']} {'would update' if dry else 'updated'}, "
+                f"{counts['unchanged']} unchanged, {counts['failed']} failed",
+                file=sys.stderr,
+            )
     else:
         for n in report.notes:
             if n.status == "failed":

@@ -25,21 +25,29 @@ from .render import render_region
 from .spec import CatalystWindow, ThesisSpec
 
 
-def session_as_of(spec: ThesisSpec, prices: PriceSet, requested: dt.date | None,
-                  path: Path | str) -> dt.date:
+def session_as_of(
+    spec: ThesisSpec, prices: PriceSet, requested: dt.date | None, path: Path | str
+) -> dt.date:
     """The session the note is rendered at: the last one both legs have, up to ``requested``."""
     days = []
     for leg in (spec.long, spec.short):
         series = prices.closes.get(leg.ticker)
         if series is None:
             why = prices.missing.get(leg.ticker, "no data")
-            raise DataError(f"no market data for {leg.ticker} ({why})", path=path,
-                            hint="add its CSV to the vault's data folder, or check the symbol")
-        last = m.close_on_or_before(series, requested) if requested else (
-            series.index[-1].date(), 0.0)
+            raise DataError(
+                f"no market data for {leg.ticker} ({why})",
+                path=path,
+                hint="add its CSV to the vault's data folder, or check the symbol",
+            )
+        last = (
+            m.close_on_or_before(series, requested) if requested else (series.index[-1].date(), 0.0)
+        )
         if last is None:
-            raise DataError(f"no market data for {leg.ticker} on or before {requested}; "
-                            f"it starts {series.index[0].date()}", path=path)
+            raise DataError(
+                f"no market data for {leg.ticker} on or before {requested}; "
+                f"it starts {series.index[0].date()}",
+                path=path,
+            )
         days.append(last[0])
     return min(days)
 
@@ -58,7 +66,7 @@ class Composed:
     as_of: dt.date
     context: dict[str, Any]
     charts: list[ChartPlan] = field(default_factory=list)
-    report_tickers: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    report_tickers: dict[str, dict[str, Any]] = field(default_factory=dict)
     report_catalysts: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -79,24 +87,36 @@ def build_context(
     notes: list[str] = []
 
     def stats(symbol: str, at: dt.date = as_of) -> m.TickerStats:
-        return m.ticker_stats(symbol, closes.get(symbol), at,
-                              prices.missing.get(symbol, "no data"))
+        return m.ticker_stats(symbol, closes.get(symbol), at, prices.missing.get(symbol, "no data"))
 
     def leg_view(leg: Any) -> dict[str, Any]:
-        return {"label": leg.label, "ticker": leg.ticker, "index": leg.index,
-                "name": spec.name(leg.ticker), "stats": stats(leg.ticker)}
+        return {
+            "label": leg.label,
+            "ticker": leg.ticker,
+            "index": leg.index,
+            "name": spec.name(leg.ticker),
+            "stats": stats(leg.ticker),
+        }
 
     long, short = leg_view(spec.long), leg_view(spec.short)
 
     metrics_view = []
     for hm in spec.metrics:
         age = (as_of - hm.as_of).days
-        metrics_view.append({
-            "name": hm.name, "long": hm.long, "short": hm.short, "unit": hm.unit,
-            "source": hm.source, "as_of": hm.as_of, "age_days": age,
-            "stale": age > spec.stale_after_days, "gap": hm.gap,
-            "gap_pct": m.ratio_gap(hm.long, hm.short),
-        })
+        metrics_view.append(
+            {
+                "name": hm.name,
+                "long": hm.long,
+                "short": hm.short,
+                "unit": hm.unit,
+                "source": hm.source,
+                "as_of": hm.as_of,
+                "age_days": age,
+                "stale": age > spec.stale_after_days,
+                "gap": hm.gap,
+                "gap_pct": m.ratio_gap(hm.long, hm.short),
+            }
+        )
 
     compare_stats = stats(spec.compare)
     tracking = []
@@ -105,27 +125,49 @@ def build_context(
         ref = compare_stats
         if st.last_session is not None and st.last_session < as_of:
             ref = stats(spec.compare, st.last_session)  # compare like with like
-        tracking.append({
-            "symbol": symbol, "description": spec.name(symbol), "stats": st,
-            "is_compare": symbol == spec.compare,
-            "spread_ytd": m.spread(st.ytd, ref.ytd),
-        })
+        tracking.append(
+            {
+                "symbol": symbol,
+                "description": spec.name(symbol),
+                "stats": st,
+                "is_compare": symbol == spec.compare,
+                "spread_ytd": m.spread(st.ytd, ref.ytd),
+            }
+        )
         notes.extend(st.notes)
 
     cat_rows = []
     report_cats = []
     for c in catalysts:
-        moves = [{"symbol": s, "name": spec.name(s),
-                  "move": m.window_move(closes.get(s), c.start, c.end, as_of)}
-                 for s in spec.catalyst_symbols]
-        cat_rows.append({"title": c.title, "link": c.link.target, "alias": c.link.alias,
-                         "start": c.start, "end": c.end, "moves": moves,
-                         "partial": c.start <= as_of < c.end, "future": c.start > as_of,
-                         "spread": m.spread(moves[0]["move"], moves[1]["move"])
-                         if len(moves) >= 2 else None})
-        report_cats.append({"note": c.note, "start": c.start.isoformat(),
-                            "end": c.end.isoformat(),
-                            "moves": {x["symbol"]: _round(x["move"].pct) for x in moves}})
+        moves: list[dict[str, Any]] = [
+            {
+                "symbol": s,
+                "name": spec.name(s),
+                "move": m.window_move(closes.get(s), c.start, c.end, as_of),
+            }
+            for s in spec.catalyst_symbols
+        ]
+        cat_rows.append(
+            {
+                "title": c.title,
+                "link": c.link.target,
+                "alias": c.link.alias,
+                "start": c.start,
+                "end": c.end,
+                "moves": moves,
+                "partial": c.start <= as_of < c.end,
+                "future": c.start > as_of,
+                "spread": m.spread(moves[0]["move"], moves[1]["move"]) if len(moves) >= 2 else None,
+            }
+        )
+        report_cats.append(
+            {
+                "note": c.note,
+                "start": c.start.isoformat(),
+                "end": c.end.isoformat(),
+                "moves": {x["symbol"]: _round(x["move"].pct) for x in moves},
+            }
+        )
         for x in moves:
             if not x["move"].ok:
                 notes.append(f"{c.title}, {x['symbol']}: {x['move'].reason}")
@@ -133,15 +175,27 @@ def build_context(
     periods = []
     for p in spec.periods:
         end = min(p.end, as_of) if p.end else as_of
-        moves = [{"symbol": s, "name": spec.name(s),
-                  "move": m.change(closes[s], p.start - dt.timedelta(days=1), end, "period")
-                  if s in closes and p.start <= as_of
-                  else m.Figure(None, prices.missing.get(s, f"period starts after {as_of}"))}
-                 for s in spec.history_symbols]
-        periods.append({"label": p.label, "setup": p.setup, "start": p.start, "end": p.end,
-                        "to": end, "moves": moves,
-                        "spread": m.spread(moves[0]["move"], moves[1]["move"])
-                        if len(moves) >= 2 else None})
+        moves = [
+            {
+                "symbol": s,
+                "name": spec.name(s),
+                "move": m.change(closes[s], p.start - dt.timedelta(days=1), end, "period")
+                if s in closes and p.start <= as_of
+                else m.Figure(None, prices.missing.get(s, f"period starts after {as_of}")),
+            }
+            for s in spec.history_symbols
+        ]
+        periods.append(
+            {
+                "label": p.label,
+                "setup": p.setup,
+                "start": p.start,
+                "end": p.end,
+                "to": end,
+                "moves": moves,
+                "spread": m.spread(moves[0]["move"], moves[1]["move"]) if len(moves) >= 2 else None,
+            }
+        )
         for x in moves:
             if not x["move"].ok:
                 notes.append(f"{p.label}, {x['symbol']}: {x['move'].reason}")
@@ -155,23 +209,32 @@ def build_context(
         for sym in chart.tickers:
             series = closes.get(sym)
             if series is None:
-                raise DataError(f"chart {chart.file}: no market data for {sym} "
-                                f"({prices.missing.get(sym, 'no data')})", path=path)
+                raise DataError(
+                    f"chart {chart.file}: no market data for {sym} "
+                    f"({prices.missing.get(sym, 'no data')})",
+                    path=path,
+                )
             lines.append(ChartLine(sym, sym, m.rebased(series, as_of, chart.days)))
         if any(ln.rebased.empty for ln in lines):
-            raise DataError(f"chart {chart.file}: no data in the {chart.days} days to {as_of}",
-                            path=path)
+            raise DataError(
+                f"chart {chart.file}: no data in the {chart.days} days to {as_of}", path=path
+            )
         result = render_chart(lines, chart.days)
-        parts = [f"{sym} ({COLOR_NAMES[i % len(COLOR_NAMES)]}) {result.moves[sym]:+.1f}%"
-                 for i, sym in enumerate(chart.tickers)]
-        caption = (f"{' vs '.join(parts)} over the last {chart.days} days "
-                   f"({result.first_session} to {result.last_session}): "
-                   f"{abs(result.divergence):.1f} pp divergence, "
-                   f"{chart.tickers[0] if result.divergence >= 0 else chart.tickers[1]} ahead.")
+        parts = [
+            f"{sym} ({COLOR_NAMES[i % len(COLOR_NAMES)]}) {result.moves[sym]:+.1f}%"
+            for i, sym in enumerate(chart.tickers)
+        ]
+        caption = (
+            f"{' vs '.join(parts)} over the last {chart.days} days "
+            f"({result.first_session} to {result.last_session}): "
+            f"{abs(result.divergence):.1f} pp divergence, "
+            f"{chart.tickers[0] if result.divergence >= 0 else chart.tickers[1]} ahead."
+        )
         composed.charts.append(ChartPlan(chart.file, rel, embed, result, caption))
 
-    sources = [{"symbol": s, **vars(prices.sources[s])} for s in spec.symbols()
-               if s in prices.sources]
+    sources = [
+        {"symbol": s, **vars(prices.sources[s])} for s in spec.symbols() if s in prices.sources
+    ]
     providers = sorted({s["provider"] for s in sources})
     warnings = [f"{s['symbol']}: {s['message']}" for s in sources if s["message"]]
     latest = max((s["last_session"] for s in sources if s["last_session"]), default=None)
@@ -191,12 +254,25 @@ def build_context(
         "catalysts": cat_rows,
         "history_symbols": [{"symbol": s, "name": spec.name(s)} for s in spec.history_symbols],
         "periods": periods,
-        "charts": [{"file": c.file, "path": c.rel, "embed": c.embed, "caption": c.caption,
-                    "divergence": c.result.divergence, "moves": c.result.moves,
-                    "first_session": c.result.first_session, "last_session": c.result.last_session}
-                   for c in composed.charts],
-        "data": {"providers": providers, "latest_session": latest, "warnings": warnings,
-                 "sources": sources},
+        "charts": [
+            {
+                "file": c.file,
+                "path": c.rel,
+                "embed": c.embed,
+                "caption": c.caption,
+                "divergence": c.result.divergence,
+                "moves": c.result.moves,
+                "first_session": c.result.first_session,
+                "last_session": c.result.last_session,
+            }
+            for c in composed.charts
+        ],
+        "data": {
+            "providers": providers,
+            "latest_session": latest,
+            "warnings": warnings,
+            "sources": sources,
+        },
         "notes": list(dict.fromkeys(notes)),
     }
     for symbol in spec.symbols():
@@ -204,8 +280,10 @@ def build_context(
         composed.report_tickers[symbol] = {
             "close": None if st.close is None else round(st.close, 4),
             "last_session": st.last_session.isoformat() if st.last_session else None,
-            "ret_1d_pct": _round(st.ret_1d.pct), "ret_1m_pct": _round(st.ret_1m.pct),
-            "ret_3m_pct": _round(st.ret_3m.pct), "ytd_pct": _round(st.ytd.pct),
+            "ret_1d_pct": _round(st.ret_1d.pct),
+            "ret_1m_pct": _round(st.ret_1m.pct),
+            "ret_3m_pct": _round(st.ret_3m.pct),
+            "ytd_pct": _round(st.ytd.pct),
         }
     composed.report_catalysts = report_cats
     return composed
@@ -215,8 +293,9 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def render_note(note: NoteText, regions: list[Region], env: SandboxedEnvironment,
-                context: Mapping[str, Any]) -> str:
+def render_note(
+    note: NoteText, regions: list[Region], env: SandboxedEnvironment, context: Mapping[str, Any]
+) -> str:
     """The note's new text: every region present re-rendered, all else as it was."""
     contents = {r.name: render_region(env, r.name, context) for r in regions}
     return replace_regions(note, regions, contents)

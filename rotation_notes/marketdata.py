@@ -111,7 +111,9 @@ class CsvDirectoryProvider:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         cols = {c.strip().lower(): c for c in frame.columns}
         if "date" not in cols or "close" not in cols:
-            raise ValueError(f"{path.name} needs 'Date' and 'Close' columns, has {list(frame.columns)}")
+            raise ValueError(
+                f"{path.name} needs 'Date' and 'Close' columns, has {list(frame.columns)}"
+            )
         series, warnings = clean_closes(symbol, frame[cols["date"]], frame[cols["close"]])
         self._memo[symbol] = (mtime, series, warnings)
         return series, warnings

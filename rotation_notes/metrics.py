@@ -80,8 +80,9 @@ class TickerStats:
     notes: list[str] = field(default_factory=list)
 
 
-def ticker_stats(symbol: str, series: pd.Series | None, as_of: dt.date,
-                 missing: str = "no data") -> TickerStats:
+def ticker_stats(
+    symbol: str, series: pd.Series | None, as_of: dt.date, missing: str = "no data"
+) -> TickerStats:
     if series is None or (last := close_on_or_before(series, as_of)) is None:
         reason = missing if series is None else f"no data on or before {as_of}"
         na = _na(reason)
@@ -93,7 +94,7 @@ def ticker_stats(symbol: str, series: pd.Series | None, as_of: dt.date,
         ret_1d = Figure((close / float(prev) - 1.0) * 100.0)
     else:
         ret_1d = _na("only one session of data")
-    window = s.loc[pd.Timestamp(day - dt.timedelta(days=365)):]
+    window = s.loc[pd.Timestamp(day - dt.timedelta(days=365)) :]
     high = float(window.max())
     from_high = Figure((close / high - 1.0) * 100.0)
     notes = []
@@ -101,12 +102,17 @@ def ticker_stats(symbol: str, series: pd.Series | None, as_of: dt.date,
     if stale:
         notes.append(f"{symbol}: data ends {day}")
     return TickerStats(
-        symbol, day, close, ret_1d,
+        symbol,
+        day,
+        close,
+        ret_1d,
         change(s, months_before(day, 1), day, "1-month return"),
         change(s, months_before(day, 3), day, "3-month return"),
         change(s, months_before(day, 12), day, "1-year return"),
         change(s, dt.date(day.year - 1, 12, 31), day, "year-to-date return"),
-        from_high, stale, notes,
+        from_high,
+        stale,
+        notes,
     )
 
 
@@ -129,7 +135,7 @@ def spread(a: Figure, b: Figure) -> float | None:
 def rebased(series: pd.Series, as_of: dt.date, days: int) -> pd.Series:
     """Percent change from the first close in the last ``days`` calendar days."""
     s = upto(series, as_of)
-    s = s.loc[pd.Timestamp(as_of - dt.timedelta(days=days)):]
+    s = s.loc[pd.Timestamp(as_of - dt.timedelta(days=days)) :]
     if s.empty:
         return s
     return (s / float(s.iloc[0]) - 1.0) * 100.0

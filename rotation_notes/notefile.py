@@ -128,9 +128,7 @@ def parse_frontmatter(note: NoteText, path: Path | str) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise FrontmatterError(
-            "frontmatter must be a mapping of properties", path=path, line=2
-        )
+        raise FrontmatterError("frontmatter must be a mapping of properties", path=path, line=2)
     return data
 
 

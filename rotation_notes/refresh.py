@@ -17,7 +17,13 @@ from typing import Any
 
 from .compose import build_context, render_note, session_as_of
 from .errors import (
-    EXIT_CHANGES, EXIT_FAILED, EXIT_OK, LinkError, NoteError, RotationNotesError, UsageError,
+    EXIT_CHANGES,
+    EXIT_FAILED,
+    EXIT_OK,
+    LinkError,
+    NoteError,
+    RotationNotesError,
+    UsageError,
 )
 from .marketdata import CsvDirectoryProvider, MarketDataProvider, PriceSet
 from .notefile import NoteText, decode_note, find_wikilinks, parse_frontmatter
@@ -59,10 +65,17 @@ class NoteReport:
     diff: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "status": self.status, "error": self.error,
-                "as_of": self.as_of, "charts": self.charts, "tickers": self.tickers,
-                "catalysts": self.catalysts, "changed": self.changed,
-                "warnings": self.warnings}
+        return {
+            "path": self.path,
+            "status": self.status,
+            "error": self.error,
+            "as_of": self.as_of,
+            "charts": self.charts,
+            "tickers": self.tickers,
+            "catalysts": self.catalysts,
+            "changed": self.changed,
+            "warnings": self.warnings,
+        }
 
 
 @dataclass
@@ -80,8 +93,12 @@ class RefreshReport:
         return EXIT_OK
 
     def to_json(self) -> dict[str, Any]:
-        return {"vault": str(self.vault), "dry_run": self.dry_run,
-                "notes": [n.to_json() for n in self.notes], "data": self.data}
+        return {
+            "vault": str(self.vault),
+            "dry_run": self.dry_run,
+            "notes": [n.to_json() for n in self.notes],
+            "data": self.data,
+        }
 
 
 @dataclass
@@ -104,13 +121,16 @@ def make_provider(vault: Vault, options: RefreshOptions) -> MarketDataProvider:
         rel = vault.inside(vault.config.data_dir, what="data_dir")
         folder = vault.abs(rel)
         if not folder.is_dir():
-            raise UsageError(f"data_dir '{vault.config.data_dir}' in rotation-notes.toml "
-                             f"is not a folder of the vault")
+            raise UsageError(
+                f"data_dir '{vault.config.data_dir}' in rotation-notes.toml "
+                f"is not a folder of the vault"
+            )
         return CsvDirectoryProvider(folder, label=f"bundled CSV ({rel}/)", kind="bundled")
     raise UsageError(
         "no market data source: the live provider is not available yet",
         hint="set data_dir in the vault's rotation-notes.toml, or pass --data DIR "
-             "(a folder of SYMBOL.csv files with Date and Close columns)")
+        "(a folder of SYMBOL.csv files with Date and Close columns)",
+    )
 
 
 class _Run:
@@ -130,14 +150,17 @@ class _Run:
             for i, link in enumerate(spec.catalyst_links):
                 target = self.vault.resolve_link(link.target, rel)
                 if target is None or not target.lower().endswith(".md"):
-                    raise LinkError(f"catalyst [[{link.target}]] does not resolve to a note",
-                                    path=rel, key=f"catalysts[{i}]",
-                                    hint="create the note or fix the link")
+                    raise LinkError(
+                        f"catalyst [[{link.target}]] does not resolve to a note",
+                        path=rel,
+                        key=f"catalysts[{i}]",
+                        hint="create the note or fix the link",
+                    )
                 cnote, cmeta = self.read_linked(target)
                 out.append(parse_catalyst(cmeta, cnote, target, link))
             return out
         seen = set()
-        for link in find_wikilinks("".join(note.lines[note.body_start:])):
+        for link in find_wikilinks("".join(note.lines[note.body_start :])):
             target = self.vault.resolve_link(link.target, rel)
             if not target or not target.lower().endswith(".md") or target in seen:
                 continue
@@ -156,8 +179,11 @@ class _Run:
         src = note.frontmatter_src
         if src is None or SPEC_KEY not in src:
             if explicit:
-                raise NoteError(f"not a thesis note (no '{SPEC_KEY}' property)", path=rel,
-                                hint="see docs/frontmatter.md for the thesis properties")
+                raise NoteError(
+                    f"not a thesis note (no '{SPEC_KEY}' property)",
+                    path=rel,
+                    hint="see docs/frontmatter.md for the thesis properties",
+                )
             return None
         meta = parse_frontmatter(note, rel)
         if not is_thesis(meta):
@@ -165,12 +191,17 @@ class _Run:
                 raise NoteError(f"not a thesis note (no '{SPEC_KEY}' property)", path=rel)
             return None
         if note.undecodable:
-            raise NoteError("note is not valid UTF-8", path=rel,
-                            hint="re-save it as UTF-8; it was left untouched")
+            raise NoteError(
+                "note is not valid UTF-8",
+                path=rel,
+                hint="re-save it as UTF-8; it was left untouched",
+            )
         spec = parse_spec(meta, note, rel, self.vault.config.stale_after_days)
         regions = find_regions(note, rel)
         if self.options.init:
-            wanted = list(REGION_NAMES) if spec.charts else [n for n in REGION_NAMES if n != "charts"]
+            wanted = (
+                list(REGION_NAMES) if spec.charts else [n for n in REGION_NAMES if n != "charts"]
+            )
             text = insert_missing(note, regions, wanted)
             if text != note.text:
                 note = decode_note(note.encode(text))
@@ -179,7 +210,7 @@ class _Run:
 
     def chart_paths(self, p: _Prepared) -> dict[str, tuple[str, str]]:
         out = {}
-        body = "".join(p.note.lines[p.note.body_start:])
+        body = "".join(p.note.lines[p.note.body_start :])
         embedded = {link.target.lower() for link in find_wikilinks(body) if link.embed}
         has_region = any(r.name == "charts" for r in p.regions)
         for chart in p.spec.charts:
@@ -196,16 +227,24 @@ class _Run:
                 rel = f"{folder}/{chart.file}" if folder else chart.file
             real = self.vault.abs(rel).resolve()
             if not real.is_relative_to(self.vault.root):
-                raise LinkError(f"chart {chart.file} resolves outside the vault ({real})",
-                                path=p.rel, hint="chart files are written inside the vault only")
+                raise LinkError(
+                    f"chart {chart.file} resolves outside the vault ({real})",
+                    path=p.rel,
+                    hint="chart files are written inside the vault only",
+                )
             out[chart.file] = (rel, chart.file)
         return out
 
 
 def _unified(old: str, new: str, rel: str) -> str:
-    return "".join(difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True),
-        fromfile=f"a/{rel}", tofile=f"b/{rel}"))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"a/{rel}",
+            tofile=f"b/{rel}",
+        )
+    )
 
 
 def refresh(
@@ -217,21 +256,24 @@ def refresh(
     """Refresh every thesis note of the vault (or the ``options.notes``)."""
     vault = Vault.open(vault_path)
     run = _Run(vault, options)
-    env = make_env(vault.abs(vault.inside(vault.config.templates_dir, what="templates_dir"))
-                   if vault.config.templates_dir else None)
+    env = make_env(
+        vault.abs(vault.inside(vault.config.templates_dir, what="templates_dir"))
+        if vault.config.templates_dir
+        else None
+    )
 
     if options.notes:
         targets = []
-        for p in options.notes:
-            path = p if p.is_absolute() else (Path.cwd() / p)
-            if not path.exists() and not p.is_absolute():
-                path = vault.root / p
+        for given in options.notes:
+            path = given if given.is_absolute() else (Path.cwd() / given)
+            if not path.exists() and not given.is_absolute():
+                path = vault.root / given
             try:
                 rel = vault.rel(path)
             except ValueError:
-                raise UsageError(f"--note {p}: not inside the vault {vault.root}") from None
+                raise UsageError(f"--note {given}: not inside the vault {vault.root}") from None
             if not path.is_file():
-                raise UsageError(f"--note {p}: no such note")
+                raise UsageError(f"--note {given}: no such note")
             targets.append((rel, True))
     else:
         targets = [(rel, False) for rel in vault.markdown_files()]
@@ -261,8 +303,12 @@ def refresh(
     report_all = RefreshReport(vault.root, reports, dry_run=options.dry_run)
     report_all.data = {s: {**vars(src)} for s, src in prices.sources.items()}
     for s, why in prices.missing.items():
-        report_all.data[s] = {"provider": None, "kind": "missing", "last_session": None,
-                              "message": why}
+        report_all.data[s] = {
+            "provider": None,
+            "kind": "missing",
+            "last_session": None,
+            "message": why,
+        }
 
     for done, (p, report) in enumerate(prepared):
         if progress:
@@ -286,18 +332,17 @@ def refresh(
 def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, env: Any) -> None:
     options, vault = run.options, run.vault
     as_of = session_as_of(p.spec, prices, options.as_of, p.rel)
-    composed = build_context(p.spec, prices, as_of, p.catalysts, run.chart_paths(p), p.rel,
-                             options.as_of)
+    composed = build_context(
+        p.spec, prices, as_of, p.catalysts, run.chart_paths(p), p.rel, options.as_of
+    )
     report.as_of = as_of.isoformat()
     report.tickers = composed.report_tickers
     report.catalysts = composed.report_catalysts
     report.charts = [c.rel for c in composed.charts]
     present = {r.name for r in p.regions}
-    missing = [n for n in REGION_NAMES if n not in present
-               and (n != "charts" or p.spec.charts)]
+    missing = [n for n in REGION_NAMES if n not in present and (n != "charts" or p.spec.charts)]
     if missing:
-        report.warnings.append(f"no region for {', '.join(missing)}; "
-                               f"'refresh --init' inserts them")
+        report.warnings.append(f"no region for {', '.join(missing)}; 'refresh --init' inserts them")
     report.warnings.extend(composed.context["data"]["warnings"])
 
     new_text = render_note(p.note, p.regions, env, composed.context)

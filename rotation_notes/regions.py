@@ -105,9 +105,12 @@ def find_regions(
             if "rotation-notes:" in stripped and stripped.startswith("%%"):
                 where = "inside a block quote or callout" if ln.quoted else "malformed"
                 problems.append(
-                    (ln.index, f"line {ln.index + 1} looks like a rotation-notes marker but is "
-                     f"{where}; markers must stand alone at the start of a line, e.g. "
-                     f"'{begin_marker('setup')}'")
+                    (
+                        ln.index,
+                        f"line {ln.index + 1} looks like a rotation-notes marker but is "
+                        f"{where}; markers must stand alone at the start of a line, e.g. "
+                        f"'{begin_marker('setup')}'",
+                    )
                 )
             continue
         closing, name = m.group(1) == "/", m.group(2)
@@ -120,8 +123,11 @@ def find_regions(
         if not closing:
             if open_ is not None:
                 problems.append(
-                    (ln.index, f"line {lineno}: region '{name}' starts inside region "
-                     f"'{open_[0]}' opened at line {open_[1] + 1} (regions cannot nest)")
+                    (
+                        ln.index,
+                        f"line {lineno}: region '{name}' starts inside region "
+                        f"'{open_[0]}' opened at line {open_[1] + 1} (regions cannot nest)",
+                    )
                 )
                 continue
             open_ = (name, ln.index)
@@ -131,14 +137,20 @@ def find_regions(
             continue
         if open_[0] != name:
             problems.append(
-                (ln.index, f"line {lineno}: end of region '{name}' but region '{open_[0]}' "
-                 f"opened at line {open_[1] + 1} is still open")
+                (
+                    ln.index,
+                    f"line {lineno}: end of region '{name}' but region '{open_[0]}' "
+                    f"opened at line {open_[1] + 1} is still open",
+                )
             )
             continue
         if name in seen:
             problems.append(
-                (open_[1], f"line {open_[1] + 1}: region '{name}' appears twice "
-                 f"(first at line {seen[name] + 1})")
+                (
+                    open_[1],
+                    f"line {open_[1] + 1}: region '{name}' appears twice "
+                    f"(first at line {seen[name] + 1})",
+                )
             )
         else:
             seen[name] = open_[1]
@@ -146,8 +158,11 @@ def find_regions(
         open_ = None
     if open_ is not None:
         problems.append(
-            (open_[1], f"line {open_[1] + 1}: region '{open_[0]}' is never closed "
-             f"(add '{end_marker(open_[0])}')")
+            (
+                open_[1],
+                f"line {open_[1] + 1}: region '{open_[0]}' is never closed "
+                f"(add '{end_marker(open_[0])}')",
+            )
         )
     if problems:
         problems.sort()
@@ -173,8 +188,12 @@ def _normalise_row(row: str) -> str:
     if cells and cells[-1] == "":
         cells = cells[:-1]
     if cells and all(_SEP_CELL.fullmatch(c) for c in cells):
-        cells = [(":" if c.startswith(":") else "") + "---" + (":" if c.endswith(":") and len(c) > 1 else "")
-                 for c in cells]
+        cells = [
+            (":" if c.startswith(":") else "")
+            + "---"
+            + (":" if c.endswith(":") and len(c) > 1 else "")
+            for c in cells
+        ]
     return "|" + "|".join(cells) + "|"
 
 

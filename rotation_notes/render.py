@@ -40,15 +40,20 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(f) or math.isinf(f) else f
 
 
+def _signed(f: float, digits: int) -> str:
+    text = f"{f:+.{digits}f}"
+    return text[1:] if float(text) == 0 else text  # no "-0.0" or "+0.0"
+
+
 def fmt_pct(value: Any, digits: int = 1) -> str:
-    """``5.83 -> '+5.8%'``; a missing figure -> ``'n/a'``."""
+    """``5.83 -> '+5.8%'``, ``-0.004 -> '0.0%'``; a missing figure -> ``'n/a'``."""
     f = _num(value)
-    return "n/a" if f is None else f"{f:+.{digits}f}%"
+    return "n/a" if f is None else _signed(f, digits) + "%"
 
 
 def fmt_pp(value: Any, digits: int = 1) -> str:
     f = _num(value)
-    return "n/a" if f is None else f"{f:+.{digits}f} pp"
+    return "n/a" if f is None else _signed(f, digits) + " pp"
 
 
 def fmt_price(value: Any) -> str:
@@ -87,8 +92,9 @@ def make_env(override_dir: Path | None) -> SandboxedEnvironment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(pct=fmt_pct, pp=fmt_pp, price=fmt_price, num=fmt_number, cell=cell,
-                       wikilink=wikilink)
+    env.filters.update(
+        pct=fmt_pct, pp=fmt_pp, price=fmt_price, num=fmt_number, cell=cell, wikilink=wikilink
+    )
     return env
 
 
@@ -107,21 +113,30 @@ def render_region(env: SandboxedEnvironment, name: str, context: Mapping[str, An
     try:
         template = env.get_template(template_name)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error: {exc.message}",
-                            path=exc.filename or template_name, line=exc.lineno,
-                            hint="fix the template; the note was left untouched") from exc
+        raise TemplateError(
+            f"template syntax error: {exc.message}",
+            path=exc.filename or template_name,
+            line=exc.lineno,
+            hint="fix the template; the note was left untouched",
+        ) from exc
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template '{template_name}' not found") from exc
     try:
         return template.render(context)
     except jinja2.exceptions.SecurityError as exc:
         file, line = _template_frame(exc, env)
-        raise TemplateError(f"template blocked by the sandbox: {exc}",
-                            path=file or template.filename, line=line,
-                            hint="vault templates may only format the data they are given") from exc
+        raise TemplateError(
+            f"template blocked by the sandbox: {exc}",
+            path=file or template.filename,
+            line=line,
+            hint="vault templates may only format the data they are given",
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - any template failure is the template's
         file, line = _template_frame(exc, env)
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        raise TemplateError(f"template error: {message}", path=file or template.filename,
-                            line=line, hint="fix the template; the note was left untouched") from exc
-
+        raise TemplateError(
+            f"template error: {message}",
+            path=file or template.filename,
+            line=line,
+            hint="fix the template; the note was left untouched",
+        ) from exc

@@ -20,6 +20,23 @@ from .notefile import NoteText, WikiLink, as_wikilink, key_line
 SPEC_KEY = "rotation-notes"
 CATALYSTS_KEY = "catalysts"
 
+#: Every key the schema knows, by where it appears (docs/frontmatter.md documents each).
+SCHEMA_KEYS: dict[str, frozenset[str]] = {
+    SPEC_KEY: frozenset(
+        {"long", "short", "names", "setup", "tracking", "catalysts", "history", "charts"}
+    ),
+    "leg": frozenset({"label", "ticker", "index"}),
+    "setup": frozenset({"metrics", "stale_after_days"}),
+    "metric": frozenset({"name", "long", "short", "unit", "source", "as_of", "gap"}),
+    "tracking": frozenset({"tickers", "compare"}),
+    "catalysts": frozenset({"symbols"}),
+    "history": frozenset({"symbols", "periods", "since"}),
+    "period": frozenset({"label", "start", "end", "setup"}),
+    "chart": frozenset({"file", "tickers", "days"}),
+    "catalyst note": frozenset({"event_start", "event_end"}),
+    "top level": frozenset({SPEC_KEY, "catalysts"}),
+}
+
 _SYMBOL = re.compile(r"\^?[A-Za-z0-9][A-Za-z0-9.=\-]{0,19}")
 _CHART_FILE = re.compile(r"[^/\\:*?\"<>|#^\[\]]+\.png", re.IGNORECASE)
 
@@ -78,8 +95,14 @@ class ThesisSpec:
         """Every symbol the note needs, in a stable order."""
         seen: dict[str, None] = {}
         for s in (
-            self.long.ticker, self.short.ticker, self.long.index, self.short.index,
-            *self.tracking, self.compare, *self.catalyst_symbols, *self.history_symbols,
+            self.long.ticker,
+            self.short.ticker,
+            self.long.index,
+            self.short.index,
+            *self.tracking,
+            self.compare,
+            *self.catalyst_symbols,
+            *self.history_symbols,
             *(t for c in self.charts for t in c.tickers),
         ):
             seen.setdefault(s, None)
@@ -100,8 +123,12 @@ class _Reader:
         self.note, self.path = note, path
 
     def fail(self, keys: tuple[str | int, ...], message: str, hint: str | None = None) -> SpecError:
-        dotted = ".".join(str(k) if isinstance(k, str) else f"[{k}]" for k in keys).replace(".[", "[")
-        return SpecError(message, path=self.path, line=key_line(self.note, keys), key=dotted, hint=hint)
+        dotted = ".".join(str(k) if isinstance(k, str) else f"[{k}]" for k in keys).replace(
+            ".[", "["
+        )
+        return SpecError(
+            message, path=self.path, line=key_line(self.note, keys), key=dotted, hint=hint
+        )
 
     def mapping(self, value: Any, keys: tuple[str | int, ...], known: set[str]) -> dict[str, Any]:
         if value is None:
@@ -110,14 +137,21 @@ class _Reader:
             raise self.fail(keys, "must be a mapping of keys to values")
         unknown = [k for k in value if k not in known]
         if unknown:
-            raise self.fail((*keys, str(unknown[0])), f"unknown key '{unknown[0]}'",
-                            hint=f"known keys here: {', '.join(sorted(known))}")
+            raise self.fail(
+                (*keys, str(unknown[0])),
+                f"unknown key '{unknown[0]}'",
+                hint=f"known keys here: {', '.join(sorted(known))}",
+            )
         return value
 
     def text(self, value: Any, keys: tuple[str | int, ...], default: str | None = None) -> str:
         if value is None and default is not None:
             return default
-        if isinstance(value, bool) or not isinstance(value, str | int | float) or str(value).strip() == "":
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, str | int | float)
+            or str(value).strip() == ""
+        ):
             raise self.fail(keys, "must be a non-empty text value")
         return str(value).strip()
 
@@ -127,7 +161,9 @@ class _Reader:
             raise self.fail(keys, f"'{text}' is not a ticker symbol", hint="e.g. IWM or ^RUT")
         return text.upper()
 
-    def symbols(self, value: Any, keys: tuple[str | int, ...], default: list[str]) -> tuple[str, ...]:
+    def symbols(
+        self, value: Any, keys: tuple[str | int, ...], default: list[str]
+    ) -> tuple[str, ...]:
         if value is None:
             return tuple(default)
         if isinstance(value, str):
@@ -161,20 +197,22 @@ class _Reader:
         return value
 
 
-def parse_spec(meta: dict[str, Any], note: NoteText, path: Path | str,
-               stale_after_days: int = 90) -> ThesisSpec:
+def parse_spec(
+    meta: dict[str, Any], note: NoteText, path: Path | str, stale_after_days: int = 90
+) -> ThesisSpec:
     """Validate a thesis note's frontmatter into a ThesisSpec."""
     r = _Reader(note, path)
     root = (SPEC_KEY,)
-    spec = r.mapping(meta.get(SPEC_KEY), root, {
-        "long", "short", "names", "setup", "tracking", "catalysts", "history", "charts"})
+    spec = r.mapping(meta.get(SPEC_KEY), root, set(SCHEMA_KEYS[SPEC_KEY]))
     legs = []
     for side in ("long", "short"):
         if spec.get(side) is None:
-            raise r.fail((*root, side) if SPEC_KEY in meta else root,
-                         f"the thesis needs a '{side}' leg",
-                         hint=f"add '{side}:' with 'label' and 'ticker' under '{SPEC_KEY}:'")
-        leg = r.mapping(spec[side], (*root, side), {"label", "ticker", "index"})
+            raise r.fail(
+                root,
+                f"the thesis needs a '{side}' leg",
+                hint=f"add '{side}:' with 'label' and 'ticker' under '{SPEC_KEY}:'",
+            )
+        leg = r.mapping(spec[side], (*root, side), set(SCHEMA_KEYS["leg"]))
         ticker = r.symbol(leg.get("ticker"), (*root, side, "ticker"))
         index = r.symbol(leg["index"], (*root, side, "index")) if leg.get("index") else ticker
         legs.append(Leg(r.text(leg.get("label"), (*root, side, "label"), ticker), ticker, index))
@@ -183,39 +221,50 @@ def parse_spec(meta: dict[str, Any], note: NoteText, path: Path | str,
     names_raw = r.mapping(spec.get("names"), (*root, "names"), set(spec.get("names") or {}))
     names = {str(k).upper(): r.text(v, (*root, "names", str(k))) for k, v in names_raw.items()}
 
-    setup = r.mapping(spec.get("setup"), (*root, "setup"), {"metrics", "stale_after_days"})
-    stale = r.positive_int(setup.get("stale_after_days"), (*root, "setup", "stale_after_days"),
-                           stale_after_days)
+    setup = r.mapping(spec.get("setup"), (*root, "setup"), set(SCHEMA_KEYS["setup"]))
+    stale = r.positive_int(
+        setup.get("stale_after_days"), (*root, "setup", "stale_after_days"), stale_after_days
+    )
     metrics = []
     raw_metrics = setup.get("metrics") or []
     if not isinstance(raw_metrics, list):
         raise r.fail((*root, "setup", "metrics"), "must be a list of metrics")
     for i, m in enumerate(raw_metrics):
-        k = (*root, "setup", "metrics", i)
-        m = r.mapping(m, k, {"name", "long", "short", "unit", "source", "as_of", "gap"})
+        k: tuple[str | int, ...] = (*root, "setup", "metrics", i)
+        m = r.mapping(m, k, set(SCHEMA_KEYS["metric"]))
         for req in ("name", "long", "short", "source", "as_of"):
             if m.get(req) is None:
-                raise r.fail(k, f"metric needs '{req}'",
-                             hint="a hand-entered metric needs name, long, short, source and as_of")
-        metrics.append(HandMetric(
-            name=r.text(m["name"], (*k, "name")),
-            long=r.number(m["long"], (*k, "long")),
-            short=r.number(m["short"], (*k, "short")),
-            unit=str(m.get("unit") or ""),
-            source=r.text(m["source"], (*k, "source")),
-            as_of=r.date(m["as_of"], (*k, "as_of")),
-            gap=bool(m.get("gap", False)),
-        ))
+                raise r.fail(
+                    k,
+                    f"metric needs '{req}'",
+                    hint="a hand-entered metric needs name, long, short, source and as_of",
+                )
+        metrics.append(
+            HandMetric(
+                name=r.text(m["name"], (*k, "name")),
+                long=r.number(m["long"], (*k, "long")),
+                short=r.number(m["short"], (*k, "short")),
+                unit=str(m.get("unit") or ""),
+                source=r.text(m["source"], (*k, "source")),
+                as_of=r.date(m["as_of"], (*k, "as_of")),
+                gap=bool(m.get("gap", False)),
+            )
+        )
 
-    tracking = r.mapping(spec.get("tracking"), (*root, "tracking"), {"tickers", "compare"})
-    compare = (r.symbol(tracking["compare"], (*root, "tracking", "compare"))
-               if tracking.get("compare") else short.ticker)
-    tickers = r.symbols(tracking.get("tickers"), (*root, "tracking", "tickers"),
-                        [long.ticker, short.ticker])
+    tracking = r.mapping(spec.get("tracking"), (*root, "tracking"), set(SCHEMA_KEYS["tracking"]))
+    compare = (
+        r.symbol(tracking["compare"], (*root, "tracking", "compare"))
+        if tracking.get("compare")
+        else short.ticker
+    )
+    tickers = r.symbols(
+        tracking.get("tickers"), (*root, "tracking", "tickers"), [long.ticker, short.ticker]
+    )
 
-    cats = r.mapping(spec.get("catalysts"), (*root, "catalysts"), {"symbols"})
-    catalyst_symbols = r.symbols(cats.get("symbols"), (*root, "catalysts", "symbols"),
-                                 [long.index, short.index])
+    cats = r.mapping(spec.get("catalysts"), (*root, "catalysts"), set(SCHEMA_KEYS["catalysts"]))
+    catalyst_symbols = r.symbols(
+        cats.get("symbols"), (*root, "catalysts", "symbols"), [long.index, short.index]
+    )
     links: tuple[WikiLink, ...] | None = None
     if CATALYSTS_KEY in meta:
         raw_links = meta[CATALYSTS_KEY] or []
@@ -227,32 +276,36 @@ def parse_spec(meta: dict[str, Any], note: NoteText, path: Path | str,
         for i, v in enumerate(raw_links):
             link = as_wikilink(v)
             if link is None:
-                raise r.fail((CATALYSTS_KEY, i), f"'{v}' is not a wikilink",
-                             hint='write each catalyst as a quoted link: - "[[Note name]]"')
+                raise r.fail(
+                    (CATALYSTS_KEY, i),
+                    f"'{v}' is not a wikilink",
+                    hint='write each catalyst as a quoted link: - "[[Note name]]"',
+                )
             parsed.append(link)
         links = tuple(parsed)
 
-    hist = r.mapping(spec.get("history"), (*root, "history"), {"symbols", "periods", "since"})
-    history_symbols = r.symbols(hist.get("symbols"), (*root, "history", "symbols"),
-                                [long.index, short.index])
+    hist = r.mapping(spec.get("history"), (*root, "history"), set(SCHEMA_KEYS["history"]))
+    history_symbols = r.symbols(
+        hist.get("symbols"), (*root, "history", "symbols"), [long.index, short.index]
+    )
     periods = []
     raw_periods = hist.get("periods") or []
     if not isinstance(raw_periods, list):
         raise r.fail((*root, "history", "periods"), "must be a list of periods")
     for i, p in enumerate(raw_periods):
         k = (*root, "history", "periods", i)
-        p = r.mapping(p, k, {"label", "start", "end", "setup"})
+        p = r.mapping(p, k, set(SCHEMA_KEYS["period"]))
         start = r.date(p.get("start"), (*k, "start"))
         end = r.date(p["end"], (*k, "end")) if p.get("end") is not None else None
         if end is not None and end < start:
             raise r.fail((*k, "end"), f"period ends ({end}) before it starts ({start})")
-        label = r.text(p.get("label"), (*k, "label"),
-                       f"{start.year}-{end.year}" if end else f"Since {start}")
+        label = r.text(
+            p.get("label"), (*k, "label"), f"{start.year}-{end.year}" if end else f"Since {start}"
+        )
         periods.append(Period(label, start, end, str(p.get("setup") or "")))
     if hist.get("since") is not None:
         since = r.date(hist["since"], (*root, "history", "since"))
-        periods.append(Period(f"Current rotation (since {since})", since, None,
-                              "This thesis"))
+        periods.append(Period(f"Current rotation (since {since})", since, None, "This thesis"))
 
     raw_charts = spec.get("charts")
     if raw_charts is None:
@@ -262,24 +315,39 @@ def parse_spec(meta: dict[str, Any], note: NoteText, path: Path | str,
     charts = []
     for i, c in enumerate(raw_charts):
         k = (*root, "charts", i)
-        c = r.mapping(c, k, {"file", "tickers", "days"})
+        c = r.mapping(c, k, set(SCHEMA_KEYS["chart"]))
         chart_tickers = r.symbols(c.get("tickers"), (*k, "tickers"), [long.ticker, short.ticker])
         if len(chart_tickers) < 2:
             raise r.fail((*k, "tickers"), "a chart compares at least two tickers")
-        default_file = f"{chart_tickers[0]}-vs-{chart_tickers[1]}-price-chart.png".lower().replace("^", "")
+        default_file = f"{chart_tickers[0]}-vs-{chart_tickers[1]}-price-chart.png".lower().replace(
+            "^", ""
+        )
         file = r.text(c.get("file"), (*k, "file"), default_file)
         if not _CHART_FILE.fullmatch(file):
-            raise r.fail((*k, "file"), f"'{file}' is not a plain .png file name",
-                         hint="use a name like iwm-vs-qqq-price-chart.png, without folders")
-        charts.append(ChartSpec(file, chart_tickers, r.positive_int(c.get("days"), (*k, "days"), 90)))
+            raise r.fail(
+                (*k, "file"),
+                f"'{file}' is not a plain .png file name",
+                hint="use a name like iwm-vs-qqq-price-chart.png, without folders",
+            )
+        charts.append(
+            ChartSpec(file, chart_tickers, r.positive_int(c.get("days"), (*k, "days"), 90))
+        )
     files = [c.file.lower() for c in charts]
     if len(set(files)) != len(files):
         raise r.fail((*root, "charts"), "two charts have the same file name")
 
     return ThesisSpec(
-        long=long, short=short, names=names, metrics=tuple(metrics), stale_after_days=stale,
-        tracking=tickers, compare=compare, catalyst_symbols=catalyst_symbols,
-        catalyst_links=links, history_symbols=history_symbols, periods=tuple(periods),
+        long=long,
+        short=short,
+        names=names,
+        metrics=tuple(metrics),
+        stale_after_days=stale,
+        tracking=tickers,
+        compare=compare,
+        catalyst_symbols=catalyst_symbols,
+        catalyst_links=links,
+        history_symbols=history_symbols,
+        periods=tuple(periods),
         charts=tuple(charts),
     )
 
@@ -293,15 +361,17 @@ class CatalystWindow:
     end: dt.date
 
 
-EVENT_KEYS = ("event_start", "event_end")
-
-
-def parse_catalyst(meta: dict[str, Any], note: NoteText, path: str, link: WikiLink) -> CatalystWindow:
+def parse_catalyst(
+    meta: dict[str, Any], note: NoteText, path: str, link: WikiLink
+) -> CatalystWindow:
     """The event window a catalyst note declares (``event_start``/``event_end``)."""
     r = _Reader(note, path)
     if meta.get("event_start") is None:
-        raise r.fail(("event_start",), "catalyst note has no 'event_start' date",
-                     hint="add 'event_start: YYYY-MM-DD' (and 'event_end') to its properties")
+        raise r.fail(
+            ("event_start",),
+            "catalyst note has no 'event_start' date",
+            hint="add 'event_start: YYYY-MM-DD' (and 'event_end') to its properties",
+        )
     start = r.date(meta["event_start"], ("event_start",))
     end = r.date(meta["event_end"], ("event_end",)) if meta.get("event_end") is not None else start
     if end < start:

@@ -104,8 +104,10 @@ class Vault:
         files: list[str] = []
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = sorted(
-                d for d in dirnames
-                if d not in IGNORED_DIRS and not d.startswith(".")
+                d
+                for d in dirnames
+                if d not in IGNORED_DIRS
+                and not d.startswith(".")
                 and not os.path.islink(os.path.join(dirpath, d))
             )
             rel_dir = os.path.relpath(dirpath, self.root)
@@ -172,6 +174,7 @@ class Vault:
             return ""
         if setting == "." or setting.startswith("./"):
             sub = setting[2:].strip("/") if setting.startswith("./") else ""
-            return self.inside(posixpath.join(note_dir, sub) if sub else note_dir,
-                               what="attachmentFolderPath")
+            return self.inside(
+                posixpath.join(note_dir, sub) if sub else note_dir, what="attachmentFolderPath"
+            )
         return self.inside(setting.strip("/"), what="attachmentFolderPath")

@@ -39,8 +39,11 @@ def replace_if_unchanged(path: Path, expected: bytes | None, new: bytes) -> None
     except FileNotFoundError:
         st = None
     if st is not None and (not os.access(real, os.W_OK) or not st.st_mode & 0o222):
-        raise NoteError("file is read-only; not changed", path=path,
-                        hint="make it writable to let rotation-notes refresh it")
+        raise NoteError(
+            "file is read-only; not changed",
+            path=path,
+            hint="make it writable to let rotation-notes refresh it",
+        )
     real.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(real)
     try:
@@ -53,7 +56,9 @@ def replace_if_unchanged(path: Path, expected: bytes | None, new: bytes) -> None
         if read_bytes(real) != expected:
             raise ConcurrentEditError(
                 "changed while it was being refreshed; left as the other writer saved it",
-                path=path, hint="run the refresh again")
+                path=path,
+                hint="run the refresh again",
+            )
         os.replace(tmp, real)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -33,8 +33,13 @@ def make_files(root: Path, files: Mapping[str, str | bytes]) -> None:
 def make_vault(tmp_path: Path) -> Callable[..., Path]:
     """A vault in tmp_path with .obsidian/, the sample's market data and the given files."""
 
-    def make(files: Mapping[str, str | bytes], *, app: str | None = None,
-             data: bool = True, name: str = "vault") -> Path:
+    def make(
+        files: Mapping[str, str | bytes],
+        *,
+        app: str | None = None,
+        data: bool = True,
+        name: str = "vault",
+    ) -> Path:
         root = tmp_path / name
         (root / ".obsidian").mkdir(parents=True)
         if app is not None:
@@ -70,7 +75,11 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
     return subprocess.run(
         [sys.executable, "-m", "rotation_notes", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
     )
 
 

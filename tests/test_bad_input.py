@@ -17,29 +17,48 @@ def refresh_one(vault, rel="t.md"):
 @pytest.mark.parametrize(
     "frontmatter, expect",
     [
-        ("rotation-notes:\n  long:\n    ticker: IWM\n  short: [oops\n",
-         "t.md:5: frontmatter is not valid YAML"),
+        (
+            "rotation-notes:\n  long:\n    ticker: IWM\n  short: [oops\n",
+            "t.md:5: frontmatter is not valid YAML",
+        ),
         ("rotation-notes:\n  long:\n    ticker: IWM\n", "the thesis needs a 'short' leg"),
-        ("rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n  shrot: 1\n",
-         "t.md:7: unknown key 'shrot' (key: rotation-notes.shrot)"),
-        ("rotation-notes:\n  long:\n    ticker: I W M\n  short:\n    ticker: QQQ\n",
-         "t.md:4: 'I W M' is not a ticker symbol (key: rotation-notes.long.ticker)"),
-        ("rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n  history:\n"
-         "    periods:\n      - start: last spring\n",
-         "'last spring' is not a date (key: rotation-notes.history.periods[0].start)"),
-        ("rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n  setup:\n"
-         "    metrics:\n      - name: P/E\n        long: 18\n        short: 26\n",
-         "metric needs 'source'"),
-        ("rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n"
-         "catalysts:\n  - Not a link\n",
-         "t.md:8: 'Not a link' is not a wikilink (key: catalysts[0])"),
-        ("rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n"
-         "catalysts:\n  - \"[[Nowhere]]\"\n",
-         "catalyst [[Nowhere]] does not resolve to a note (key: catalysts[0])"),
-        ("rotation-notes:\n  long:\n    ticker: ZZZZ\n  short:\n    ticker: QQQ\n",
-         "no market data for ZZZZ (no ZZZZ.csv in bundled CSV (Data/market-data/))"),
-        ("rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n  charts:\n"
-         "    - file: ../escape.png\n", "is not a plain .png file name"),
+        (
+            "rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n  shrot: 1\n",
+            "t.md:7: unknown key 'shrot' (key: rotation-notes.shrot)",
+        ),
+        (
+            "rotation-notes:\n  long:\n    ticker: I W M\n  short:\n    ticker: QQQ\n",
+            "t.md:4: 'I W M' is not a ticker symbol (key: rotation-notes.long.ticker)",
+        ),
+        (
+            "rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n  history:\n"
+            "    periods:\n      - start: last spring\n",
+            "'last spring' is not a date (key: rotation-notes.history.periods[0].start)",
+        ),
+        (
+            "rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n  setup:\n"
+            "    metrics:\n      - name: P/E\n        long: 18\n        short: 26\n",
+            "metric needs 'source'",
+        ),
+        (
+            "rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n"
+            "catalysts:\n  - Not a link\n",
+            "t.md:8: 'Not a link' is not a wikilink (key: catalysts[0])",
+        ),
+        (
+            "rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n"
+            'catalysts:\n  - "[[Nowhere]]"\n',
+            "catalyst [[Nowhere]] does not resolve to a note (key: catalysts[0])",
+        ),
+        (
+            "rotation-notes:\n  long:\n    ticker: ZZZZ\n  short:\n    ticker: QQQ\n",
+            "no market data for ZZZZ (no ZZZZ.csv in bundled CSV (Data/market-data/))",
+        ),
+        (
+            "rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n  charts:\n"
+            "    - file: ../escape.png\n",
+            "is not a plain .png file name",
+        ),
         ("rotation-notes: yes\n", "must be a mapping of keys to values (key: rotation-notes)"),
     ],
 )
@@ -53,20 +72,28 @@ def test_spec_errors_are_named_and_note_untouched(make_vault, frontmatter, expec
 
 
 def test_catalyst_note_without_window_names_that_note(make_vault):
-    thesis = THESIS_FRONTMATTER.replace("---\nrotation-notes:", '---\ncatalysts:\n  - "[[Event]]"\nrotation-notes:')
-    vault = make_vault({"t.md": thesis + "%% rotation-notes:catalysts %%\n%% /rotation-notes:catalysts %%\n",
-                        "Events/Event.md": "---\nevent_start: 2026-13-01\n---\n"})
+    thesis = THESIS_FRONTMATTER.replace(
+        "---\nrotation-notes:", '---\ncatalysts:\n  - "[[Event]]"\nrotation-notes:'
+    )
+    vault = make_vault(
+        {
+            "t.md": thesis + "%% rotation-notes:catalysts %%\n%% /rotation-notes:catalysts %%\n",
+            "Events/Event.md": "---\nevent_start: 2026-13-01\n---\n",
+        }
+    )
     note = refresh_one(vault)
     assert note.status == "failed"
     assert "Events/Event.md:2: '2026-13-01' is not a date (key: event_start)" in note.error
 
 
 def test_catalysts_discovered_from_body_links(make_vault):
-    vault = make_vault({
-        "t.md": THESIS + "See [[Event]] and [[Other]].\n",
-        "Event.md": "---\nevent_start: 2026-02-03\nevent_end: 2026-02-04\n---\n",
-        "Other.md": "---\ntags: [x]\n---\n",
-    })
+    vault = make_vault(
+        {
+            "t.md": THESIS + "See [[Event]] and [[Other]].\n",
+            "Event.md": "---\nevent_start: 2026-02-03\nevent_end: 2026-02-04\n---\n",
+            "Other.md": "---\ntags: [x]\n---\n",
+        }
+    )
     note = refresh_one(vault)
     assert note.status == "updated", note.error
     assert [c["note"] for c in note.catalysts] == ["Event.md"]
@@ -74,16 +101,21 @@ def test_catalysts_discovered_from_body_links(make_vault):
 
 
 def test_invalid_utf8_thesis_is_refused_and_other_notes_ignored(make_vault):
-    vault = make_vault({"t.md": THESIS.encode() + b"\xff\xfe bad\n",
-                        "latin1.md": "caf\xe9 \n".encode("latin-1")})
+    vault = make_vault(
+        {"t.md": THESIS.encode() + b"\xff\xfe bad\n", "latin1.md": "caf\xe9 \n".encode("latin-1")}
+    )
     report = refresh(vault, RefreshOptions())
     assert [(n.path, n.status) for n in report.notes] == [("t.md", "failed")]
     assert "not valid UTF-8" in report.notes[0].error
 
 
 def test_missing_data_for_a_tracked_ticker_shows_na_with_reason(make_vault):
-    thesis = THESIS_FRONTMATTER.replace("  history:", "  tracking:\n    tickers: [IWM, NOPE]\n  history:")
-    vault = make_vault({"t.md": thesis + "%% rotation-notes:tracking %%\n%% /rotation-notes:tracking %%\n"})
+    thesis = THESIS_FRONTMATTER.replace(
+        "  history:", "  tracking:\n    tickers: [IWM, NOPE]\n  history:"
+    )
+    vault = make_vault(
+        {"t.md": thesis + "%% rotation-notes:tracking %%\n%% /rotation-notes:tracking %%\n"}
+    )
     note = refresh_one(vault)
     assert note.status == "updated", note.error
     text = (vault / "t.md").read_text()
@@ -92,11 +124,17 @@ def test_missing_data_for_a_tracked_ticker_shows_na_with_reason(make_vault):
 
 
 def test_stale_hand_metric_is_flagged(make_vault):
-    thesis = THESIS_FRONTMATTER.replace("  history:", (
-        "  setup:\n    stale_after_days: 30\n    metrics:\n      - name: Forward P/E\n"
-        "        long: 18\n        short: 26\n        unit: x\n        source: FactSet\n"
-        "        as_of: 2026-01-02\n        gap: true\n  history:"))
-    vault = make_vault({"t.md": thesis + "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"})
+    thesis = THESIS_FRONTMATTER.replace(
+        "  history:",
+        (
+            "  setup:\n    stale_after_days: 30\n    metrics:\n      - name: Forward P/E\n"
+            "        long: 18\n        short: 26\n        unit: x\n        source: FactSet\n"
+            "        as_of: 2026-01-02\n        gap: true\n  history:"
+        ),
+    )
+    vault = make_vault(
+        {"t.md": thesis + "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"}
+    )
     result = run_cli("refresh", vault, "--as-of", "2026-02-04")
     assert result.returncode == 0, result.stderr
     text = (vault / "t.md").read_text()

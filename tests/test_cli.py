@@ -47,18 +47,25 @@ def test_json_report_shape(sample_vault):
     assert set(note) >= {"path", "status", "error", "as_of", "charts", "tickers", "catalysts"}
     assert note["status"] in ("updated", "unchanged")
     assert note["error"] is None
-    assert set(note["tickers"]["IWO"]) >= {"close", "ret_1d_pct", "ret_1m_pct", "ret_3m_pct",
-                                           "ytd_pct"}
+    assert set(note["tickers"]["IWO"]) >= {
+        "close",
+        "ret_1d_pct",
+        "ret_1m_pct",
+        "ret_3m_pct",
+        "ytd_pct",
+    }
     assert isinstance(note["tickers"]["IWM"]["ytd_pct"], float)
     assert set(note["catalysts"][0]) == {"note", "start", "end", "moves"}
 
 
 def test_one_broken_note_fails_alone_exit_2(make_vault):
-    vault = make_vault({
-        "good.md": THESIS,
-        "broken.md": "---\nrotation-notes:\n  long: [unclosed\n---\n",
-        "markers.md": THESIS.replace("%% /rotation-notes:setup %%\n", ""),
-    })
+    vault = make_vault(
+        {
+            "good.md": THESIS,
+            "broken.md": "---\nrotation-notes:\n  long: [unclosed\n---\n",
+            "markers.md": THESIS.replace("%% /rotation-notes:setup %%\n", ""),
+        }
+    )
     broken_before = (vault / "broken.md").read_bytes()
     markers_before = (vault / "markers.md").read_bytes()
     result = run_cli("refresh", vault)
@@ -100,8 +107,12 @@ def test_init_inserts_regions_only_when_asked(make_vault):
     init = run_cli("refresh", vault, "--init")
     assert init.returncode == 0, init.stderr
     text = (vault / "t.md").read_text()
-    assert text.index("## Tracking") < text.index("%% rotation-notes:charts %%") < text.index(
-        "%% rotation-notes:tracking %%") < text.index("prose")
+    assert (
+        text.index("## Tracking")
+        < text.index("%% rotation-notes:charts %%")
+        < text.index("%% rotation-notes:tracking %%")
+        < text.index("prose")
+    )
     assert "![[iwm-vs-qqq-price-chart.png]]" in text
     assert (vault / "iwm-vs-qqq-price-chart.png").is_file()  # no app.json: the vault root
     assert run_cli("refresh", vault, "--init", "--check").returncode == 0
@@ -112,8 +123,11 @@ def test_python_dash_m_and_console_script_agree(sample_vault):
     import subprocess
     import sys
 
-    exe = shutil.which("rotation-notes", path=str(__import__("pathlib").Path(sys.executable).parent))
+    exe = shutil.which(
+        "rotation-notes", path=str(__import__("pathlib").Path(sys.executable).parent)
+    )
     assert exe, "console script rotation-notes is installed beside the interpreter"
-    result = subprocess.run([exe, "refresh", str(sample_vault), "--check"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [exe, "refresh", str(sample_vault), "--check"], capture_output=True, text=True
+    )
     assert result.returncode in (0, 1), result.stderr

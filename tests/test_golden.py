@@ -55,13 +55,15 @@ def test_figures_match_the_data_as_of_2026_02_04(sample_vault):
         assert round(from_csv, 1) == round(t[symbol]["ytd_pct"], 1) == expected_1dp  # the issue's
     assert t["IWM"]["close"] == pytest.approx(close("IWM", "2026-02-04"), abs=1e-3)
     assert t["IWM"]["ret_1d_pct"] == pytest.approx(
-        pct(close("IWM", "2026-02-03"), close("IWM", "2026-02-04")), abs=0.006)
+        pct(close("IWM", "2026-02-03"), close("IWM", "2026-02-04")), abs=0.006
+    )
     (cat,) = note["catalysts"]
     assert cat["note"] == "Catalysts/Claude Cowork disruption February 2026.md"
     assert (cat["start"], cat["end"]) == ("2026-02-03", "2026-02-04")
     for symbol in ("^RUT", "^IXIC"):  # close before the window -> close of its last session
         assert cat["moves"][symbol] == pytest.approx(
-            pct(close(symbol, "2026-02-02"), close(symbol, "2026-02-04")), abs=0.006)
+            pct(close(symbol, "2026-02-02"), close(symbol, "2026-02-04")), abs=0.006
+        )
     assert note["charts"] == ["Attachments/iwm-vs-qqq-price-chart.png"]
 
 
@@ -88,3 +90,10 @@ def test_text_outside_regions_is_untouched(sample_vault):
     after = (sample_vault / SAMPLE_NOTE).read_bytes()
     assert after != before
     assert outside(after) == outside(before)
+
+
+def test_committed_sample_vault_is_current(sample_vault):
+    """The README promises that refreshing the committed sample writes nothing (same data)."""
+    result = run_cli("refresh", sample_vault, "--check")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "unchanged  Small cap rotation 2026.md (as of 2026-08-21)" in result.stderr

@@ -38,7 +38,9 @@ def fenced_lookalike(draw) -> str:
     fence = draw(st.sampled_from(["```", "~~~", "````"]))
     name = draw(st.sampled_from(REGION_NAMES))
     nl = draw(ending)
-    marker = draw(st.sampled_from([f"%% rotation-notes:{name} %%", f"%% /rotation-notes:{name} %%"]))
+    marker = draw(
+        st.sampled_from([f"%% rotation-notes:{name} %%", f"%% /rotation-notes:{name} %%"])
+    )
     return f"{fence}md{nl}{marker}{nl}{fence}{nl}"
 
 
@@ -109,7 +111,9 @@ def test_refresh_keeps_user_bytes_and_second_run_is_a_no_op(parts, bom, fm_nl):
         assert new_raw.startswith(BOM) == bom
         new_text = decode_note(new_raw).text
         assert outside(new_text) == front + "".join(t for k, t in segments if k == "out")
-        before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in vault.rglob("*") if p.is_file()}
+        before = {
+            p: (p.read_bytes(), p.stat().st_mtime_ns) for p in vault.rglob("*") if p.is_file()
+        }
         second = refresh(vault, RefreshOptions())
         assert [n.status for n in second.notes] == ["unchanged"]
         after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in vault.rglob("*") if p.is_file()}

@@ -14,7 +14,10 @@ def regions_of(text: str):
 
 
 def test_finds_regions_and_skips_frontmatter():
-    text = "---\nx: '%% rotation-notes:setup %%'\n---\nA\n%% rotation-notes:setup %%\nold\n%% /rotation-notes:setup %%\n"
+    text = (
+        "---\nx: '%% rotation-notes:setup %%'\n---\nA\n"
+        "%% rotation-notes:setup %%\nold\n%% /rotation-notes:setup %%\n"
+    )
     (r,) = regions_of(text)
     assert (r.name, r.begin, r.end) == ("setup", 4, 6)
 
@@ -24,16 +27,28 @@ def test_finds_regions_and_skips_frontmatter():
     [
         ("%% rotation-notes:setup %%\n", "line 1: region 'setup' is never closed"),
         ("%% /rotation-notes:setup %%\n", "line 1: end of region 'setup' without a start"),
-        ("%% rotation-notes:setup %%\n%% rotation-notes:tracking %%\n%% /rotation-notes:tracking %%\n"
-         "%% /rotation-notes:setup %%\n", "line 2: region 'tracking' starts inside region 'setup'"),
-        ("%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"
-         "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n",
-         "line 3: region 'setup' appears twice (first at line 1)"),
-        ("%% rotation-notes:setpu %%\n%% /rotation-notes:setpu %%\n", "line 1: unknown region 'setpu'"),
-        ("%% /rotation-notes:setup %%\n%% rotation-notes:setup %%\n",
-         "end of region 'setup' without a start"),
-        ("> %% rotation-notes:setup %%\n> %% /rotation-notes:setup %%\n",
-         "line 1 looks like a rotation-notes marker but is inside a block quote or callout"),
+        (
+            "%% rotation-notes:setup %%\n%% rotation-notes:tracking %%\n"
+            "%% /rotation-notes:tracking %%\n%% /rotation-notes:setup %%\n",
+            "line 2: region 'tracking' starts inside region 'setup'",
+        ),
+        (
+            "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"
+            "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n",
+            "line 3: region 'setup' appears twice (first at line 1)",
+        ),
+        (
+            "%% rotation-notes:setpu %%\n%% /rotation-notes:setpu %%\n",
+            "line 1: unknown region 'setpu'",
+        ),
+        (
+            "%% /rotation-notes:setup %%\n%% rotation-notes:setup %%\n",
+            "end of region 'setup' without a start",
+        ),
+        (
+            "> %% rotation-notes:setup %%\n> %% /rotation-notes:setup %%\n",
+            "line 1 looks like a rotation-notes marker but is inside a block quote or callout",
+        ),
         ("%% rotation-notes: setup %%\n", "looks like a rotation-notes marker but is malformed"),
     ],
 )
@@ -63,7 +78,10 @@ def test_replace_only_touches_region_lines_and_keeps_crlf():
     text = "a\r\n%% rotation-notes:setup %%\r\nold\r\n%% /rotation-notes:setup %%\r\nz"
     note = decode_note(text.encode())
     out = replace_regions(note, find_regions(note, "n"), {"setup": "| x |\n| 1 |\n"})
-    assert out == "a\r\n%% rotation-notes:setup %%\r\n| x |\r\n| 1 |\r\n%% /rotation-notes:setup %%\r\nz"
+    assert (
+        out
+        == "a\r\n%% rotation-notes:setup %%\r\n| x |\r\n| 1 |\r\n%% /rotation-notes:setup %%\r\nz"
+    )
 
 
 def test_reformatted_table_is_not_rewritten():
@@ -82,11 +100,17 @@ def test_changed_figure_is_rewritten():
 def test_init_places_regions_under_matching_headings():
     text = "---\na: 1\n---\n# Title\n\nIntro.\n\n## The setup\n\nMine.\n\n## Tracking\n\nEnd"
     note = decode_note(text.encode())
-    out = insert_missing(note, [], ["headline", "updated", "setup", "charts", "tracking", "history"])
+    out = insert_missing(
+        note, [], ["headline", "updated", "setup", "charts", "tracking", "history"]
+    )
     lines = out.split("\n")
     assert lines[:5] == ["---", "a: 1", "---", "# Title", ""]
-    assert lines[5:9] == ["%% rotation-notes:headline %%", "%% /rotation-notes:headline %%",
-                          "%% rotation-notes:updated %%", "%% /rotation-notes:updated %%"]
+    assert lines[5:9] == [
+        "%% rotation-notes:headline %%",
+        "%% /rotation-notes:headline %%",
+        "%% rotation-notes:updated %%",
+        "%% /rotation-notes:updated %%",
+    ]
     setup = lines.index("## The setup")
     assert lines[setup + 2] == "%% rotation-notes:setup %%"
     tracking = lines.index("## Tracking")
@@ -99,11 +123,29 @@ def test_init_places_regions_under_matching_headings():
     it = iter(lines)
     assert all(any(line == o for line in it) for o in original)
     # and the result parses, with each region once
-    assert {r.name for r in regions_of(out)} == {"headline", "updated", "setup", "charts",
-                                                 "tracking", "history"}
+    assert {r.name for r in regions_of(out)} == {
+        "headline",
+        "updated",
+        "setup",
+        "charts",
+        "tracking",
+        "history",
+    }
 
 
 def test_init_is_a_no_op_when_regions_exist():
     text = "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"
     note = decode_note(text.encode())
     assert insert_missing(note, find_regions(note, "n"), ["setup"]) == text
+
+
+def test_percent_formatting():
+    from rotation_notes.render import fmt_pct, fmt_pp
+
+    assert [fmt_pct(5.83), fmt_pct(-1.44), fmt_pct(-0.004), fmt_pct(None), fmt_pp(7.25, 2)] == [
+        "+5.8%",
+        "-1.4%",
+        "0.0%",
+        "n/a",
+        "+7.25 pp",
+    ]

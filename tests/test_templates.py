@@ -8,12 +8,15 @@ from conftest import THESIS, run_cli
 def vault_with_template(make_vault, source: str):
     vault = make_vault({"t.md": THESIS, "_tpl/headline.md.j2": source})
     (vault / "rotation-notes.toml").write_text(
-        'data_dir = "Data/market-data"\ntemplates_dir = "_tpl"\n')
+        'data_dir = "Data/market-data"\ntemplates_dir = "_tpl"\n'
+    )
     return vault
 
 
 def test_override_replaces_default(make_vault):
-    vault = vault_with_template(make_vault, "Custom: {{ long.ticker }} {{ long.stats.ytd|pct(2) }}\n")
+    vault = vault_with_template(
+        make_vault, "Custom: {{ long.ticker }} {{ long.stats.ytd|pct(2) }}\n"
+    )
     result = run_cli("refresh", vault, "--as-of", "2026-02-04")
     assert result.returncode == 0, result.stderr
     text = (vault / "t.md").read_text()

@@ -61,11 +61,14 @@ def test_new_chart_goes_where_obsidian_puts_attachments(make_vault, setting, exp
 
 
 def test_existing_chart_is_updated_in_place(make_vault):
-    vault = make_vault({
-        "Theses/t.md": THESIS,
-        "Deep/er/iwm-vs-qqq-price-chart.png": b"old",
-        "Z/iwm-vs-qqq-price-chart.png": b"old",  # shorter path wins in Obsidian
-    }, app='{"attachmentFolderPath": "Attachments"}')
+    vault = make_vault(
+        {
+            "Theses/t.md": THESIS,
+            "Deep/er/iwm-vs-qqq-price-chart.png": b"old",
+            "Z/iwm-vs-qqq-price-chart.png": b"old",  # shorter path wins in Obsidian
+        },
+        app='{"attachmentFolderPath": "Attachments"}',
+    )
     result = run_cli("refresh", vault)
     assert result.returncode == 0, result.stderr
     assert (vault / "Z/iwm-vs-qqq-price-chart.png").read_bytes().startswith(b"\x89PNG")
@@ -74,10 +77,17 @@ def test_existing_chart_is_updated_in_place(make_vault):
 
 
 def test_link_resolution_follows_obsidian(make_vault):
-    vault_dir = make_vault({
-        "a/Note.md": "", "b/c/Note.md": "", "Theses/Note.md": "", "x.png": "", "Theses/t.md": "",
-        "Folder/Sub/Deep.md": "",
-    }, data=False)
+    vault_dir = make_vault(
+        {
+            "a/Note.md": "",
+            "b/c/Note.md": "",
+            "Theses/Note.md": "",
+            "x.png": "",
+            "Theses/t.md": "",
+            "Folder/Sub/Deep.md": "",
+        },
+        data=False,
+    )
     v = Vault.open(vault_dir)
     assert v.resolve_link("Note", "Theses/t.md") == "Theses/Note.md"  # same folder first
     assert v.resolve_link("note", "root.md") == "a/Note.md"  # then shortest path, any case
