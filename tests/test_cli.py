@@ -131,3 +131,31 @@ def test_python_dash_m_and_console_script_agree(sample_vault):
         [exe, "refresh", str(sample_vault), "--check"], capture_output=True, text=True
     )
     assert result.returncode in (0, 1), result.stderr
+
+
+def test_linter_reformatting_a_region_does_not_trigger_a_rewrite(sample_vault):
+    """A linter pads table cells and widens separators; the tool must not fight it."""
+    note = sample_vault / SAMPLE_NOTE
+    text = note.read_text(encoding="utf-8")
+    relinted = text.replace("|--------|---:|---:|", "| ------ | ---------: | ---------: |").replace(
+        "| YTD 2026 |", "|   YTD 2026   |"
+    )
+    relinted = relinted.replace("%% /rotation-notes:setup %%", "\n\n%% /rotation-notes:setup %%")
+    assert relinted != text
+    note.write_text(relinted, encoding="utf-8")
+    before = snapshot(sample_vault)
+    result = run_cli("refresh", sample_vault)
+    assert result.returncode == 0, result.stderr
+    assert "unchanged" in result.stderr
+    assert snapshot(sample_vault) == before
+    assert run_cli("refresh", sample_vault, "--check").returncode == 0
+
+
+def test_aliased_catalyst_link_escapes_pipe_in_table(make_vault):
+    thesis = THESIS.replace(
+        "---\nrotation-notes:", '---\ncatalysts:\n  - "[[Ev|Feb scare]]"\nrotation-notes:', 1
+    )
+    vault = make_vault({"t.md": thesis, "Ev.md": "---\nevent_start: 2026-02-03\n---\n"})
+    result = run_cli("refresh", vault, "--as-of", "2026-02-04")
+    assert result.returncode == 0, result.stderr
+    assert "| [[Ev\\|Feb scare]] | 2026-02-03 |" in (vault / "t.md").read_text()
