@@ -39,9 +39,7 @@ def session_as_of(
                 path=path,
                 hint="add its CSV to the vault's data folder, or check the symbol",
             )
-        last = (
-            m.close_on_or_before(series, requested) if requested else (series.index[-1].date(), 0.0)
-        )
+        last = m.close_on_or_before(series, requested or series.index[-1].date())
         if last is None:
             raise DataError(
                 f"no market data for {leg.ticker} on or before {requested}; "

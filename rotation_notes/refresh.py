@@ -346,7 +346,6 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     report.warnings.extend(composed.context["data"]["warnings"])
 
     new_text = render_note(p.note, p.regions, env, composed.context)
-    old_text = decode_note(p.raw).text
     new_raw = p.note.encode(new_text)
 
     chart_writes = []
@@ -361,7 +360,7 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     if options.diff:
         parts = [f"Binary chart {c.rel} would change\n" for c, _, _ in chart_writes]
         if note_changes:
-            parts.append(_unified(old_text, new_text, p.rel))
+            parts.append(_unified(decode_note(p.raw).text, new_text, p.rel))
         report.diff = "".join(parts)
     report.status = "updated" if report.changed else "unchanged"
     if options.dry_run:

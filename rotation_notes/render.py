@@ -98,7 +98,7 @@ def make_env(override_dir: Path | None) -> SandboxedEnvironment:
     return env
 
 
-def _template_frame(exc: BaseException, env: jinja2.Environment) -> tuple[str | None, int | None]:
+def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
     """The template file and line a runtime error happened at (Jinja rewrites tracebacks)."""
     found: tuple[str | None, int | None] = (None, None)
     for frame in traceback.extract_tb(exc.__traceback__):
@@ -123,20 +123,13 @@ def render_region(env: SandboxedEnvironment, name: str, context: Mapping[str, An
         raise TemplateError(f"template '{template_name}' not found") from exc
     try:
         return template.render(context)
-    except jinja2.exceptions.SecurityError as exc:
-        file, line = _template_frame(exc, env)
-        raise TemplateError(
-            f"template blocked by the sandbox: {exc}",
-            path=file or template.filename,
-            line=line,
-            hint="vault templates may only format the data they are given",
-        ) from exc
-    except Exception as exc:  # noqa: BLE001 - any template failure is the template's
-        file, line = _template_frame(exc, env)
-        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        raise TemplateError(
-            f"template error: {message}",
-            path=file or template.filename,
-            line=line,
-            hint="fix the template; the note was left untouched",
-        ) from exc
+    except Exception as exc:  # noqa: BLE001 - any failure while rendering is the template's
+        file, line = _template_frame(exc)
+        if isinstance(exc, jinja2.exceptions.SecurityError):
+            message = f"template blocked by the sandbox: {exc}"
+            hint = "vault templates may only format the data they are given"
+        else:
+            detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            message = f"template error: {detail}"
+            hint = "fix the template; the note was left untouched"
+        raise TemplateError(message, path=file or template.filename, line=line, hint=hint) from exc
