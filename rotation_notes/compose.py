@@ -84,6 +84,10 @@ def build_context(
     closes = prices.closes
     notes: list[str] = []
 
+    def name(symbol: str) -> str:
+        """The note's own name for a symbol wins, then the provider's, then the symbol."""
+        return spec.names.get(symbol) or prices.names.get(symbol) or symbol
+
     def stats(symbol: str, at: dt.date = as_of) -> m.TickerStats:
         return m.ticker_stats(symbol, closes.get(symbol), at, prices.missing.get(symbol, "no data"))
 
@@ -92,7 +96,7 @@ def build_context(
             "label": leg.label,
             "ticker": leg.ticker,
             "index": leg.index,
-            "name": spec.name(leg.ticker),
+            "name": name(leg.ticker),
             "stats": stats(leg.ticker),
         }
 
@@ -126,7 +130,7 @@ def build_context(
         tracking.append(
             {
                 "symbol": symbol,
-                "description": spec.name(symbol),
+                "description": name(symbol),
                 "stats": st,
                 "is_compare": symbol == spec.compare,
                 "spread_ytd": m.spread(st.ytd, ref.ytd),
@@ -140,7 +144,7 @@ def build_context(
         moves: list[dict[str, Any]] = [
             {
                 "symbol": s,
-                "name": spec.name(s),
+                "name": name(s),
                 "move": m.window_move(closes.get(s), c.start, c.end, as_of),
             }
             for s in spec.catalyst_symbols
@@ -176,7 +180,7 @@ def build_context(
         moves = [
             {
                 "symbol": s,
-                "name": spec.name(s),
+                "name": name(s),
                 "move": m.change(closes[s], p.start - dt.timedelta(days=1), end, "period")
                 if s in closes and p.start <= as_of
                 else m.Figure(None, prices.missing.get(s, f"period starts after {as_of}")),
@@ -233,9 +237,17 @@ def build_context(
     sources = [
         {"symbol": s, **vars(prices.sources[s])} for s in spec.symbols() if s in prices.sources
     ]
-    providers = sorted({s["provider"] for s in sources})
-    warnings = [f"{s['symbol']}: {s['message']}" for s in sources if s["message"]]
-    latest = max((s["last_session"] for s in sources if s["last_session"]), default=None)
+    providers = sorted({src["provider"] for src in sources})
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for src in sources:
+        if src["message"]:
+            key = (src["message"], src["last_session"], src["provider"])
+            groups.setdefault(key, []).append(src["symbol"])
+    warnings = [
+        f"{message[:1].upper()}{message[1:]}: {', '.join(symbols)} from {provider}, data to {last}."
+        for (message, last, provider), symbols in groups.items()
+    ]
+    latest = max((src["last_session"] for src in sources if src["last_session"]), default=None)
 
     composed.context = {
         "as_of": as_of,
@@ -248,9 +260,9 @@ def build_context(
         "stale_after_days": spec.stale_after_days,
         "tracking": tracking,
         "compare": spec.compare,
-        "catalyst_symbols": [{"symbol": s, "name": spec.name(s)} for s in spec.catalyst_symbols],
+        "catalyst_symbols": [{"symbol": s, "name": name(s)} for s in spec.catalyst_symbols],
         "catalysts": cat_rows,
-        "history_symbols": [{"symbol": s, "name": spec.name(s)} for s in spec.history_symbols],
+        "history_symbols": [{"symbol": s, "name": name(s)} for s in spec.history_symbols],
         "periods": periods,
         "charts": [
             {

@@ -41,6 +41,10 @@ class PriceSet:
     missing: dict[str, str] = field(default_factory=dict)
     #: symbol -> data-quality warnings (rows dropped and why)
     warnings: dict[str, list[str]] = field(default_factory=dict)
+    #: symbol -> why the provider says the symbol does not exist (an error for its notes)
+    unknown: dict[str, str] = field(default_factory=dict)
+    #: symbol -> descriptive name the provider knows (the note's own names win)
+    names: dict[str, str] = field(default_factory=dict)
 
 
 class MarketDataProvider(Protocol):

@@ -20,15 +20,17 @@ from .errors import (
     EXIT_CHANGES,
     EXIT_FAILED,
     EXIT_OK,
+    DataError,
     LinkError,
     NoteError,
     RotationNotesError,
     UsageError,
 )
-from .marketdata import CsvDirectoryProvider, MarketDataProvider, PriceSet
+from .marketdata import MarketDataProvider, PriceSet
 from .notefile import NoteText, decode_note, find_wikilinks, parse_frontmatter
 from .regions import REGION_NAMES, Region, find_regions, insert_missing
 from .render import make_env
+from .sources import make_provider
 from .spec import SPEC_KEY, CatalystWindow, ThesisSpec, is_thesis, parse_catalyst, parse_spec
 from .vault import Vault
 from .writer import read_bytes, replace_if_unchanged
@@ -45,6 +47,7 @@ class RefreshOptions:
     diff: bool = False
     init: bool = False
     data_dir: Path | None = None
+    cache_dir: Path | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -109,28 +112,6 @@ class _Prepared:
     spec: ThesisSpec
     regions: list[Region]
     catalysts: list[CatalystWindow]
-
-
-def make_provider(vault: Vault, options: RefreshOptions) -> MarketDataProvider:
-    if options.data_dir is not None:
-        folder = options.data_dir.resolve()
-        if not folder.is_dir():
-            raise UsageError(f"--data {options.data_dir}: no such folder")
-        return CsvDirectoryProvider(folder, label=f"CSV directory {folder}", kind="csv")
-    if vault.config.data_dir:
-        rel = vault.inside(vault.config.data_dir, what="data_dir")
-        folder = vault.abs(rel)
-        if not folder.is_dir():
-            raise UsageError(
-                f"data_dir '{vault.config.data_dir}' in rotation-notes.toml "
-                f"is not a folder of the vault"
-            )
-        return CsvDirectoryProvider(folder, label=f"bundled CSV ({rel}/)", kind="bundled")
-    raise UsageError(
-        "no market data source: the live provider is not available yet",
-        hint="set data_dir in the vault's rotation-notes.toml, or pass --data DIR "
-        "(a folder of SYMBOL.csv files with Date and Close columns)",
-    )
 
 
 class _Run:
@@ -298,11 +279,13 @@ def refresh(
     symbols = list(dict.fromkeys(s for p, _ in prepared for s in p.spec.symbols()))
     prices = PriceSet()
     if prepared:
-        provider = provider or make_provider(vault, options)
+        provider = provider or make_provider(
+            vault, offline=options.offline, data_dir=options.data_dir, cache_dir=options.cache_dir
+        )
         prices = provider.load(symbols)
     report_all = RefreshReport(vault.root, reports, dry_run=options.dry_run)
     report_all.data = {s: {**vars(src)} for s, src in prices.sources.items()}
-    for s, why in prices.missing.items():
+    for s, why in {**prices.missing, **prices.unknown}.items():
         report_all.data[s] = {
             "provider": None,
             "kind": "missing",
@@ -331,6 +314,13 @@ def refresh(
 
 def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, env: Any) -> None:
     options, vault = run.options, run.vault
+    unknown = [s for s in p.spec.symbols() if s in prices.unknown]
+    if unknown:
+        raise DataError(
+            f"unknown symbol {', '.join(unknown)}: {prices.unknown[unknown[0]]}",
+            path=p.rel,
+            hint="check the ticker in the note's properties (Yahoo spells indices ^RUT, ^GSPC)",
+        )
     as_of = session_as_of(p.spec, prices, options.as_of, p.rel)
     composed = build_context(
         p.spec, prices, as_of, p.catalysts, run.chart_paths(p), p.rel, options.as_of

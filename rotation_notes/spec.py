@@ -108,9 +108,6 @@ class ThesisSpec:
             seen.setdefault(s, None)
         return list(seen)
 
-    def name(self, symbol: str) -> str:
-        return self.names.get(symbol, symbol)
-
 
 def is_thesis(meta: dict[str, Any]) -> bool:
     return SPEC_KEY in meta

@@ -44,9 +44,12 @@ class VaultConfig:
     data_dir: str | None = None
     templates_dir: str | None = None
     stale_after_days: int = 90
+    provider: str = "yfinance"
+    cache_dir: str | None = None
 
 
-KNOWN_CONFIG_KEYS = {"data_dir", "templates_dir", "stale_after_days"}
+KNOWN_CONFIG_KEYS = {"data_dir", "templates_dir", "stale_after_days", "provider", "cache_dir"}
+PROVIDERS = ("yfinance", "bundled")
 
 
 def _load_config(root: Path) -> VaultConfig:
@@ -63,13 +66,18 @@ def _load_config(root: Path) -> VaultConfig:
             f"{path}: unknown setting(s) {', '.join(sorted(unknown))}",
             hint=f"known settings: {', '.join(sorted(KNOWN_CONFIG_KEYS))}",
         )
-    for key in ("data_dir", "templates_dir"):
+    for key in ("data_dir", "templates_dir", "cache_dir"):
         if key in data and not isinstance(data[key], str):
-            raise UsageError(f"{path}: '{key}' must be a folder path inside the vault")
+            raise UsageError(f"{path}: '{key}' must be a folder path")
     stale = data.get("stale_after_days", 90)
     if not isinstance(stale, int) or stale < 0:
         raise UsageError(f"{path}: 'stale_after_days' must be a whole number of days")
-    return VaultConfig(data.get("data_dir"), data.get("templates_dir"), stale)
+    provider = data.get("provider", "yfinance")
+    if provider not in PROVIDERS:
+        raise UsageError(f"{path}: 'provider' must be one of {', '.join(PROVIDERS)}")
+    return VaultConfig(
+        data.get("data_dir"), data.get("templates_dir"), stale, provider, data.get("cache_dir")
+    )
 
 
 def _load_app_json(root: Path) -> dict[str, Any]:

@@ -18,6 +18,28 @@ SAMPLE_NOTE = "Small cap rotation 2026.md"
 SAMPLE_DATA = SAMPLE / "Data" / "market-data"
 
 
+#: A proxy on a closed loopback port: every real Yahoo request fails at once as
+#: "network unreachable", the same on a developer's networked machine as in CI.
+NO_NETWORK = {
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "",
+    "no_proxy": "",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
+    """No test touches the user's cache or the real network."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("ROTATION_NOTES_CACHE", str(cache))
+    for key, value in NO_NETWORK.items():
+        monkeypatch.setenv(key, value)
+    return cache
+
+
 def make_files(root: Path, files: Mapping[str, str | bytes]) -> None:
     """Write ``files`` (relative path -> text or bytes) under ``root``."""
     for rel, content in files.items():
@@ -72,7 +94,7 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 
 def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The real CLI in a subprocess, as a user runs it."""
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
+    env = {**os.environ, **NO_NETWORK, "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
     return subprocess.run(
         [sys.executable, "-m", "rotation_notes", *map(str, args)],
         capture_output=True,

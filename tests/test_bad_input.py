@@ -52,7 +52,8 @@ def refresh_one(vault, rel="t.md"):
         ),
         (
             "rotation-notes:\n  long:\n    ticker: ZZZZ\n  short:\n    ticker: QQQ\n",
-            "no market data for ZZZZ (no ZZZZ.csv in bundled CSV (Data/market-data/))",
+            "no market data for ZZZZ (live fetch failed: network unreachable; "
+            "not in the cache or the bundled data)",
         ),
         (
             "rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n  charts:\n"
@@ -120,7 +121,10 @@ def test_missing_data_for_a_tracked_ticker_shows_na_with_reason(make_vault):
     assert note.status == "updated", note.error
     text = (vault / "t.md").read_text()
     assert "| NOPE | NOPE | n/a | n/a |" in text
-    assert "*NOPE: n/a, no NOPE.csv in bundled CSV (Data/market-data/).*" in text
+    assert (
+        "*NOPE: n/a, live fetch failed: network unreachable; not in the cache or the bundled data.*"
+        in text
+    )
 
 
 def test_stale_hand_metric_is_flagged(make_vault):
@@ -153,8 +157,11 @@ def test_as_of_before_any_data_fails_clearly(make_vault):
     assert "no market data for IWM on or before 1990-01-01; it starts 2000-05-26" in result.stderr
 
 
-def test_no_data_source_is_a_usage_error(make_vault):
+def test_no_network_and_no_data_fails_clearly(make_vault):
     vault = make_vault({"t.md": THESIS}, data=False)
     result = run_cli("refresh", vault)
     assert result.returncode == 2
-    assert "no market data source" in result.stderr and "--data" in result.stderr
+    assert (
+        "t.md: no market data for IWM (live fetch failed: network unreachable; "
+        "not in the cache or the bundled data)" in result.stderr
+    )

@@ -15,7 +15,7 @@ def test_help_lists_options():
 
 
 def test_exit_0_then_check_exit_0(sample_vault):
-    first = run_cli("refresh", sample_vault, "--offline")
+    first = run_cli("refresh", sample_vault)
     assert first.returncode == 0, first.stderr
     check = run_cli("refresh", sample_vault, "--check")
     assert check.returncode == 0, check.stderr

@@ -1,0 +1,100 @@
+"""Choosing where a run's prices come from.
+
+- ``--data DIR``: the user's own CSV folder, nothing else.
+- ``--offline``: the cache, then the vault's bundled CSVs; never the network.
+- the vault's ``provider = "bundled"``: only its bundled CSVs.
+- otherwise (the default): Yahoo Finance through yfinance, with the cache and
+  the bundled CSVs as the fallback when a fetch fails.
+
+A further provider (Tiingo, Alpha Vantage) is one module implementing
+``MarketDataProvider.load`` and one branch here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from .cache import ENV_VAR, PriceCache, default_cache_dir
+from .errors import UsageError
+from .marketdata import CsvDirectoryProvider, MarketDataProvider, PriceSet, SymbolSource
+from .vault import Vault
+
+OFFLINE_NOTE = "offline run: not fetched"
+
+
+def cache_dir_for(vault: Vault | None, override: Path | None) -> Path:
+    if override is not None:
+        return override.expanduser()
+    if os.environ.get(ENV_VAR):
+        return default_cache_dir()
+    if vault is not None and vault.config.cache_dir:
+        path = Path(vault.config.cache_dir).expanduser()
+        return path if path.is_absolute() else vault.root / path
+    return default_cache_dir()
+
+
+def bundled_provider(vault: Vault) -> CsvDirectoryProvider | None:
+    if not vault.config.data_dir:
+        return None
+    rel = vault.inside(vault.config.data_dir, what="data_dir")
+    folder = vault.abs(rel)
+    if not folder.is_dir():
+        raise UsageError(
+            f"data_dir '{vault.config.data_dir}' in rotation-notes.toml is not a vault folder"
+        )
+    return CsvDirectoryProvider(folder, label=f"bundled CSV ({rel}/)", kind="bundled")
+
+
+class OfflineProvider:
+    """The cache first, the bundled CSVs where they are newer or the cache has nothing."""
+
+    name = "offline"
+
+    def __init__(self, cache: PriceCache, fallback: MarketDataProvider | None) -> None:
+        self.cache, self.fallback = cache, fallback
+
+    def load(self, symbols: Sequence[str]) -> PriceSet:
+        out = PriceSet()
+        bundled = self.fallback.load(symbols) if self.fallback else PriceSet()
+        for s in symbols:
+            if name := self.cache.name(s):
+                out.names[s] = name
+            choices = []
+            cached = self.cache.closes(s)
+            if not cached.empty:
+                choices.append((cached, "cache", f"cache ({self.cache.directory})"))
+            if s in bundled.closes:
+                src = bundled.sources[s]
+                choices.append((bundled.closes[s], src.kind, src.provider))
+            if not choices:
+                out.missing[s] = bundled.missing.get(s, "not in the cache") + " (offline run)"
+                continue
+            series, kind, provider = max(choices, key=lambda c: c[0].index[-1])
+            out.closes[s] = series
+            out.sources[s] = SymbolSource(
+                provider, kind, series.index[-1].date().isoformat(), OFFLINE_NOTE
+            )
+        return out
+
+
+def make_provider(
+    vault: Vault, *, offline: bool, data_dir: Path | None, cache_dir: Path | None
+) -> MarketDataProvider:
+    if data_dir is not None:
+        folder = data_dir.resolve()
+        if not folder.is_dir():
+            raise UsageError(f"--data {data_dir}: no such folder")
+        return CsvDirectoryProvider(folder, label=f"CSV directory {folder}", kind="csv")
+    bundled = bundled_provider(vault)
+    if vault.config.provider == "bundled":
+        if bundled is None:
+            raise UsageError('provider = "bundled" needs data_dir in rotation-notes.toml')
+        return bundled
+    cache = PriceCache(cache_dir_for(vault, cache_dir))
+    if offline:
+        return OfflineProvider(cache, bundled)
+    from .yahoo import YahooProvider
+
+    return YahooProvider(cache, fallback=bundled)
