@@ -167,6 +167,7 @@ class PriceCache:
         outcome: str = "ok",
         message: str = "",
         replace_all: bool = False,
+        fetched_at: str | None = None,
     ) -> None:
         """Upsert ``closes`` (or replace the symbol's whole history) and log the fetch."""
         rows = [(symbol, d.date().isoformat(), float(v)) for d, v in closes.items()]
@@ -180,7 +181,7 @@ class PriceCache:
                 (
                     symbol,
                     provider,
-                    utcnow(),
+                    fetched_at or utcnow(),
                     outcome,
                     message,
                     rows[0][1] if rows else None,
@@ -189,12 +190,20 @@ class PriceCache:
                 ),
             )
 
-    def log_failure(self, symbol: str, *, provider: str, outcome: str, message: str) -> None:
+    def log_failure(
+        self,
+        symbol: str,
+        *,
+        provider: str,
+        outcome: str,
+        message: str,
+        fetched_at: str | None = None,
+    ) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO fetches (symbol, provider, fetched_at, outcome, message) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (symbol, provider, utcnow(), outcome, message),
+                (symbol, provider, fetched_at or utcnow(), outcome, message),
             )
 
     def set_name(self, symbol: str, name: str) -> None:

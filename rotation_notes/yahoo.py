@@ -212,6 +212,7 @@ class YahooProvider:
 
     def _download_once(self, symbols: list[str], **kwargs: Any) -> FetchOutcome:
         import yfinance as yf
+        from yfinance.config import YfConfig
 
         capture = _Capture()
         yf_log = logging.getLogger("yfinance")
@@ -219,6 +220,11 @@ class YahooProvider:
         yf_log.addHandler(capture)
         yf_log.propagate = False  # its error lines are ours to report, classified
         yf_log.setLevel(logging.WARNING)
+        # By default yfinance's history() swallows a connection error and reports
+        # "possibly delisted; no price data found". Unhidden, download() logs the
+        # exception itself (e.g. "['IWM']: ConnectionError(...)"), which we classify.
+        hidden = YfConfig.debug.hide_exceptions
+        YfConfig.debug.hide_exceptions = False
         self.download_calls += 1
         try:
             with warnings.catch_warnings():
@@ -241,6 +247,7 @@ class YahooProvider:
             df = None
             capture.messages.append(f"{symbols!r}: {exc!r}")
         finally:
+            YfConfig.debug.hide_exceptions = hidden
             yf_log.removeHandler(capture)
             yf_log.propagate, _ = saved
             yf_log.setLevel(saved[1])
@@ -308,6 +315,7 @@ class YahooProvider:
 
     def load(self, symbols: Sequence[str]) -> PriceSet:
         symbols = list(dict.fromkeys(symbols))
+        stamp = self.now().astimezone(dt.UTC).replace(microsecond=0).isoformat()
         current, incremental, full = self.plan(symbols)
         fetched: dict[str, str] = {}  # symbol -> outcome stored
         failures: dict[str, tuple[str, str]] = {}
@@ -315,7 +323,7 @@ class YahooProvider:
         if full:
             got = self._download(full, period="max")
             for s, series in got.closes.items():
-                self.cache.store(s, series, provider=PROVIDER, replace_all=True)
+                self.cache.store(s, series, provider=PROVIDER, replace_all=True, fetched_at=stamp)
                 fetched[s] = "ok"
             failures.update(got.failures)
 
@@ -327,7 +335,7 @@ class YahooProvider:
                 if self._revised(s, series):
                     revised.append(s)
                 else:
-                    self.cache.store(s, series, provider=PROVIDER)
+                    self.cache.store(s, series, provider=PROVIDER, fetched_at=stamp)
                     fetched[s] = "ok"
             for s, (kind, msg) in got.failures.items():
                 if kind in (UNKNOWN, NO_DATA):  # cached before, so not unknown: no rows now
@@ -344,12 +352,15 @@ class YahooProvider:
                         outcome="revised",
                         message="past closes revised; history replaced",
                         replace_all=True,
+                        fetched_at=stamp,
                     )
                     fetched[s] = "revised"
                 failures.update(again.failures)
 
         for s, (kind, msg) in failures.items():
-            self.cache.log_failure(s, provider=PROVIDER, outcome=f"failed: {kind}", message=msg)
+            self.cache.log_failure(
+                s, provider=PROVIDER, outcome=f"failed: {kind}", message=msg, fetched_at=stamp
+            )
         self._learn_names([s for s in fetched if self.cache.name(s) is None])
         return self._assemble(symbols, fetched, failures)
 
@@ -383,6 +394,8 @@ class YahooProvider:
     ) -> PriceSet:
         out = PriceSet()
         bundled = self.fallback.load(list(failures)) if (self.fallback and failures) else None
+        fresh_last = {s: self.cache.last_date(s) for s in fetched}
+        newest = max((d for d in fresh_last.values() if d), default=None)
         for s in symbols:
             name = self.cache.name(s)
             if name:
@@ -393,8 +406,13 @@ class YahooProvider:
                     out.missing[s] = "no data in the cache"
                     continue
                 kind = "live" if s in fetched else "cache"
+                last = cached.index[-1].date()
+                note = ""
+                if s in fetched and newest is not None and last < newest:
+                    note = f"partial data: Yahoo returned sessions to {last} only"
+                    log.info("%s: %s (others to %s)", s, note, newest)
                 out.closes[s] = cached
-                out.sources[s] = SymbolSource(PROVIDER, kind, cached.index[-1].date().isoformat())
+                out.sources[s] = SymbolSource(PROVIDER, kind, last.isoformat(), note)
                 continue
             cls, msg = failures[s]
             if cls == UNKNOWN and cached.empty:
