@@ -107,7 +107,39 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="read prices from a folder of SYMBOL.csv files (Date, Close columns)",
     )
+    r.add_argument(
+        "--cache",
+        type=Path,
+        metavar="DIR",
+        help="the price cache folder (default: the platform's user cache dir)",
+    )
     r.set_defaults(func=cmd_refresh)
+
+    d = sub.add_parser(
+        "data",
+        help="the market-data cache: status, fetch",
+        description="Inspect or fill the price cache without touching notes.",
+    )
+    dsub = d.add_subparsers(dest="data_command", metavar="ACTION")
+    dsub.required = True
+    for action, helptext, func in (
+        (
+            "status",
+            "per symbol: first and last cached session, last fetch and outcome",
+            cmd_data_status,
+        ),
+        ("fetch", "fetch every thesis symbol into the cache (no note is written)", cmd_data_fetch),
+    ):
+        a = dsub.add_parser(action, parents=[common], help=helptext, description=helptext)
+        a.add_argument(
+            "vault",
+            nargs="?",
+            type=Path,
+            default=Path("."),
+            help="the vault (default: current folder)",
+        )
+        a.add_argument("--cache", type=Path, metavar="DIR", help="the price cache folder")
+        a.set_defaults(func=func)
     return parser
 
 
@@ -135,6 +167,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         diff=args.diff,
         init=args.init,
         data_dir=args.data,
+        cache_dir=args.cache,
     )
     bar: tqdm | None = None
 
@@ -193,6 +226,72 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         json.dump(report.to_json(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     return report.exit_code(args.check)
+
+
+def _open_cache(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps --help fast
+    from .cache import PriceCache
+    from .errors import UsageError
+    from .sources import cache_dir_for
+    from .vault import Vault
+
+    try:
+        vault = Vault.open(args.vault)
+    except UsageError:
+        vault = None  # the cache is usable without a vault
+    return vault, PriceCache(cache_dir_for(vault, args.cache))
+
+
+def cmd_data_status(args: argparse.Namespace) -> int:
+    _, cache = _open_cache(args)
+    rows = cache.status()
+    print(f"cache: {cache.path}")
+    if not rows:
+        print("empty: nothing fetched yet ('rotation-notes data fetch VAULT' fills it)")
+        return 0
+    print(f"{'symbol':<8} {'first':<10} {'last':<10} {'rows':>6}  last fetch")
+    for r in rows:
+        f = r.last_fetch
+        fetch = f"{f.fetched_at} {f.outcome} ({f.provider})" if f else "never"
+        if f and f.message and f.outcome.startswith("failed"):
+            fetch += f": {f.message[:80]}"
+        print(f"{r.symbol:<8} {r.first or '-':<10} {r.last or '-':<10} {r.rows:>6}  {fetch}")
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from .cache import PriceCache
+    from .refresh import thesis_symbols
+    from .sources import cache_dir_for
+    from .yahoo import YahooProvider
+
+    vault, symbols, failed = thesis_symbols(args.vault)
+    for n in failed:
+        print(f"skipped    {n.error}", file=sys.stderr)
+    if not symbols:
+        print(f"no thesis notes in {vault.root}", file=sys.stderr)
+        return EXIT_FAILED if failed else 0
+    provider = YahooProvider(PriceCache(cache_dir_for(vault, args.cache)))
+    prices = provider.load(symbols)
+    bad = 0
+    for s in symbols:
+        src = prices.sources.get(s)
+        if s in prices.unknown:
+            bad += 1
+            print(f"{s:<8} failed: {prices.unknown[s]}", file=sys.stderr)
+        elif src is None:
+            bad += 1
+            print(f"{s:<8} failed: {prices.missing.get(s, 'no data')}", file=sys.stderr)
+        elif src.message:
+            bad += 1
+            print(f"{s:<8} {src.message}; cache holds data to {src.last_session}", file=sys.stderr)
+        else:
+            what = "fetched" if src.kind == "live" else "already current"
+            print(f"{s:<8} {what}, data to {src.last_session}", file=sys.stderr)
+    print(
+        f"{len(symbols) - bad} of {len(symbols)} symbols current in {provider.cache.path}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED if bad or failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -228,6 +228,23 @@ def _unified(old: str, new: str, rel: str) -> str:
     )
 
 
+def thesis_symbols(vault_path: Path) -> tuple[Vault, list[str], list[NoteReport]]:
+    """Every symbol the vault's thesis notes need, and the notes that could not be read."""
+    vault = Vault.open(vault_path)
+    run = _Run(vault, RefreshOptions())
+    symbols: dict[str, None] = {}
+    failed = []
+    for rel in vault.markdown_files():
+        try:
+            p = run.prepare(rel, explicit=False)
+        except (RotationNotesError, OSError) as exc:
+            failed.append(NoteReport(rel, "failed", error=str(exc)))
+            continue
+        if p is not None:
+            symbols.update(dict.fromkeys(p.spec.symbols()))
+    return vault, list(symbols), failed
+
+
 def refresh(
     vault_path: Path,
     options: RefreshOptions,

@@ -1,0 +1,69 @@
+"""`rotation-notes data status|fetch`, and a refresh falling back to the cache (subprocesses)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from conftest import SAMPLE_DATA, THESIS, run_cli
+from rotation_notes.cache import PriceCache
+from rotation_notes.yahoo import YahooProvider
+from yahoo_fake import FakeYahoo, load_closes
+
+SYMBOLS = ["IWM", "QQQ", "^RUT", "^IXIC"]
+
+
+def fill_cache(cache_dir, until="2026-08-21"):
+    from yfinance.data import YfData
+
+    YfData().cache_get.cache_clear()
+    fake = FakeYahoo(load_closes(SAMPLE_DATA, SYMBOLS), until=until)
+    now = dt.datetime.combine(
+        dt.date.fromisoformat(until) + dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC
+    )
+    YahooProvider(PriceCache(cache_dir), session=fake.session(), now=lambda: now).load(SYMBOLS)
+
+
+def test_data_status_lists_cached_symbols(tmp_path):
+    cache = tmp_path / "c"
+    fill_cache(cache)
+    result = run_cli("data", "status", tmp_path, "--cache", cache)
+    assert result.returncode == 0, result.stderr
+    assert f"cache: {cache / 'prices.sqlite3'}" in result.stdout
+    iwm = next(line for line in result.stdout.splitlines() if line.startswith("IWM "))
+    assert "2000-05-26 2026-08-21" in iwm and " ok (Yahoo Finance (yfinance))" in iwm
+
+
+def test_data_fetch_without_network_says_why_and_exits_2(make_vault, tmp_path):
+    vault = make_vault({"t.md": THESIS})
+    result = run_cli("data", "fetch", vault, "--cache", tmp_path / "c")
+    assert result.returncode == 2
+    assert "IWM      failed: live fetch failed: network unreachable" in result.stderr
+    status = run_cli("data", "status", vault, "--cache", tmp_path / "c")
+    assert "failed: network unreachable" in status.stdout
+    assert (vault / "t.md").read_text() == THESIS  # fetch never touches notes
+
+
+def test_refresh_falls_back_to_cache_and_reports_it(make_vault, tmp_path):
+    cache = tmp_path / "c"
+    fill_cache(cache, until="2026-08-19")  # cache is newer than nothing, older than bundled
+    vault = make_vault({"t.md": THESIS}, data=False)
+    result = run_cli("refresh", vault, "--cache", cache, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["data"]["IWM"]["kind"] == "cache"
+    assert report["data"]["IWM"]["message"] == "live fetch failed: network unreachable"
+    assert report["notes"][0]["as_of"] == "2026-08-19"
+    text = (vault / "t.md").read_text()
+    assert "Live fetch failed: network unreachable: IWM, QQQ, ^RUT, ^IXIC from cache (" in text
+    assert "data to 2026-08-19." in text
+    assert "warning: Live fetch failed: network unreachable" in result.stderr
+
+
+def test_offline_never_fetches_and_says_so(make_vault, tmp_path):
+    vault = make_vault({"t.md": THESIS})
+    result = run_cli("refresh", vault, "--offline", "--cache", tmp_path / "c", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["data"]["IWM"]["message"] == "offline run: not fetched"
+    status = run_cli("data", "status", vault, "--cache", tmp_path / "c")
+    assert "empty: nothing fetched yet" in status.stdout  # no fetch was even attempted
