@@ -23,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 import platformdirs
 
+from .marketdata import PriceSet
+
 DB_NAME = "prices.sqlite3"
 SCHEMA_VERSION = 1
 ENV_VAR = "ROTATION_NOTES_CACHE"
@@ -136,6 +138,17 @@ class PriceCache:
             (symbol,),
         ).fetchone()
         return FetchRecord(*row) if row else None
+
+    def newest(self, symbol: str, bundled: PriceSet | None) -> tuple[pd.Series, str, str] | None:
+        """(closes, kind, provider) from the cache or the bundled data, whichever is newer."""
+        choices = []
+        cached = self.closes(symbol)
+        if not cached.empty:
+            choices.append((cached, "cache", f"cache ({self.directory})"))
+        if bundled is not None and symbol in bundled.closes:
+            src = bundled.sources[symbol]
+            choices.append((bundled.closes[symbol], src.kind, src.provider))
+        return max(choices, key=lambda c: c[0].index[-1]) if choices else None
 
     def name(self, symbol: str) -> str | None:
         row = self._db.execute("SELECT name FROM symbols WHERE symbol = ?", (symbol,)).fetchone()

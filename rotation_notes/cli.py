@@ -38,6 +38,16 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
+def _vault_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "vault",
+        nargs="?",
+        type=Path,
+        default=Path("."),
+        help="the vault (the folder holding .obsidian/, or one inside it); default: current folder",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rotation-notes",
@@ -59,13 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_REFRESH,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    r.add_argument(
-        "vault",
-        nargs="?",
-        type=Path,
-        default=Path("."),
-        help="the vault (the folder holding .obsidian/); default: current folder",
-    )
+    _vault_argument(r)
     r.add_argument(
         "--note",
         action="append",
@@ -131,13 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("fetch", "fetch every thesis symbol into the cache (no note is written)", cmd_data_fetch),
     ):
         a = dsub.add_parser(action, parents=[common], help=helptext, description=helptext)
-        a.add_argument(
-            "vault",
-            nargs="?",
-            type=Path,
-            default=Path("."),
-            help="the vault (default: current folder)",
-        )
+        _vault_argument(a)
         a.add_argument("--cache", type=Path, metavar="DIR", help="the price cache folder")
         a.set_defaults(func=func)
     return parser

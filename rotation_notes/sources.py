@@ -61,17 +61,11 @@ class OfflineProvider:
         for s in symbols:
             if name := self.cache.name(s):
                 out.names[s] = name
-            choices = []
-            cached = self.cache.closes(s)
-            if not cached.empty:
-                choices.append((cached, "cache", f"cache ({self.cache.directory})"))
-            if s in bundled.closes:
-                src = bundled.sources[s]
-                choices.append((bundled.closes[s], src.kind, src.provider))
-            if not choices:
+            found = self.cache.newest(s, bundled)
+            if found is None:
                 out.missing[s] = bundled.missing.get(s, "not in the cache") + " (offline run)"
                 continue
-            series, kind, provider = max(choices, key=lambda c: c[0].index[-1])
+            series, kind, provider = found
             out.closes[s] = series
             out.sources[s] = SymbolSource(
                 provider, kind, series.index[-1].date().isoformat(), OFFLINE_NOTE

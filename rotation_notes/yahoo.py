@@ -418,16 +418,11 @@ class YahooProvider:
             if cls == UNKNOWN and cached.empty:
                 out.unknown[s] = f"Yahoo Finance does not know the symbol {s}"
                 continue
-            choices = []
-            if not cached.empty:
-                choices.append((cached, "cache", f"cache ({self.cache.directory})"))
-            if bundled is not None and s in bundled.closes:
-                src = bundled.sources[s]
-                choices.append((bundled.closes[s], src.kind, src.provider))
-            if not choices:
+            found = self.cache.newest(s, bundled)
+            if found is None:
                 out.missing[s] = f"live fetch failed: {cls}; not in the cache or the bundled data"
                 continue
-            series, kind, provider = max(choices, key=lambda c: c[0].index[-1])
+            series, kind, provider = found
             last = series.index[-1].date().isoformat()
             out.closes[s] = series
             out.sources[s] = SymbolSource(provider, kind, last, f"live fetch failed: {cls}")

@@ -205,3 +205,14 @@ def test_last_closed_session():
     assert last_closed_session(dt.datetime(2026, 8, 21, 15, 0, tzinfo=ny)) == dt.date(2026, 8, 20)
     assert last_closed_session(dt.datetime(2026, 8, 21, 17, 0, tzinfo=ny)) == dt.date(2026, 8, 21)
     assert last_closed_session(dt.datetime(2026, 8, 23, 12, 0, tzinfo=ny)) == dt.date(2026, 8, 21)
+
+
+def test_note_names_win_over_cached_names(tmp_path, fake, make_vault):
+    thesis = THESIS.replace("  history:", "  names:\n    IWM: My small-cap ETF\n  history:")
+    vault = make_vault({"t.md": thesis}, data=False)
+    report = refresh(vault, RefreshOptions(), provider=provider(tmp_path, fake))
+    assert report.notes[0].status == "updated", report.notes[0].error
+    text = (vault / "t.md").read_text()
+    assert "| IWM | My small-cap ETF |" in text  # the note's own name
+    assert "| QQQ | QQQ long name |" in text  # learnt once from Yahoo, kept in the cache
+    assert PriceCache(tmp_path).name("IWM") == "IWM long name"
