@@ -119,6 +119,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=cmd_refresh)
 
+    w = sub.add_parser(
+        "watch",
+        parents=[common],
+        help="keep thesis notes current as the vault changes",
+        description="Refresh every thesis note once, then re-render a note when it is saved, "
+        "when a note it links to changes, or when a template override changes. "
+        "Ctrl-C (or SIGTERM) finishes the write in progress and exits 130.",
+    )
+    _vault_argument(w)
+    w.add_argument(
+        "--poll",
+        action="store_true",
+        help="poll for changes (macOS network drives, some synced folders)",
+    )
+    w.add_argument(
+        "--debounce",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="re-render this long after the last change to a note (default 0.5)",
+    )
+    w.add_argument(
+        "--prices-every",
+        type=float,
+        metavar="MINUTES",
+        help="refresh prices on this interval (default: after each US market close)",
+    )
+    w.add_argument("--offline", action="store_true", help="never touch the network")
+    w.add_argument("--data", type=Path, metavar="DIR", help="read prices from this CSV folder")
+    w.add_argument("--cache", type=Path, metavar="DIR", help="the price cache folder")
+    w.set_defaults(func=cmd_watch)
+
     d = sub.add_parser(
         "data",
         help="the market-data cache: status, fetch",
@@ -237,6 +269,70 @@ def _open_cache(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps -
     except UsageError:
         vault = None  # the cache is usable without a vault
     return vault, PriceCache(cache_dir_for(vault, args.cache))
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from .refresh import RefreshOptions, refresh
+    from .sources import make_provider
+    from .vault import Vault
+    from .watch import MemoryPrices, Watcher
+    from .yahoo import last_closed_session
+
+    watch_log = logging.getLogger("rotation_notes.watch")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    watch_log.handlers[:] = [handler]
+    watch_log.setLevel(logging.ERROR if args.quiet else logging.INFO)
+    watch_log.propagate = False
+
+    vault = Vault.open(args.vault)
+    prices = MemoryPrices(
+        make_provider(vault, offline=args.offline, data_dir=args.data, cache_dir=args.cache)
+    )
+
+    def render(rels: list[str] | None):  # noqa: ANN202
+        return refresh(
+            vault.root,
+            RefreshOptions(
+                candidates=rels, offline=args.offline, data_dir=args.data, cache_dir=args.cache
+            ),
+            provider=prices,
+        )
+
+    live = not (args.offline or args.data or vault.config.provider == "bundled")
+    session = [last_closed_session(dt.datetime.now(dt.UTC))]
+
+    def prices_tick() -> list[str]:
+        if args.prices_every is None:
+            latest = last_closed_session(dt.datetime.now(dt.UTC))
+            if latest <= session[0]:
+                return []
+            session[0] = latest
+            why = f"after the close of {latest}"
+        else:
+            why = f"every {args.prices_every:g} min"
+        count = prices.reload()
+        watch_log.info("prices refreshed (%s): %d symbols", why, count)
+        return ["prices"]
+
+    initial = render(None)
+    for n in initial.notes:
+        if n.status == "failed":
+            watch_log.info("failed %s (trigger: start): %s", n.path, n.error)
+        else:
+            watch_log.info("%s %s (trigger: start)", n.status, n.path)
+    watcher = Watcher(
+        vault.root,
+        render,
+        debounce=args.debounce,
+        poll=args.poll,
+        templates_dir=vault.config.templates_dir,
+        on_tick=prices_tick if live else None,
+        tick_every=60.0 if args.prices_every is None else args.prices_every * 60,
+    )
+    return watcher.run(initial)
 
 
 def cmd_data_status(args: argparse.Namespace) -> int:

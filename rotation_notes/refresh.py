@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ class RefreshOptions:
     init: bool = False
     data_dir: Path | None = None
     cache_dir: Path | None = None
+    #: Vault-relative notes to look at as a full scan would (non-theses skipped
+    #: silently): what the watcher passes after a change.
+    candidates: list[str] | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -66,6 +70,8 @@ class NoteReport:
     changed: list[str] = field(default_factory=list)  # files that changed / would change
     warnings: list[str] = field(default_factory=list)
     diff: str = ""
+    #: vault-relative path -> sha256 of the bytes this run wrote there (for the watcher)
+    written: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -273,6 +279,9 @@ def refresh(
             if not path.is_file():
                 raise UsageError(f"--note {given}: no such note")
             targets.append((rel, True))
+    elif options.candidates is not None:
+        present = set(vault.files)
+        targets = [(rel, False) for rel in options.candidates if rel in present]
     else:
         targets = [(rel, False) for rel in vault.markdown_files()]
 
@@ -374,7 +383,9 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
         return
     for c, path, current in chart_writes:
         replace_if_unchanged(path, current, c.result.png)
+        report.written[c.rel] = hashlib.sha256(c.result.png).hexdigest()
         if c.rel not in vault.files:
             vault.rescan()
     if note_changes:
         replace_if_unchanged(vault.abs(p.rel), p.raw, new_raw)
+        report.written[p.rel] = hashlib.sha256(new_raw).hexdigest()

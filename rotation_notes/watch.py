@@ -1,0 +1,324 @@
+"""Watch mode: keep a vault's thesis notes current while the user works.
+
+The watcher knows nothing about rendering: it is handed a ``render`` callable
+(a refresh of some notes) and decides only *when* to call it and for which
+notes. File events are debounced per note (re-rendered ``debounce`` seconds
+after the last event), a note the tool itself just wrote is recognised by the
+hash of the bytes it wrote (so there is no timing window in which a real edit
+could be mistaken for ours), and a note that changed between read and write is
+not written: the user's save produced an event of its own, so the note is
+rendered again after it. A failing render is logged and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from .marketdata import MarketDataProvider, PriceSet
+from .notefile import decode_note, find_wikilinks
+from .refresh import RefreshReport
+from .vault import CONFIG_NAME, IGNORED_DIRS, Vault
+from .writer import TEMP_MARK
+
+log = logging.getLogger(__name__)
+
+Render = Callable[[list[str]], RefreshReport]
+
+
+class MemoryPrices:
+    """The run's prices kept in memory: edits re-render without asking the network.
+
+    A symbol not seen yet (a ticker just added to a note) is loaded once from
+    the underlying provider; ``reload`` refreshes everything (after a close).
+    """
+
+    name = "memory"
+
+    def __init__(self, inner: MarketDataProvider) -> None:
+        self.inner = inner
+        self.prices = PriceSet()
+        self._lock = threading.Lock()
+
+    def _known(self) -> set[str]:
+        p = self.prices
+        return set(p.closes) | set(p.missing) | set(p.unknown)
+
+    def _merge(self, new: PriceSet) -> None:
+        for name in ("closes", "sources", "missing", "warnings", "unknown", "names"):
+            getattr(self.prices, name).update(getattr(new, name))
+
+    def load(self, symbols: Sequence[str]) -> PriceSet:
+        with self._lock:
+            todo = [s for s in symbols if s not in self._known()]
+            if todo:
+                self._merge(self.inner.load(todo))
+            p, want = self.prices, set(symbols)
+            return PriceSet(
+                **{
+                    name: {s: v for s, v in getattr(p, name).items() if s in want}
+                    for name in ("closes", "sources", "missing", "warnings", "unknown", "names")
+                }
+            )
+
+    def reload(self) -> int:
+        with self._lock:
+            symbols = sorted(self._known())
+            fresh = self.inner.load(symbols) if symbols else PriceSet()
+            self.prices = PriceSet()
+            self._merge(fresh)
+            return len(symbols)
+
+
+@dataclass
+class _Pending:
+    due: float
+    #: events on the note's own file ("saved", "created", ...)
+    own_events: set[str] = field(default_factory=set)
+    #: anything else: a linked note, a template, new prices
+    external: set[str] = field(default_factory=set)
+
+
+def _sha(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+class Watcher:
+    def __init__(
+        self,
+        vault_root: Path,
+        render: Render,
+        *,
+        debounce: float = 0.5,
+        poll: bool = False,
+        templates_dir: str | None = None,
+        on_tick: Callable[[], Iterable[str]] | None = None,
+        tick_every: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.root = vault_root
+        self.render = render
+        self.debounce = debounce
+        self.poll = poll
+        self.templates_dir = templates_dir.strip("/") + "/" if templates_dir else None
+        self.on_tick = on_tick
+        self.tick_every = tick_every
+        self.clock = clock
+        self.vault = Vault.open(vault_root)
+        #: thesis note -> the notes it links to (a change there re-renders it)
+        self.theses: dict[str, set[str]] = {}
+        #: path -> sha256 of the bytes we last wrote there
+        self.written: dict[str, str] = {}
+        self.pending: dict[str, _Pending] = {}
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.stop_signal: int | None = None
+        self.deferred = 0
+        self.renders = 0
+
+    # -- what depends on what -------------------------------------------------
+
+    def _links(self, rel: str) -> set[str]:
+        try:
+            note = decode_note(self.vault.abs(rel).read_bytes())
+        except OSError:
+            return set()
+        out = set()
+        for link in find_wikilinks(note.text):
+            target = self.vault.resolve_link(link.target, rel)
+            if target and target.lower().endswith(".md") and target != rel:
+                out.add(target)
+        return out
+
+    def _record(self, report: RefreshReport, looked_at: Iterable[str]) -> None:
+        seen = {n.path for n in report.notes}
+        for rel in looked_at:
+            if rel in seen:
+                self.theses[rel] = self._links(rel)
+            else:
+                self.theses.pop(rel, None)
+        self.written.update({p: h for n in report.notes for p, h in n.written.items()})
+
+    # -- events (watchdog's thread) -------------------------------------------
+
+    def _rel(self, path: str | bytes) -> str | None:
+        p = Path(path.decode() if isinstance(path, bytes) else path)
+        try:
+            rel = p.relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+        parts = rel.split("/")
+        if any(part in IGNORED_DIRS or part.startswith(".") for part in parts):
+            return None  # .obsidian/, .trash/, .git/ and our own hidden temp files
+        if TEMP_MARK in parts[-1]:
+            return None
+        return rel
+
+    def on_event(self, event: FileSystemEvent) -> None:
+        kind = event.event_type
+        if kind in ("opened", "closed_no_write"):
+            return
+        what = {"modified": "saved", "closed": "saved"}.get(kind, kind)
+        paths = [(event.src_path, what)]
+        if kind == "moved":
+            paths = [
+                (event.src_path, "renamed away"),
+                (event.dest_path, "saved (renamed into place)"),
+            ]
+        for path, what in paths:
+            rel = self._rel(path)
+            if rel is None:
+                continue
+            self._handle(rel, what, event.is_directory)
+
+    def _handle(self, rel: str, what: str, is_dir: bool) -> None:
+        gone = what in ("deleted", "renamed away")
+        if is_dir or gone or what in ("created", "saved (renamed into place)"):
+            with self.lock:
+                self.vault.rescan()
+        if is_dir:
+            return
+        if rel == CONFIG_NAME or (self.templates_dir and rel.startswith(self.templates_dir)):
+            self._schedule(list(self.theses), f"{rel} changed")
+            return
+        if not rel.lower().endswith(".md"):
+            return
+        dependents = [t for t, deps in self.theses.items() if rel in deps and t != rel]
+        if gone:
+            if self.theses.pop(rel, None) is not None:
+                log.info("stopped watching %s (%s)", rel, what)
+            self._schedule(dependents, f"linked note {rel} {what}")
+            return
+        digest = _sha(self.root / rel)
+        if digest is not None and self.written.get(rel) == digest:
+            return  # the event our own write caused
+        self._schedule([rel], what, external=False)
+        self._schedule(dependents, f"linked note {rel} {what}")
+
+    def _schedule(self, rels: Iterable[str], trigger: str, *, external: bool = True) -> None:
+        due = self.clock() + self.debounce
+        with self.lock:
+            for rel in rels:
+                entry = self.pending.setdefault(rel, _Pending(due))
+                entry.due = due
+                (entry.external if external else entry.own_events).add(trigger)
+        self.wake.set()
+
+    # -- the loop (main thread) -----------------------------------------------
+
+    def _due(self) -> dict[str, set[str]]:
+        now = self.clock()
+        with self.lock:
+            due = {r: p for r, p in self.pending.items() if p.due <= now}
+            for r in due:
+                del self.pending[r]
+        # Our write's own event can arrive before the render that wrote it has
+        # returned and recorded the hash; so it is checked again here, after it has.
+        ready = {}
+        for r, p in due.items():
+            ours = self.written.get(r) is not None and _sha(self.root / r) == self.written[r]
+            triggers = p.external | (set() if ours else p.own_events)
+            if triggers:
+                ready[r] = triggers
+        return ready
+
+    def _next_wait(self) -> float:
+        with self.lock:
+            if not self.pending:
+                return 0.25
+            return max(0.0, min(0.25, min(p.due for p in self.pending.values()) - self.clock()))
+
+    def render_now(self, rels: list[str], triggers: dict[str, set[str]]) -> None:
+        started = time.perf_counter()
+        report = self.render(rels)
+        took = time.perf_counter() - started
+        self.renders += 1
+        self._record(report, rels)
+        for n in report.notes:
+            why = ", ".join(sorted(triggers.get(n.path, {"refresh"})))
+            if (
+                n.status == "failed"
+                and n.error
+                and "changed while it was being refreshed" in n.error
+            ):
+                self.deferred += 1
+                log.info(
+                    "deferred %s (trigger: %s): edited during the render; "
+                    "rendering again after the edit",
+                    n.path,
+                    why,
+                )
+            elif n.status == "failed":
+                log.info("failed %s (trigger: %s) in %.2f s: %s", n.path, why, took, n.error)
+            else:
+                log.info("%s %s (trigger: %s) in %.2f s", n.status, n.path, why, took)
+
+    def _signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_signal = signum
+        self.wake.set()
+
+    def run(self, initial: RefreshReport) -> int:
+        """Watch until SIGINT/SIGTERM; returns 130 then (after any write in progress)."""
+        self._record(initial, self.vault.markdown_files())
+        observer = PollingObserver(timeout=1.0) if self.poll else Observer()
+        handler = _Handler(self)
+        observer.schedule(handler, str(self.root), recursive=True)
+        observer.start()
+        previous = {s: signal.signal(s, self._signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        log.info(
+            "watching %d thesis notes in %s%s",
+            len(self.theses),
+            self.root,
+            " (polling)" if self.poll else "",
+        )
+        next_tick = self.clock() + self.tick_every
+        try:
+            while self.stop_signal is None:
+                self.wake.wait(self._next_wait())
+                self.wake.clear()
+                if self.stop_signal is not None:
+                    break
+                ready = self._due()
+                if ready:
+                    self.render_now(sorted(ready), ready)
+                if self.on_tick and self.clock() >= next_tick:
+                    next_tick = self.clock() + self.tick_every
+                    changed = list(self.on_tick())
+                    if changed:
+                        self._schedule(list(self.theses), "prices refreshed")
+        finally:
+            observer.stop()
+            observer.join(timeout=5)
+            for s, h in previous.items():
+                signal.signal(s, h)
+        log.info(
+            "stopped: %d renders, %d deferred because of a concurrent edit",
+            self.renders,
+            self.deferred,
+        )
+        return 130
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        try:
+            self.watcher.on_event(event)
+        except Exception:  # noqa: BLE001 - an event must never kill the observer thread
+            log.exception("error handling %s", event)

@@ -1,0 +1,255 @@
+"""The real watcher as a subprocess on a temp vault: edits, atomic saves, no loops, no lost edits.
+
+Waits are on log lines with timeouts (a reader thread and a Condition), never fixed sleeps,
+except where a test must *place* a user edit inside a render or prove that nothing happens.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import NO_NETWORK, THESIS, THESIS_FRONTMATTER
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+class WatchProc:
+    def __init__(self, vault: Path, *args: str, offline: bool = True) -> None:
+        env = {**os.environ, **NO_NETWORK, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rotation_notes",
+                "watch",
+                str(vault),
+                *(["--offline"] if offline else []),
+                "--debounce",
+                "0.3",
+                *args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = 20.0, after: int = 0) -> str:
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines[after:]:
+                    if rx.search(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(
+                        f"no line matching {pattern!r}; got:\n" + "\n".join(self.lines)
+                    )
+                self.cond.wait(left)
+
+    def count(self, pattern: str) -> int:
+        with self.cond:
+            return sum(1 for line in self.lines if re.search(pattern, line))
+
+    def mark(self) -> int:
+        with self.cond:
+            return len(self.lines)
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def watch():
+    procs: list[WatchProc] = []
+
+    def start(vault: Path, *args: str, offline: bool = True) -> WatchProc:
+        w = WatchProc(vault, *args, offline=offline)
+        procs.append(w)
+        w.wait_for(r"watching \d+ thesis notes in ")
+        return w
+
+    yield start
+    for w in procs:
+        if w.proc.poll() is None:
+            w.proc.kill()
+            w.proc.wait()
+
+
+def add_ticker(text: str, ticker: str) -> str:
+    return text.replace(
+        "  history:", f"  tracking:\n    tickers: [IWM, QQQ, {ticker}]\n  history:", 1
+    )
+
+
+def test_frontmatter_edit_updates_the_table_and_own_write_is_not_rewritten(make_vault, watch):
+    vault = make_vault({"t.md": THESIS})
+    w = watch(vault)
+    note = vault / "t.md"
+    note.write_text(add_ticker(note.read_text(), "IWN"))
+    w.wait_for(r"updated t\.md \(trigger: saved\)")
+    assert "| IWN | IWN (data to 2026-07-31) |" in note.read_text()
+    stamp = note.stat().st_mtime_ns
+    mark = w.mark()
+    time.sleep(2.5)  # proving a negative: nothing more happens
+    assert w.lines[mark:] == []  # our own write caused no event-driven render
+    assert note.stat().st_mtime_ns == stamp
+    assert w.stop() == 130
+
+
+def test_atomic_save_temp_then_rename_is_picked_up(make_vault, watch):
+    vault = make_vault({"t.md": THESIS})
+    w = watch(vault)
+    note = vault / "t.md"
+    tmp = vault / ".t.md.editor-tmp"
+    tmp.write_text(add_ticker(note.read_text(), "IWO"))
+    os.replace(tmp, note)
+    w.wait_for(r"updated t\.md \(trigger: saved \(renamed into place\)\)")
+    assert "| IWO | IWO (data to 2026-07-31) |" in note.read_text()
+    assert w.stop() == 130
+
+
+def test_linked_catalyst_and_template_changes_rerender_the_thesis(make_vault, watch):
+    thesis = (
+        THESIS_FRONTMATTER.replace(
+            "---\nrotation-notes:", '---\ncatalysts:\n  - "[[Ev]]"\nrotation-notes:', 1
+        )
+        + "%% rotation-notes:catalysts %%\n%% /rotation-notes:catalysts %%\n"
+        + ("%% rotation-notes:headline %%\n%% /rotation-notes:headline %%\n")
+    )
+    vault = make_vault(
+        {"t.md": thesis, "Ev.md": "---\nevent_start: 2026-02-03\n---\n", "_tpl/keep.txt": ""}
+    )
+    (vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\ntemplates_dir = "_tpl"\n'
+    )
+    w = watch(vault)
+    (vault / "Ev.md").write_text("---\nevent_start: 2026-02-03\nevent_end: 2026-02-04\n---\n")
+    w.wait_for(r"updated t\.md \(trigger: linked note Ev\.md saved\)")
+    assert "| [[Ev]] | 2026-02-03 → 2026-02-04 |" in (vault / "t.md").read_text()
+    (vault / "_tpl" / "headline.md.j2").write_text("Custom headline {{ long.ticker }}\n")
+    w.wait_for(r"updated t\.md \(trigger: _tpl/headline\.md\.j2 changed\)")
+    assert "Custom headline IWM" in (vault / "t.md").read_text()
+    assert w.stop() == 130
+
+
+def test_invalid_frontmatter_is_logged_and_the_watcher_recovers(make_vault, watch):
+    vault = make_vault({"t.md": THESIS})
+    w = watch(vault)
+    note = vault / "t.md"
+    good = note.read_text()
+    note.write_text(good.replace("  long:\n", "  long: [\n", 1))
+    w.wait_for(r"failed t\.md \(trigger: saved\).*not valid YAML")
+    mark = w.mark()
+    note.write_text(add_ticker(good, "IWN"))
+    w.wait_for(r"updated t\.md \(trigger: saved\)", after=mark)
+    assert "| IWN | IWN (data to 2026-07-31) |" in note.read_text()
+    assert w.stop() == 130
+
+
+def test_new_renamed_and_deleted_theses(make_vault, watch):
+    vault = make_vault({"t.md": THESIS})
+    w = watch(vault)
+    (vault / "new.md").write_text(THESIS)
+    w.wait_for(r"updated new\.md \(trigger: (created|saved)")
+    os.rename(vault / "new.md", vault / "renamed.md")
+    w.wait_for(r"stopped watching new\.md \(renamed away\)")
+    w.wait_for(r"(unchanged|updated) renamed\.md \(trigger: saved \(renamed into place\)\)")
+    (vault / "renamed.md").unlink()
+    w.wait_for(r"stopped watching renamed\.md \(deleted\)")
+    assert w.stop(signal.SIGTERM) == 130
+
+
+def test_user_edit_during_a_render_is_not_lost(make_vault, watch):
+    slow = "{% for i in range(100000) %}{% for j in range(600) %}{% endfor %}{% endfor %}slow\n"
+    vault = make_vault({"t.md": THESIS, "_tpl/headline.md.j2": slow})
+    (vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\ntemplates_dir = "_tpl"\n'
+    )
+    w = watch(vault)
+    note = vault / "t.md"
+    mark = w.mark()
+    note.write_text(add_ticker(note.read_text(), "IWN"))
+    time.sleep(1.3)  # debounce 0.3 s, then the render takes ~2.5 s: edit in the middle of it
+    with open(note, "a", encoding="utf-8") as fh:
+        fh.write("A line the user typed while the tool was rendering.\n")
+    w.wait_for(r"deferred t\.md", after=mark)
+    w.wait_for(r"updated t\.md", after=mark, timeout=30)
+    text = note.read_text()
+    assert "A line the user typed while the tool was rendering." in text
+    assert "| IWN | IWN (data to 2026-07-31) |" in text
+    assert w.stop() == 130
+    assert "1 deferred because of a concurrent edit" in w.lines[-1]
+
+
+def test_sigint_during_render_exits_130_and_leaves_no_partial_file(make_vault, watch):
+    slow = "{% for i in range(100000) %}{% for j in range(60) %}{% endfor %}{% endfor %}slow\n"
+    vault = make_vault({"t.md": THESIS, "_tpl/headline.md.j2": slow})
+    (vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\ntemplates_dir = "_tpl"\n'
+    )
+    w = watch(vault)
+    note = vault / "t.md"
+    before = note.read_text()
+    edited = add_ticker(before, "IWN")
+    note.write_text(edited)
+    time.sleep(0.6)  # inside the render
+    assert w.stop(signal.SIGINT) == 130
+    after = note.read_text()
+    assert (
+        after == edited or "| IWN | IWN (data to 2026-07-31) |" in after
+    )  # the user's save, or fully updated
+    assert not [p.name for p in vault.rglob("*") if ".rotation-notes-" in p.name]
+
+
+def test_prices_refresh_on_an_interval_and_are_logged(make_vault, watch):
+    vault = make_vault({"t.md": THESIS})
+    w = watch(vault, "--prices-every", "0.02", offline=False)  # 1.2 s; the network is down here
+    w.wait_for(r"prices refreshed \(every 0.02 min\): \d+ symbols")
+    w.wait_for(r"(unchanged|updated) t\.md \(trigger: prices refreshed\)")
+    assert w.stop() == 130
+
+
+def test_edits_reuse_prices_in_memory():
+    """Re-rendering after an edit never asks the provider again for a known symbol."""
+    from rotation_notes.marketdata import PriceSet
+    from rotation_notes.watch import MemoryPrices
+
+    asked: list[list[str]] = []
+
+    class Counting:
+        name = "counting"
+
+        def load(self, symbols):
+            asked.append(list(symbols))
+            return PriceSet(missing={s: "none" for s in symbols})
+
+    prices = MemoryPrices(Counting())
+    prices.load(["IWM", "QQQ"])
+    prices.load(["IWM", "QQQ"])
+    prices.load(["IWM", "IWN"])
+    assert asked == [["IWM", "QQQ"], ["IWN"]]
+    assert prices.reload() == 3 and asked[-1] == ["IWM", "IWN", "QQQ"]
