@@ -253,3 +253,31 @@ def test_edits_reuse_prices_in_memory():
     prices.load(["IWM", "IWN"])
     assert asked == [["IWM", "QQQ"], ["IWN"]]
     assert prices.reload() == 3 and asked[-1] == ["IWM", "IWN", "QQQ"]
+
+
+def test_poll_mode_picks_up_a_save(make_vault, watch):
+    vault = make_vault({"t.md": THESIS})
+    w = watch(vault, "--poll")
+    assert "(polling)" in w.wait_for("watching")
+    (vault / "t.md").write_text(add_ticker((vault / "t.md").read_text(), "IWN"))
+    w.wait_for(r"updated t\.md \(trigger: (saved|created)")
+    assert "| IWN | IWN (data to 2026-07-31) |" in (vault / "t.md").read_text()
+    assert w.stop() == 130
+
+
+def test_ignores_obsidian_trash_git_and_hidden_files(make_vault, watch):
+    vault = make_vault({"t.md": THESIS, ".trash/old.md": THESIS})
+    w = watch(vault)
+    mark = w.mark()
+    (vault / ".obsidian" / "workspace.json").write_text("{}")
+    (vault / ".trash" / "old.md").write_text(add_ticker(THESIS, "IWN"))
+    (vault / ".git").mkdir()
+    (vault / ".git" / "x.md").write_text(THESIS)
+    (vault / ".hidden.md").write_text(THESIS)
+    # a real edit after them: once it is handled, the ignored ones would have been too
+    (vault / "t.md").write_text(add_ticker((vault / "t.md").read_text(), "IWO"))
+    w.wait_for(r"updated t\.md", after=mark)
+    time.sleep(1.0)
+    assert [line for line in w.lines[mark:] if "t.md" not in line] == []
+    assert "IWN" not in (vault / ".trash" / "old.md").read_text().split("---")[2]
+    assert w.stop() == 130
