@@ -117,7 +117,66 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the price cache folder (default: the platform's user cache dir)",
     )
+    r.add_argument(
+        "--lock-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for another run writing this vault (default 60)",
+    )
+    r.add_argument(
+        "--scheduled",
+        action="store_true",
+        help="what the nightly scheduler runs: refresh only if a new NYSE session has closed "
+        "since the last scheduled run (see 'rotation-notes schedule')",
+    )
     r.set_defaults(func=cmd_refresh)
+
+    sc = sub.add_parser(
+        "schedule",
+        help="install, remove or show the nightly regeneration",
+        description="Write the platform's scheduler unit that runs 'refresh --scheduled' nightly: "
+        "a systemd user timer (Linux), a launchd agent (macOS), a Task Scheduler task "
+        "(Windows), or a crontab line.",
+    )
+    ssub = sc.add_subparsers(dest="schedule_command", metavar="ACTION")
+    ssub.required = True
+    for action, helptext in (
+        ("install", "write (and enable) the unit"),
+        ("uninstall", "disable and remove the unit"),
+        ("status", "is it installed, when did it last run, and what happened"),
+    ):
+        a = ssub.add_parser(action, parents=[common], help=helptext, description=helptext)
+        _vault_argument(a)
+        a.add_argument(
+            "--at",
+            default="18:30",
+            metavar="HH:MM",
+            help="time of day to run (default 18:30, after the US close)",
+        )
+        a.add_argument(
+            "--tz",
+            default="America/New_York",
+            metavar="ZONE",
+            help="time zone of --at (default America/New_York)",
+        )
+        a.add_argument(
+            "--platform",
+            choices=("linux", "macos", "windows", "cron"),
+            help="which scheduler (default: this machine's)",
+        )
+        a.add_argument(
+            "--print",
+            action="store_true",
+            dest="print_only",
+            help="show the unit instead of writing it",
+        )
+        a.add_argument(
+            "--no-activate",
+            action="store_true",
+            help="write the files but do not call systemctl/launchctl/schtasks",
+        )
+        a.set_defaults(func=cmd_schedule)
 
     w = sub.add_parser(
         "watch",
@@ -216,8 +275,18 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         bar.set_postfix_str(rel[-40:], refresh=False)
         bar.update(1 if done else 0)
 
+    from .lock import vault_lock
+    from .vault import find_vault_root
+
+    root = find_vault_root(args.vault)
+    if args.scheduled:
+        return _scheduled(args, root, options)
     try:
-        report = refresh(args.vault, options, progress=progress)
+        if options.dry_run:  # reads only: no need to wait for a writer
+            report = refresh(root, options, progress=progress)
+        else:
+            with vault_lock(root, wait=args.lock_wait):
+                report = refresh(root, options, progress=progress)
     finally:
         if bar is not None:
             bar.close()
@@ -258,6 +327,30 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return report.exit_code(args.check)
 
 
+def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: ANN001
+    from .refresh import refresh
+    from .schedule import Calendar, attach_run_log, now_utc, scheduled_refresh
+
+    path = attach_run_log()
+    logging.getLogger("rotation_notes").setLevel(logging.INFO)
+    log.info("scheduled run for %s (log: %s)", root, path)
+
+    def run() -> tuple[int, bool]:
+        report = refresh(root, options)
+        for n in report.notes:
+            log.info("%s %s%s", n.status, n.path, f": {n.error}" if n.error else "")
+        live = not any(
+            d.get("message", "").startswith("live fetch failed") for d in report.data.values()
+        )
+        return report.exit_code(False), live
+
+    result = scheduled_refresh(
+        root, run, now=now_utc(), calendar=Calendar(), wait=args.lock_wait * 10
+    )
+    print(result.message, file=sys.stderr)
+    return result.exit_code
+
+
 def _open_cache(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps --help fast
     from .cache import PriceCache
     from .errors import UsageError
@@ -274,6 +367,7 @@ def _open_cache(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps -
 def cmd_watch(args: argparse.Namespace) -> int:
     import datetime as dt
 
+    from .lock import vault_lock
     from .refresh import RefreshOptions, refresh
     from .sources import make_provider
     from .vault import Vault
@@ -293,13 +387,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
     )
 
     def render(rels: list[str] | None):  # noqa: ANN202
-        return refresh(
-            vault.root,
-            RefreshOptions(
-                candidates=rels, offline=args.offline, data_dir=args.data, cache_dir=args.cache
-            ),
-            provider=prices,
+        options = RefreshOptions(
+            candidates=rels, offline=args.offline, data_dir=args.data, cache_dir=args.cache
         )
+        with vault_lock(vault.root, wait=10.0):  # one writer: a scheduled run may be at work
+            return refresh(vault.root, options, provider=prices)
 
     live = not (args.offline or args.data or vault.config.provider == "bundled")
     session = [last_closed_session(dt.datetime.now(dt.UTC))]
@@ -333,6 +425,94 @@ def cmd_watch(args: argparse.Namespace) -> int:
         tick_every=60.0 if args.prices_every is None else args.prices_every * 60,
     )
     return watcher.run(initial)
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    from .schedule import (
+        UnitSpec,
+        current_platform,
+        log_file,
+        read_state,
+        state_file,
+        unit_dir,
+        units_for,
+    )
+    from .vault import find_vault_root
+
+    root = find_vault_root(args.vault)
+    platform = args.platform or current_platform()
+    spec = UnitSpec(root, args.at, args.tz, str(Path(sys.executable).absolute()))
+    try:
+        spec.hour_minute()
+        units = units_for(platform, spec, log_file())
+    except (ValueError, KeyError) as exc:
+        print(f"rotation-notes: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    folder = unit_dir(platform)
+
+    def run(cmd: list[str]) -> None:
+        if args.no_activate or not shutil.which(cmd[0]):
+            print(f"to activate: {' '.join(cmd)}", file=sys.stderr)
+            return
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            print(f"{' '.join(cmd)} failed: {done.stderr.strip()}", file=sys.stderr)
+
+    if args.schedule_command == "install":
+        if args.print_only:
+            for name, body in units.items():
+                print(f"# {folder / name}\n{body}")
+            return 0
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, body in units.items():
+            # Task Scheduler XML declares (and schtasks expects) UTF-16
+            encoding = "utf-16" if name.endswith(".xml") else "utf-8"
+            (folder / name).write_text(body, encoding=encoding)
+            print(f"wrote {folder / name}", file=sys.stderr)
+        first = folder / next(iter(units))
+        if platform == "linux":
+            run(["systemctl", "--user", "daemon-reload"])
+            run(["systemctl", "--user", "enable", "--now", f"{spec.name}.timer"])
+            print("to run while logged out: loginctl enable-linger $USER", file=sys.stderr)
+        elif platform == "macos":
+            run(["launchctl", "load", "-w", str(first)])
+        elif platform == "windows":
+            run(["schtasks", "/Create", "/TN", spec.name, "/XML", str(first), "/F"])
+        else:
+            print(
+                f"add it to your crontab: (crontab -l; cat '{first}') | crontab -", file=sys.stderr
+            )
+        return 0
+    if args.schedule_command == "uninstall":
+        if platform == "linux":
+            run(["systemctl", "--user", "disable", "--now", f"{spec.name}.timer"])
+        elif platform == "macos":
+            run(["launchctl", "unload", "-w", str(folder / next(iter(units)))])
+        elif platform == "windows":
+            run(["schtasks", "/Delete", "/TN", spec.name, "/F"])
+        for name in units:
+            (folder / name).unlink(missing_ok=True)
+            print(f"removed {folder / name}", file=sys.stderr)
+        return 0
+    installed = [str(folder / n) for n in units if (folder / n).exists()]
+    print(f"unit: {', '.join(installed) if installed else 'not installed'}")
+    state = read_state(root)
+    if not state:
+        print(f"last run: never (state: {state_file(root)})")
+    else:
+        print(f"last run: {state.get('last_run')} (exit {state.get('last_exit_code')})")
+        print(f"last session processed: {state.get('last_session', 'none yet')}")
+        print(f"outcome: {state.get('last_outcome')}")
+    path = log_file()
+    if path.exists():
+        tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
+        print(f"log ({path}):")
+        for line in tail:
+            print(f"  {line}")
+    return 0
 
 
 def cmd_data_status(args: argparse.Namespace) -> int:

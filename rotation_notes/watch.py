@@ -26,6 +26,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from .errors import RotationNotesError
 from .marketdata import MarketDataProvider, PriceSet
 from .notefile import decode_note, find_wikilinks
 from .refresh import RefreshReport
@@ -244,7 +245,13 @@ class Watcher:
 
     def render_now(self, rels: list[str], triggers: dict[str, set[str]]) -> None:
         started = time.perf_counter()
-        report = self.render(rels)
+        try:
+            report = self.render(rels)
+        except RotationNotesError as exc:  # e.g. another run holds the vault lock
+            log.info("waiting (%s); will try again", exc)
+            for rel in rels:
+                self._schedule([rel], "retry")
+            return
         took = time.perf_counter() - started
         self.renders += 1
         self._record(report, rels)

@@ -35,6 +35,9 @@ def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
     """No test touches the user's cache or the real network."""
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("ROTATION_NOTES_CACHE", str(cache))
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("ROTATION_NOTES_STATE", str(state))  # locks and scheduler state
+    monkeypatch.setenv("ROTATION_NOTES_LOG", str(state / "scheduled.log"))
     for key, value in NO_NETWORK.items():
         monkeypatch.setenv(key, value)
     return cache

@@ -1,0 +1,216 @@
+"""Nightly regeneration: the NYSE calendar decides, runs happen once per session, units validate."""
+
+from __future__ import annotations
+
+import configparser
+import datetime as dt
+import os
+import plistlib
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conftest import NO_NETWORK, SAMPLE_NOTE, run_cli
+from rotation_notes.schedule import (
+    Calendar,
+    UnitSpec,
+    cron_line,
+    launchd_plist,
+    read_state,
+    scheduled_refresh,
+    systemd_units,
+    windows_task_xml,
+    write_state,
+)
+
+UTC = dt.UTC
+
+
+@pytest.fixture(scope="module")
+def calendar() -> Calendar:
+    return Calendar()
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+class Counting:
+    def __init__(self, result=(0, True)):
+        self.calls, self.result = 0, result
+
+    def __call__(self):
+        self.calls += 1
+        return self.result
+
+
+def test_calendar_knows_weekends_holidays_and_early_closes(calendar):
+    assert calendar.last_closed_session(at("2026-11-21T12:00")) == dt.date(2026, 11, 20)  # Sat
+    assert calendar.last_closed_session(at("2026-11-26T23:00")) == dt.date(
+        2026, 11, 25
+    )  # Thanksgiving
+    # the day after closes early, at 13:00 New York (18:00 UTC); settled 30 minutes later
+    assert calendar.last_closed_session(at("2026-11-27T18:15")) == dt.date(2026, 11, 25)
+    assert calendar.last_closed_session(at("2026-11-27T18:45")) == dt.date(2026, 11, 27)
+    assert calendar.last_closed_session(at("2026-11-24T21:00")) == dt.date(2026, 11, 23)
+    assert calendar.last_closed_session(at("2026-11-24T21:31")) == dt.date(2026, 11, 24)
+
+
+def test_weekend_and_holiday_do_nothing(tmp_path, calendar):
+    write_state(tmp_path, {"last_session": "2026-11-20"})
+    run = Counting()
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-22T23:00"), calendar=calendar)
+    assert (r.did_work, r.exit_code, run.calls) == (False, 0, 0)
+    assert r.message == "nothing to do: no new session since 2026-11-20"
+    write_state(tmp_path, {"last_session": "2026-11-25"})
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-26T23:00"), calendar=calendar)
+    assert (r.did_work, run.calls) == (False, 0)
+    assert r.message == "nothing to do: no new session since 2026-11-25"
+
+
+def test_work_once_after_a_close_then_nothing(tmp_path, calendar):
+    write_state(tmp_path, {"last_session": "2026-11-25"})
+    run = Counting()
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-27T19:00"), calendar=calendar)
+    assert (r.did_work, r.session, run.calls) == (True, dt.date(2026, 11, 27), 1)
+    assert read_state(tmp_path)["last_session"] == "2026-11-27"
+    again = scheduled_refresh(tmp_path, run, now=at("2026-11-28T03:00"), calendar=calendar)
+    assert (again.did_work, run.calls) == (False, 1)
+
+
+def test_catch_up_after_missed_days_runs_once(tmp_path, calendar):
+    write_state(tmp_path, {"last_session": "2026-11-18"})
+    run = Counting()
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-24T15:00"), calendar=calendar)
+    assert run.calls == 1 and r.session == dt.date(2026, 11, 23)
+    assert r.message == "refreshed for session 2026-11-23 (caught up from 2026-11-18)"
+    scheduled_refresh(tmp_path, run, now=at("2026-11-24T16:00"), calendar=calendar)
+    assert run.calls == 1
+
+
+def test_stale_or_failed_runs_are_retried_next_time(tmp_path, calendar):
+    write_state(tmp_path, {"last_session": "2026-11-20"})
+    stale = Counting((0, False))
+    r = scheduled_refresh(tmp_path, stale, now=at("2026-11-24T03:00"), calendar=calendar)
+    assert "from stale data; will try again" in r.message
+    assert read_state(tmp_path)["last_session"] == "2026-11-20"
+    failed = Counting((2, True))
+    r = scheduled_refresh(tmp_path, failed, now=at("2026-11-24T04:00"), calendar=calendar)
+    assert r.exit_code == 2 and failed.calls == 1
+    assert read_state(tmp_path)["last_session"] == "2026-11-20"
+
+
+def test_two_scheduled_runs_at_once_refresh_once(sample_vault):
+    (sample_vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\nprovider = "bundled"\n'
+    )
+    env = {**os.environ, **NO_NETWORK, "ROTATION_NOTES_NOW": "2026-08-24T23:00:00Z"}
+    cmd = [sys.executable, "-m", "rotation_notes", "refresh", "--scheduled", str(sample_vault)]
+    procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    final = [o.strip().splitlines()[-1] for o in outs]
+    assert sum(line == "refreshed for session 2026-08-24" for line in final) == 1, final
+    assert sum(line.startswith("nothing to do") for line in final) == 1, final
+    text = (sample_vault / SAMPLE_NOTE).read_text()
+    assert (
+        text.count("%% rotation-notes:setup %%") == text.count("%% /rotation-notes:setup %%") == 1
+    )
+    log = Path(os.environ["ROTATION_NOTES_LOG"]).read_text()
+    assert "scheduled run for" in log and "refreshed for session 2026-08-24" in log
+
+
+def spec() -> UnitSpec:
+    return UnitSpec(
+        Path("/home/u/My Vault"), "18:30", "America/New_York", str(Path(sys.executable).absolute())
+    )
+
+
+def test_systemd_units(tmp_path):
+    units = systemd_units(spec())
+    timer = configparser.ConfigParser(strict=False)
+    timer.read_string(next(b for n, b in units.items() if n.endswith(".timer")))
+    assert timer["Timer"]["OnCalendar"] == "*-*-* 18:30:00 America/New_York"
+    assert timer["Timer"]["Persistent"] == "true"
+    service = configparser.ConfigParser(strict=False, interpolation=None)
+    service.read_string(next(b for n, b in units.items() if n.endswith(".service")))
+    assert service["Service"]["ExecStart"].startswith(str(Path(sys.executable).absolute()))
+    assert service["Service"]["ExecStart"].endswith('refresh --scheduled "/home/u/My Vault"')
+    if shutil.which("systemd-analyze"):
+        for name, body in units.items():
+            (tmp_path / name).write_text(body)
+        done = subprocess.run(
+            ["systemd-analyze", "verify", *map(str, tmp_path.iterdir())],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+
+
+def test_launchd_plist(tmp_path):
+    ((name, body),) = launchd_plist(spec(), tmp_path / "log").items()
+    plist = plistlib.loads(body.encode())
+    assert name == plist["Label"] + ".plist"
+    assert plist["ProgramArguments"][0] == str(Path(sys.executable).absolute())
+    assert plist["ProgramArguments"][-2:] == ["--scheduled", "/home/u/My Vault"]
+    assert set(plist["StartCalendarInterval"]) == {"Hour", "Minute"}
+
+
+def test_windows_task_xml():
+    ((_, body),) = windows_task_xml(spec()).items()
+    ns = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
+    root = ET.fromstring(body.encode("utf-16"))
+    assert root.find("t:Settings/t:StartWhenAvailable", ns).text == "true"
+    assert root.find("t:Actions/t:Exec/t:Command", ns).text == str(Path(sys.executable).absolute())
+    assert '"/home/u/My Vault"' in root.find("t:Actions/t:Exec/t:Arguments", ns).text
+    assert root.find("t:Triggers/t:CalendarTrigger/t:ScheduleByDay/t:DaysInterval", ns).text == "1"
+
+
+def test_cron_line(tmp_path):
+    body = cron_line(spec(), tmp_path / "log")["crontab"]
+    assert "CRON_TZ=America/New_York\n30 18 * * * " in body
+    assert "'--scheduled' '/home/u/My Vault'" in body
+
+
+def test_schedule_cli_install_status_uninstall(sample_vault, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    shown = run_cli("schedule", "install", sample_vault, "--platform", "linux", "--print")
+    assert shown.returncode == 0 and "OnCalendar=*-*-* 18:30:00 America/New_York" in shown.stdout
+    assert not (tmp_path / "config").exists()  # --print writes nothing
+    inst = run_cli(
+        "schedule", "install", sample_vault, "--platform", "linux", "--at", "19:05", "--no-activate"
+    )
+    assert inst.returncode == 0, inst.stderr
+    assert "loginctl enable-linger" in inst.stderr
+    (timer,) = (tmp_path / "config" / "systemd" / "user").glob("*.timer")
+    assert "OnCalendar=*-*-* 19:05:00 America/New_York" in timer.read_text()
+    status = run_cli("schedule", "status", sample_vault, "--platform", "linux", "--at", "19:05")
+    assert str(timer) in status.stdout and "last run: never" in status.stdout
+    gone = run_cli(
+        "schedule",
+        "uninstall",
+        sample_vault,
+        "--platform",
+        "linux",
+        "--at",
+        "19:05",
+        "--no-activate",
+    )
+    assert gone.returncode == 0 and not timer.exists()
+    assert run_cli("schedule", "install", sample_vault, "--at", "25:00", "--print").returncode == 2
+
+
+def test_a_second_writer_gets_a_clear_message(sample_vault):
+    from rotation_notes.lock import vault_lock
+
+    before = (sample_vault / SAMPLE_NOTE).read_bytes()
+    with vault_lock(sample_vault, wait=0):
+        busy = run_cli("refresh", sample_vault, "--as-of", "2026-02-04", "--lock-wait", "0.5")
+    assert busy.returncode == 2
+    assert "another rotation-notes run is writing this vault (waited 0.5 s)" in busy.stderr
+    assert (sample_vault / SAMPLE_NOTE).read_bytes() == before
+    assert run_cli("refresh", sample_vault, "--as-of", "2026-02-04").returncode == 0
