@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/refresh_bench.py [--theses 20] [--notes 1000]
 
-Builds a temp vault with the sample's data, N copies of the sample thesis (each with its own chart)
-and M plain notes, then times a first refresh (everything written), a second one (nothing to write)
-and reports peak RSS of this process.
+Builds a temp vault with the sample's bundled data (provider = "bundled": no network), N copies
+of the sample thesis (each with its own chart) and M plain notes, then times a first refresh
+(everything written), a second one (nothing to write) and reports peak RSS of this process.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from rotation_notes.refresh import RefreshOptions, refresh  # noqa: E402
 def build(vault: Path, theses: int, notes: int) -> None:
     shutil.copytree(ROOT / "vault_sample", vault)
     shutil.rmtree(vault / "Attachments")
+    # measure the pipeline, not the network: the bundled data only
+    (vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\nprovider = "bundled"\n'
+    )
     src = (vault / "Small cap rotation 2026.md").read_text(encoding="utf-8")
     for i in range(theses):
         text = src.replace("iwm-vs-qqq-price-chart.png", f"chart-{i}.png")
