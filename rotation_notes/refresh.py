@@ -124,6 +124,8 @@ class _Run:
     def __init__(self, vault: Vault, options: RefreshOptions) -> None:
         self.vault, self.options = vault, options
         self._linked: dict[str, tuple[NoteText, dict[str, Any]]] = {}
+        #: chart path -> (the note that drew it this run, its bytes)
+        self.charts: dict[str, tuple[str, bytes]] = {}
 
     def read_linked(self, rel: str) -> tuple[NoteText, dict[str, Any]]:
         if rel not in self._linked:
@@ -193,7 +195,13 @@ class _Run:
             if text != note.text:
                 note = decode_note(note.encode(text))
                 regions = find_regions(note, rel)
-        return _Prepared(rel, raw, note, spec, regions, self.catalysts(rel, note, spec))
+        try:
+            catalysts = self.catalysts(rel, note, spec)
+        except OSError as exc:  # a linked note that cannot be read (permissions, dangling link)
+            raise LinkError(
+                f"cannot read a linked note: {exc}", path=rel, hint="fix or restore the linked note"
+            ) from exc
+        return _Prepared(rel, raw, note, spec, regions, catalysts)
 
     def chart_paths(self, p: _Prepared) -> dict[str, tuple[str, str]]:
         out = {}
@@ -297,6 +305,14 @@ def refresh(
             if explicit:
                 reports.append(NoteReport(rel, "failed", error=f"{rel}: cannot read: {exc}"))
             continue
+        except Exception as exc:  # noqa: BLE001 - one note's surprise must not stop the others
+            log.debug("internal error preparing %s", rel, exc_info=True)
+            reports.append(
+                NoteReport(
+                    rel, "failed", error=f"{rel}: internal error: {type(exc).__name__}: {exc}"
+                )
+            )
+            continue
         if p is not None:
             report = NoteReport(rel, "unchanged")
             reports.append(report)
@@ -364,6 +380,14 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     new_text = render_note(p.note, p.regions, env, composed.context)
     new_raw = p.note.encode(new_text)
 
+    for c in composed.charts:
+        owner = run.charts.setdefault(c.rel, (p.rel, c.result.png))
+        if owner[0] != p.rel and owner[1] != c.result.png:
+            raise DataError(
+                f"chart {c.rel} is also drawn by {owner[0]}, with different data or settings",
+                path=p.rel,
+                hint="give one of the two charts another file name",
+            )
     chart_writes = []
     for c in composed.charts:
         path = vault.abs(c.rel)

@@ -337,10 +337,16 @@ def insert_missing(note: NoteText, regions: list[Region], wanted: Iterable[str])
             after(target, [nl, *block(name)])
 
     out: list[str] = []
+
+    def insert(new: list[str]) -> None:
+        if new and out and not out[-1].endswith("\n"):
+            out[-1] += nl  # e.g. a closing '---' with no newline at the end of the file
+        out.extend(new)
+
     for i, line in enumerate(lines):
-        out.extend(inserts.get(i, []))
+        insert(inserts.get(i, []))
         out.append(line)
-    out.extend(inserts.get(len(lines), []))
+    insert(inserts.get(len(lines), []))
     if appended:
         if out and not out[-1].endswith("\n"):
             out[-1] += nl

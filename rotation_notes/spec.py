@@ -215,7 +215,10 @@ def parse_spec(
         legs.append(Leg(r.text(leg.get("label"), (*root, side, "label"), ticker), ticker, index))
     long, short = legs
 
-    names_raw = r.mapping(spec.get("names"), (*root, "names"), set(spec.get("names") or {}))
+    raw_names = spec.get("names")
+    names_raw = r.mapping(
+        raw_names, (*root, "names"), set(raw_names) if isinstance(raw_names, dict) else set()
+    )
     names = {str(k).upper(): r.text(v, (*root, "names", str(k))) for k, v in names_raw.items()}
 
     setup = r.mapping(spec.get("setup"), (*root, "setup"), set(SCHEMA_KEYS["setup"]))

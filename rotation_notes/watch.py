@@ -91,6 +91,12 @@ class _Pending:
     external: set[str] = field(default_factory=set)
 
 
+def _unresolved(name: str) -> str:
+    """The key a not-yet-existing link target is remembered by: its file name, lower case."""
+    base = name.rsplit("/", 1)[-1].lower()
+    return "?" + (base[:-3] if base.endswith(".md") else base)
+
+
 def _sha(path: Path) -> str | None:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -141,7 +147,9 @@ class Watcher:
         out = set()
         for link in find_wikilinks(note.text):
             target = self.vault.resolve_link(link.target, rel)
-            if target and target.lower().endswith(".md") and target != rel:
+            if target is None:  # not there yet: a note of that name appearing later counts
+                out.add(_unresolved(link.target))
+            elif target.lower().endswith(".md") and target != rel:
                 out.add(target)
         return out
 
@@ -198,7 +206,12 @@ class Watcher:
             return
         if not rel.lower().endswith(".md"):
             return
-        dependents = [t for t, deps in self.theses.items() if rel in deps and t != rel]
+        keys = {rel, _unresolved(rel)}
+        dependents = [t for t, deps in self.theses.items() if keys & deps and t != rel]
+        if gone and (self.root / rel).exists():
+            # Polling observers report our os.replace as deleted + created: the note is still
+            # there, so it stays watched (and the "created" half is recognised as our write).
+            return
         if gone:
             if self.theses.pop(rel, None) is not None:
                 log.info("stopped watching %s (%s)", rel, what)
@@ -251,6 +264,9 @@ class Watcher:
             log.info("waiting (%s); will try again", exc)
             for rel in rels:
                 self._schedule([rel], "retry")
+            return
+        except Exception as exc:  # noqa: BLE001 - a render's bug must never stop the watcher
+            log.exception("failed %s: internal error: %s", ", ".join(rels), exc)
             return
         took = time.perf_counter() - started
         self.renders += 1

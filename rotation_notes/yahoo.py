@@ -316,12 +316,24 @@ class YahooProvider:
     def load(self, symbols: Sequence[str]) -> PriceSet:
         symbols = list(dict.fromkeys(symbols))
         stamp = self.now().astimezone(dt.UTC).replace(microsecond=0).isoformat()
+        settled = pd.Timestamp(last_closed_session(self.now()))
         current, incremental, full = self.plan(symbols)
+
+        def closed(got: FetchOutcome) -> FetchOutcome:
+            # During a session Yahoo's daily data ends with today's unfinished bar: never
+            # cache it as a close (it would pass for the day's close after the bell).
+            for s in list(got.closes):
+                got.closes[s] = got.closes[s].loc[:settled]
+                if got.closes[s].empty:
+                    del got.closes[s]
+                    got.failures[s] = (NO_DATA, "no settled session yet")
+            return got
+
         fetched: dict[str, str] = {}  # symbol -> outcome stored
         failures: dict[str, tuple[str, str]] = {}
 
         if full:
-            got = self._download(full, period="max")
+            got = closed(self._download(full, period="max"))
             for s, series in got.closes.items():
                 self.cache.store(s, series, provider=PROVIDER, replace_all=True, fetched_at=stamp)
                 fetched[s] = "ok"
@@ -329,7 +341,7 @@ class YahooProvider:
 
         if incremental:
             start = min(self.cache.last_date(s) or dt.date.min for s in incremental) - self.overlap
-            got = self._download(incremental, start=start.isoformat())
+            got = closed(self._download(incremental, start=start.isoformat()))
             revised = []
             for s, series in got.closes.items():
                 if self._revised(s, series):
@@ -343,7 +355,7 @@ class YahooProvider:
                 failures[s] = (kind, msg)
             if revised:
                 log.info("Yahoo revised past closes of %s; fetching full history", revised)
-                again = self._download(revised, period="max")
+                again = closed(self._download(revised, period="max"))
                 for s, series in again.closes.items():
                     self.cache.store(
                         s,
@@ -394,8 +406,10 @@ class YahooProvider:
     ) -> PriceSet:
         out = PriceSet()
         bundled = self.fallback.load(list(failures)) if (self.fallback and failures) else None
-        fresh_last = {s: self.cache.last_date(s) for s in fetched}
-        newest = max((d for d in fresh_last.values() if d), default=None)
+        # The newest session any healthy symbol has: one that stops short of it is partial.
+        # Computed from the cache, so the message is the same on every run with the same data.
+        lasts = [self.cache.last_date(s) for s in symbols if s not in failures]
+        newest = max((d for d in lasts if d), default=None)
         for s in symbols:
             name = self.cache.name(s)
             if name:
@@ -408,7 +422,7 @@ class YahooProvider:
                 kind = "live" if s in fetched else "cache"
                 last = cached.index[-1].date()
                 note = ""
-                if s in fetched and newest is not None and last < newest:
+                if newest is not None and last < newest:
                     note = f"partial data: Yahoo returned sessions to {last} only"
                     log.info("%s: %s (others to %s)", s, note, newest)
                 out.closes[s] = cached

@@ -165,3 +165,40 @@ def test_no_network_and_no_data_fails_clearly(make_vault):
         "t.md: no market data for IWM (live fetch failed: network unreachable; "
         "not in the cache or the bundled data)" in result.stderr
     )
+
+
+@pytest.mark.parametrize("names", ["5", "yes", "\n    - IWM: iShares"])
+def test_bad_names_value_fails_only_that_note(make_vault, names):
+    bad = THESIS.replace("  history:", f"  names: {names}\n  history:", 1)
+    vault = make_vault({"bad.md": bad, "good.md": THESIS})
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "failed     bad.md:" in result.stderr and "must be a mapping" in result.stderr
+    assert "updated    good.md" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_linked_note_fails_the_thesis_visibly(make_vault):
+    thesis = THESIS.replace(
+        "---\nrotation-notes:", '---\ncatalysts:\n  - "[[Ev]]"\nrotation-notes:', 1
+    )
+    vault = make_vault({"t.md": thesis})
+    (vault / "Ev.md").symlink_to(vault / "nowhere.md")  # a dangling link: listed, unreadable
+    report = refresh(vault, RefreshOptions())
+    assert [(n.path, n.status) for n in report.notes] == [("t.md", "failed")]
+    assert "cannot read a linked note" in report.notes[0].error
+
+
+def test_two_theses_drawing_one_chart_differently_is_an_error(make_vault):
+    other = THESIS.replace("  history:", "  charts:\n    - days: 30\n  history:", 1)
+    vault = make_vault({"a.md": THESIS, "b.md": other})
+    first = run_cli("refresh", vault)
+    assert first.returncode == 2
+    assert (
+        "b.md: chart iwm-vs-qqq-price-chart.png is also drawn by a.md, with different data or "
+        "settings. give one of the two charts another file name" in first.stderr
+    )
+    before = (vault / "iwm-vs-qqq-price-chart.png").read_bytes()
+    again = run_cli("refresh", vault)  # no ping-pong: the shared file is not rewritten
+    assert "0 updated, 1 unchanged, 1 failed" in again.stderr
+    assert (vault / "iwm-vs-qqq-price-chart.png").read_bytes() == before

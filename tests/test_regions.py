@@ -149,3 +149,11 @@ def test_percent_formatting():
         "n/a",
         "+7.25 pp",
     ]
+
+
+def test_init_after_frontmatter_without_final_newline():
+    text = "---\nrotation-notes: {}\n---"
+    note = decode_note(text.encode())
+    out = insert_missing(note, [], ["headline", "setup"])
+    assert out.startswith("---\nrotation-notes: {}\n---\n%% rotation-notes:headline %%\n")
+    assert {r.name for r in regions_of(out)} == {"headline", "setup"}

@@ -281,3 +281,35 @@ def test_ignores_obsidian_trash_git_and_hidden_files(make_vault, watch):
     assert [line for line in w.lines[mark:] if "t.md" not in line] == []
     assert "IWN" not in (vault / ".trash" / "old.md").read_text().split("---")[2]
     assert w.stop() == 130
+
+
+def test_poll_mode_keeps_watching_a_note_after_its_own_write(make_vault, watch):
+    """Polling sees our os.replace as deleted + created; the thesis must stay watched."""
+    thesis = THESIS.replace(
+        "---\nrotation-notes:", '---\ncatalysts:\n  - "[[Ev]]"\nrotation-notes:', 1
+    )
+    vault = make_vault({"t.md": thesis, "Ev.md": "---\nevent_start: 2026-02-03\n---\n"})
+    w = watch(vault, "--poll")
+    note = vault / "t.md"
+    note.write_text(add_ticker(note.read_text(), "IWN"))
+    w.wait_for(r"updated t\.md \(trigger: (saved|created)")
+    time.sleep(2.5)  # let the poller see our own write
+    assert w.count(r"stopped watching t\.md") == 0
+    mark = w.mark()
+    (vault / "Ev.md").write_text("---\nevent_start: 2026-02-03\nevent_end: 2026-02-04\n---\n")
+    w.wait_for(r"updated t\.md \(trigger: linked note Ev\.md", after=mark)
+    assert w.stop() == 130
+
+
+def test_a_linked_note_created_later_rerenders_the_thesis(make_vault, watch):
+    thesis = THESIS.replace(
+        "---\nrotation-notes:", '---\ncatalysts:\n  - "[[Ev]]"\nrotation-notes:', 1
+    )
+    vault = make_vault({"t.md": thesis})
+    w = watch(vault)
+    assert "does not resolve" in w.wait_for(r"failed t\.md \(trigger: start\)")
+    (vault / "Events").mkdir()
+    (vault / "Events" / "Ev.md").write_text("---\nevent_start: 2026-02-03\n---\n")
+    w.wait_for(r"updated t\.md \(trigger: linked note Events/Ev\.md")
+    assert "| [[Ev]] | 2026-02-03 |" in (vault / "t.md").read_text()
+    assert w.stop() == 130

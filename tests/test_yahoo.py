@@ -216,3 +216,22 @@ def test_note_names_win_over_cached_names(tmp_path, fake, make_vault):
     assert "| IWM | My small-cap ETF |" in text  # the note's own name
     assert "| QQQ | QQQ long name |" in text  # learnt once from Yahoo, kept in the cache
     assert PriceCache(tmp_path).name("IWM") == "IWM long name"
+
+
+def test_an_intraday_bar_is_never_cached_as_a_close(tmp_path, fake):
+    """At 11:00 New York on 2026-08-21 Yahoo already serves that day's unfinished bar."""
+    morning = dt.datetime(2026, 8, 21, 15, 0, tzinfo=dt.UTC)
+    prices = provider(tmp_path, fake, now=morning).load(["IWM"])
+    assert prices.closes["IWM"].index[-1] == pd.Timestamp("2026-08-20")
+    evening = dt.datetime(2026, 8, 21, 22, 30, tzinfo=dt.UTC)
+    p = provider(tmp_path, fake, now=evening)
+    assert p.plan(["IWM"]) == ([], ["IWM"], [])  # the close is fetched after the bell
+    assert p.load(["IWM"]).closes["IWM"].index[-1] == pd.Timestamp("2026-08-21")
+
+
+def test_partial_data_warning_is_the_same_on_every_run(tmp_path, fake):
+    first = provider(tmp_path, fake).load(["IWM", "IWO"])
+    second = provider(tmp_path, fake).load(["IWM", "IWO"])
+    assert second.sources["IWO"].kind == "cache"
+    expected = "partial data: Yahoo returned sessions to 2026-07-31 only"
+    assert first.sources["IWO"].message == second.sources["IWO"].message == expected
