@@ -183,12 +183,20 @@ def test_new_renamed_and_deleted_theses(make_vault, watch):
     assert w.stop(signal.SIGTERM) == 130
 
 
-def test_user_edit_during_a_render_is_not_lost(make_vault, watch):
-    slow = "{% for i in range(100000) %}{% for j in range(600) %}{% endfor %}{% endfor %}slow\n"
-    vault = make_vault({"t.md": THESIS, "_tpl/headline.md.j2": slow})
+def slow_vault(make_vault, inner: int) -> Path:
+    """A vault whose headline template loops in Jinja's sandbox: a slow render, no test hook."""
+    loop = (
+        f"{{% for i in range(100000) %}}{{% for j in range({inner}) %}}{{% endfor %}}{{% endfor %}}"
+    )
+    vault = make_vault({"t.md": THESIS, "_tpl/headline.md.j2": loop + "slow\n"})
     (vault / "rotation-notes.toml").write_text(
         'data_dir = "Data/market-data"\ntemplates_dir = "_tpl"\n'
     )
+    return vault
+
+
+def test_user_edit_during_a_render_is_not_lost(make_vault, watch):
+    vault = slow_vault(make_vault, 600)  # a render of ~2.5 s
     w = watch(vault)
     note = vault / "t.md"
     mark = w.mark()
@@ -206,11 +214,7 @@ def test_user_edit_during_a_render_is_not_lost(make_vault, watch):
 
 
 def test_sigint_during_render_exits_130_and_leaves_no_partial_file(make_vault, watch):
-    slow = "{% for i in range(100000) %}{% for j in range(60) %}{% endfor %}{% endfor %}slow\n"
-    vault = make_vault({"t.md": THESIS, "_tpl/headline.md.j2": slow})
-    (vault / "rotation-notes.toml").write_text(
-        'data_dir = "Data/market-data"\ntemplates_dir = "_tpl"\n'
-    )
+    vault = slow_vault(make_vault, 60)
     w = watch(vault)
     note = vault / "t.md"
     before = note.read_text()
