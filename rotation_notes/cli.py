@@ -328,25 +328,42 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: ANN001
-    from .refresh import refresh
-    from .schedule import Calendar, attach_run_log, now_utc, scheduled_refresh
 
+    from .refresh import refresh
+    from .schedule import Calendar, attach_run_log, now_utc, record_run, scheduled_refresh
+
+    if options.check or options.diff or options.as_of or options.notes or options.init:
+        print(
+            "rotation-notes: error: --scheduled refreshes the whole vault as of today; "
+            "it cannot be combined with --check, --diff, --as-of, --note or --init",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     path = attach_run_log()
     logging.getLogger("rotation_notes").setLevel(logging.INFO)
     log.info("scheduled run for %s (log: %s)", root, path)
 
-    def run() -> tuple[int, bool]:
+    def run(session: dt.date) -> tuple[int, bool]:
         report = refresh(root, options)
         for n in report.notes:
             log.info("%s %s%s", n.status, n.path, f": {n.error}" if n.error else "")
-        live = not any(
-            d.get("message", "").startswith("live fetch failed") for d in report.data.values()
+        sources = report.data.values()
+        live = not any(d.get("message", "").startswith("live fetch failed") for d in sources)
+        # live data must also reach the session (Yahoo settles after the calendar's close)
+        reaches = all(
+            (d.get("last_session") or "") >= session.isoformat()
+            for d in sources
+            if d.get("kind") in ("live", "cache") and not d.get("message")
         )
-        return report.exit_code(False), live
+        return report.exit_code(False), live and reaches
 
-    result = scheduled_refresh(
-        root, run, now=now_utc(), calendar=Calendar(), wait=args.lock_wait * 10
-    )
+    now = now_utc()
+    try:
+        result = scheduled_refresh(root, run, now=now, calendar=Calendar(), wait=args.lock_wait)
+    except RotationNotesError as exc:  # e.g. the vault is busy, a bad data_dir
+        log.error("scheduled run failed: %s", exc)
+        record_run(root, now, None, EXIT_FAILED, f"failed: {exc}", done=False)
+        raise
     print(result.message, file=sys.stderr)
     return result.exit_code
 
@@ -409,6 +426,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
         watch_log.info("prices refreshed (%s): %d symbols", why, count)
         return ["prices"]
 
+    import signal
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # main() turns it into exit 130; writes clean up their temp file
+
+    signal.signal(signal.SIGTERM, interrupted)  # until the watcher installs its own handlers
     initial = render(None)
     for n in initial.notes:
         if n.status == "failed":
@@ -430,7 +453,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_schedule(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    from .errors import UsageError
     from .schedule import (
         UnitSpec,
         current_platform,
@@ -442,23 +467,38 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     )
     from .vault import find_vault_root
 
-    root = find_vault_root(args.vault)
+    try:
+        root = find_vault_root(args.vault)
+    except UsageError:
+        if args.schedule_command == "install":
+            raise
+        root = Path(args.vault).expanduser().resolve()  # a vault moved or deleted since
     platform = args.platform or current_platform()
     spec = UnitSpec(root, args.at, args.tz, str(Path(sys.executable).absolute()))
     try:
+        ZoneInfo(args.tz)
         spec.hour_minute()
         units = units_for(platform, spec, log_file())
-    except (ValueError, KeyError) as exc:
-        print(f"rotation-notes: error: {exc}", file=sys.stderr)
+    except (ValueError, KeyError, ZoneInfoNotFoundError) as exc:
+        print(
+            f"rotation-notes: error: {exc} (--at HH:MM, --tz an IANA zone like America/New_York)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     folder = unit_dir(platform)
 
+    failures = 0
+
     def run(cmd: list[str]) -> None:
-        if args.no_activate or not shutil.which(cmd[0]):
-            print(f"to activate: {' '.join(cmd)}", file=sys.stderr)
+        nonlocal failures
+        if args.no_activate or args.print_only or not shutil.which(cmd[0]):
+            print(
+                f"to {'run' if args.print_only else 'activate'}: {' '.join(cmd)}", file=sys.stderr
+            )
             return
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
+            failures += 1
             print(f"{' '.join(cmd)} failed: {done.stderr.strip()}", file=sys.stderr)
 
     if args.schedule_command == "install":
@@ -485,7 +525,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             print(
                 f"add it to your crontab: (crontab -l; cat '{first}') | crontab -", file=sys.stderr
             )
-        return 0
+        return EXIT_FAILED if failures else 0
     if args.schedule_command == "uninstall":
         if platform == "linux":
             run(["systemctl", "--user", "disable", "--now", f"{spec.name}.timer"])
@@ -494,9 +534,12 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         elif platform == "windows":
             run(["schtasks", "/Delete", "/TN", spec.name, "/F"])
         for name in units:
+            if args.print_only:
+                print(f"would remove {folder / name}")
+                continue
             (folder / name).unlink(missing_ok=True)
             print(f"removed {folder / name}", file=sys.stderr)
-        return 0
+        return EXIT_FAILED if failures else 0
     installed = [str(folder / n) for n in units if (folder / n).exists()]
     print(f"unit: {', '.join(installed) if installed else 'not installed'}")
     state = read_state(root)

@@ -118,13 +118,18 @@ class ScheduledResult:
 
 def scheduled_refresh(
     root: Path,
-    run_refresh: Callable[[], tuple[int, bool]],
+    run_refresh: Callable[[dt.date], tuple[int, bool]],
     *,
     now: dt.datetime,
     calendar: Calendar,
     wait: float = 600.0,
 ) -> ScheduledResult:
-    """Refresh once per closed NYSE session. ``run_refresh`` returns (exit code, all live)."""
+    """Refresh once per closed NYSE session.
+
+    ``run_refresh(session)`` returns (exit code, complete): complete when the data was live and
+    reaches the session. The state is written while the lock is held, so a run waiting for the
+    lock always sees what the run before it did.
+    """
     session = calendar.last_closed_session(now)
     state = read_state(root)
     done = state.get("last_session")
@@ -139,27 +144,35 @@ def scheduled_refresh(
             msg = f"nothing to do: session {session} was just processed by another run"
             log.info(msg)
             return ScheduledResult(False, session, 0, msg)
-        code, complete = run_refresh()
-    ran_at = now.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+        code, complete = run_refresh(session)
+        if code == 0 and complete:
+            msg = f"refreshed for session {session}" + (f" (caught up from {done})" if done else "")
+        elif code == 0:
+            msg = f"refreshed for session {session} from stale data; will try again next run"
+        else:
+            msg = f"refresh for session {session} failed (exit {code}); will try again next run"
+        record_run(root, now, session, code, msg, done=code == 0 and complete)
+    log.info(msg)
+    return ScheduledResult(True, session, code, msg)
+
+
+def record_run(
+    root: Path, now: dt.datetime, session: dt.date | None, code: int, msg: str, *, done: bool
+) -> None:
+    """Write what a scheduled run did (what ``schedule status`` reports)."""
+    state = read_state(root)
     state.update(
         {
             "vault": str(root),
-            "last_run": ran_at,
+            "last_run": now.astimezone(dt.UTC).replace(microsecond=0).isoformat(),
             "last_exit_code": code,
-            "last_attempted_session": session.isoformat(),
+            "last_attempted_session": session.isoformat() if session else None,
+            "last_outcome": msg,
         }
     )
-    if code == 0 and complete:
+    if done and session is not None:
         state["last_session"] = session.isoformat()
-        msg = f"refreshed for session {session}" + (f" (caught up from {done})" if done else "")
-    elif code == 0:
-        msg = f"refreshed for session {session} from stale data; will try again next run"
-    else:
-        msg = f"refresh for session {session} failed (exit {code}); will try again next run"
-    state["last_outcome"] = msg
     write_state(root, state)
-    log.info(msg)
-    return ScheduledResult(True, session, code, msg)
 
 
 # --- platform units ------------------------------------------------------------------------
@@ -226,6 +239,11 @@ def systemd_units(spec: UnitSpec) -> dict[str, str]:
     return {f"{spec.name}.service": service, f"{spec.name}.timer": timer}
 
 
+def output_log(log_path: Path) -> Path:
+    """Where launchd/cron send the process's own stdout/stderr (not the rotating log itself)."""
+    return log_path.with_name("scheduled-output.log")
+
+
 def launchd_plist(spec: UnitSpec, log_path: Path) -> dict[str, str]:
     h, m = spec.local_hour_minute()
     label = "com.github.rotation-notes." + spec.name
@@ -234,8 +252,8 @@ def launchd_plist(spec: UnitSpec, log_path: Path) -> dict[str, str]:
             "Label": label,
             "ProgramArguments": spec.command,
             "StartCalendarInterval": {"Hour": h, "Minute": m},
-            "StandardOutPath": str(log_path),
-            "StandardErrorPath": str(log_path),
+            "StandardOutPath": str(output_log(log_path)),
+            "StandardErrorPath": str(output_log(log_path)),
             "RunAtLoad": False,
         }
     ).decode()
@@ -279,7 +297,7 @@ def cron_line(spec: UnitSpec, log_path: Path) -> dict[str, str]:
     cmd = " ".join(f"'{a}'" for a in spec.command)
     body = (
         f"# rotation-notes nightly refresh of {spec.vault}\n"
-        f"CRON_TZ={spec.tz}\n{m} {h} * * * {cmd} >> '{log_path}' 2>&1\n"
+        f"CRON_TZ={spec.tz}\n{m} {h} * * * {cmd} >> '{output_log(log_path)}' 2>&1\n"
     )
     return {"crontab": body}
 

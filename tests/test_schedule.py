@@ -43,7 +43,7 @@ class Counting:
     def __init__(self, result=(0, True)):
         self.calls, self.result = 0, result
 
-    def __call__(self):
+    def __call__(self, session):
         self.calls += 1
         return self.result
 
@@ -214,3 +214,71 @@ def test_a_second_writer_gets_a_clear_message(sample_vault):
     assert "another rotation-notes run is writing this vault (waited 0.5 s)" in busy.stderr
     assert (sample_vault / SAMPLE_NOTE).read_bytes() == before
     assert run_cli("refresh", sample_vault, "--as-of", "2026-02-04").returncode == 0
+
+
+def test_state_is_written_before_the_lock_is_released(tmp_path, calendar, monkeypatch):
+    """A run waiting for the lock must see the previous run's state (no refresh twice)."""
+    from rotation_notes import lock, schedule
+
+    held_during_write = []
+    real_write = schedule.write_state
+
+    def spy(root, state):
+        probe = lock.FileLock(str(lock.lock_path(root)))
+        try:
+            probe.acquire(timeout=0)
+            probe.release()
+            held_during_write.append(False)
+        except lock.Timeout:
+            held_during_write.append(True)
+        real_write(root, state)
+
+    monkeypatch.setattr(schedule, "write_state", spy)
+    write_state(tmp_path, {"last_session": "2026-11-20"})
+    held_during_write.clear()
+    scheduled_refresh(tmp_path, Counting(), now=at("2026-11-24T03:00"), calendar=calendar)
+    assert held_during_write == [True]
+
+
+def test_scheduled_cli_guards(sample_vault, tmp_path, monkeypatch):
+    bad = run_cli("refresh", "--scheduled", sample_vault, "--check")
+    assert bad.returncode == 2 and "cannot be combined with --check" in bad.stderr
+    tz = run_cli("schedule", "install", sample_vault, "--tz", "Mars/Olympus", "--print")
+    assert tz.returncode == 2 and "IANA zone" in tz.stderr
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    run_cli("schedule", "install", sample_vault, "--platform", "linux", "--no-activate")
+    (timer,) = (tmp_path / "config" / "systemd" / "user").glob("*.timer")
+    dry = run_cli("schedule", "uninstall", sample_vault, "--platform", "linux", "--print")
+    assert dry.returncode == 0 and f"would remove {timer}" in dry.stdout and timer.exists()
+    moved = tmp_path / "moved"
+    shutil.move(sample_vault, moved)  # the vault is gone from where the unit points
+    gone = run_cli("schedule", "uninstall", sample_vault, "--platform", "linux", "--no-activate")
+    assert gone.returncode == 0 and not timer.exists()
+
+
+def test_a_busy_scheduled_run_is_logged_and_recorded(sample_vault):
+    from rotation_notes.lock import vault_lock
+
+    env = {"ROTATION_NOTES_NOW": "2026-08-24T23:00:00Z"}
+    with vault_lock(sample_vault, wait=0):
+        busy = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rotation_notes",
+                "refresh",
+                "--scheduled",
+                str(sample_vault),
+                "--lock-wait",
+                "0.5",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+        )
+    assert busy.returncode == 2
+    state = read_state(sample_vault.resolve())
+    assert state["last_exit_code"] == 2 and "another rotation-notes run" in state["last_outcome"]
+    assert "scheduled run failed: " in Path(os.environ["ROTATION_NOTES_LOG"]).read_text()
+    status = run_cli("schedule", "status", sample_vault)
+    assert "last run: 2026-08-24T23:00:00+00:00 (exit 2)" in status.stdout
