@@ -88,8 +88,15 @@ def build_context(
         """The note's own name for a symbol wins, then the provider's, then the symbol."""
         return spec.names.get(symbol) or prices.names.get(symbol) or symbol
 
+    computed: dict[tuple[str, dt.date], m.TickerStats] = {}
+
     def stats(symbol: str, at: dt.date = as_of) -> m.TickerStats:
-        return m.ticker_stats(symbol, closes.get(symbol), at, prices.missing.get(symbol, "no data"))
+        """Each symbol's figures once per date (the tables and the JSON report share them)."""
+        if (symbol, at) not in computed:
+            computed[symbol, at] = m.ticker_stats(
+                symbol, closes.get(symbol), at, prices.missing.get(symbol, "no data")
+            )
+        return computed[symbol, at]
 
     def leg_view(leg: Any) -> dict[str, Any]:
         return {

@@ -175,7 +175,6 @@ def _closes_by_symbol(df: pd.DataFrame | None, symbols: Sequence[str]) -> dict[s
 class FetchOutcome:
     closes: dict[str, pd.Series] = field(default_factory=dict)
     failures: dict[str, tuple[str, str]] = field(default_factory=dict)  # symbol -> (class, msg)
-    calls: int = 0
 
 
 class YahooProvider:
@@ -251,7 +250,7 @@ class YahooProvider:
             yf_log.removeHandler(capture)
             yf_log.propagate, _ = saved
             yf_log.setLevel(saved[1])
-        out = FetchOutcome(_closes_by_symbol(df, symbols), calls=1)
+        out = FetchOutcome(_closes_by_symbol(df, symbols))
         reasons = errors_by_symbol(capture.messages)
         for s in symbols:
             if s in out.closes:
@@ -278,7 +277,6 @@ class YahooProvider:
         pending = list(symbols)
         for attempt in range(self.retries):
             got = self._download_once(pending, **kwargs)
-            total.calls += got.calls
             total.closes.update(got.closes)
             for s in got.closes:
                 total.failures.pop(s, None)
