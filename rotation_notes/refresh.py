@@ -271,7 +271,8 @@ def refresh(
     env = make_env(
         vault.abs(vault.inside(vault.config.templates_dir, what="templates_dir"))
         if vault.config.templates_dir
-        else None
+        else None,
+        vault.root,
     )
 
     if options.notes:

@@ -16,10 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import TemplateError
 from .metrics import Figure
+from .sandbox import (
+    LimitedSandbox,
+    RenderLimitError,
+    memory_limit,
+    stream_limited,
+    time_limit,
+    work_budget,
+)
+
+#: Largest template file a vault may bring (the shipped ones are ~2 KB).
+MAX_TEMPLATE_BYTES = 256 * 1024
 
 
 def default_templates_dir() -> Path:
@@ -79,12 +89,41 @@ def wikilink(target: str, alias: str | None = None, *, in_table: bool = True) ->
     return f"[[{target}{pipe}{alias}]]" if alias else f"[[{target}]]"
 
 
-def make_env(override_dir: Path | None) -> SandboxedEnvironment:
+class VaultTemplateLoader(jinja2.FileSystemLoader):
+    """Template overrides from the vault: only real files inside the vault, of sane size.
+
+    A symlink in a shared vault could otherwise render any file the user can
+    read (an SSH key, say) into a note that syncs back to whoever wrote it.
+    """
+
+    def __init__(self, folder: Path, vault_root: Path) -> None:
+        super().__init__(str(folder), followlinks=False)
+        self.vault_root = vault_root.resolve()
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> Any:
+        source, filename, uptodate = super().get_source(environment, template)
+        real = Path(filename).resolve()
+        if not real.is_relative_to(self.vault_root):
+            raise TemplateError(
+                f"template {template} is a link to a file outside the vault ({real}); not used",
+                path=filename,
+                hint="vault templates must be files inside the vault",
+            )
+        if len(source) > MAX_TEMPLATE_BYTES:
+            raise TemplateError(
+                f"template is {len(source):,} characters; the limit is {MAX_TEMPLATE_BYTES:,}",
+                path=filename,
+                hint="a region template formats a table or two; trim it",
+            )
+        return source, filename, uptodate
+
+
+def make_env(override_dir: Path | None, vault_root: Path | None = None) -> LimitedSandbox:
     loaders: list[jinja2.BaseLoader] = []
     if override_dir is not None:
-        loaders.append(jinja2.FileSystemLoader(str(override_dir)))
+        loaders.append(VaultTemplateLoader(override_dir, vault_root or override_dir))
     loaders.append(jinja2.FileSystemLoader(str(default_templates_dir())))
-    env = SandboxedEnvironment(
+    env = LimitedSandbox(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -95,6 +134,7 @@ def make_env(override_dir: Path | None) -> SandboxedEnvironment:
     env.filters.update(
         pct=fmt_pct, pp=fmt_pp, price=fmt_price, num=fmt_number, cell=cell, wikilink=wikilink
     )
+    env.limit_filters()
     return env
 
 
@@ -107,7 +147,7 @@ def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
     return found
 
 
-def render_region(env: SandboxedEnvironment, name: str, context: Mapping[str, Any]) -> str:
+def render_region(env: LimitedSandbox, name: str, context: Mapping[str, Any]) -> str:
     """Render ``<name>.md.j2``; any failure is a TemplateError naming file and line."""
     template_name = f"{name}.md.j2"
     try:
@@ -122,12 +162,19 @@ def render_region(env: SandboxedEnvironment, name: str, context: Mapping[str, An
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template '{template_name}' not found") from exc
     try:
-        return template.render(context)
+        with memory_limit(), time_limit(), work_budget():
+            return stream_limited(template.generate(context))
     except Exception as exc:  # noqa: BLE001 - any failure while rendering is the template's
         file, line = _template_frame(exc)
         if isinstance(exc, jinja2.exceptions.SecurityError):
             message = f"template blocked by the sandbox: {exc}"
             hint = "vault templates may only format the data they are given"
+        elif isinstance(exc, RenderLimitError):
+            message = f"template stopped at a limit: {exc}"
+            hint = "see docs/security.md for the template limits; the note was left untouched"
+        elif isinstance(exc, RecursionError):
+            message = "template error: recursion too deep (a macro calling itself without end?)"
+            hint = "fix the template; the note was left untouched"
         else:
             detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             message = f"template error: {detail}"

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from conftest import THESIS, run_cli
+import sys
+import time
+
+import pytest
+
+from conftest import THESIS, run_cli, snapshot
+from rotation_notes.refresh import RefreshOptions, refresh
+from rotation_notes.sandbox import RenderLimitError, memory_limit
 
 
 def vault_with_template(make_vault, source: str):
@@ -45,3 +52,123 @@ def test_undefined_name_is_an_error(make_vault):
     result = run_cli("refresh", vault)
     assert result.returncode == 2
     assert "headline.md.j2:1: template error:" in result.stderr and "tikcer" in result.stderr
+
+
+# Each is a template a hostile or careless vault could bring, and what stops it.
+BOMBS = {
+    "repeat": ("{{ 'x' * 10**10 }}", "the result of '*' would hold 10,000,000,000"),
+    "power": ("{{ 10 ** 10000000 }}", "would have 10,000,000 digits"),
+    "width-filter": ("{{ 'x'|center(10**9) }}", "filter 'center': argument 1,000,000,000"),
+    "width-method": ("{{ 'x'.ljust(999999999) }}", "ljust(): argument 999,999,999"),
+    "format-width": ("{{ '{:>999999999}'.format(1) }}", "a field width of a million"),
+    "percent-width": ("{{ '%999999999d' % 1 }}", "a field width of a million"),
+    "doubling": (
+        "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+        "the result of '~' would hold 1,048,576",
+    ),
+    "replace": (
+        "{{ ('x' * 100000).replace('x', 'y' * 1000) }}",
+        "str.replace() would hold 100,000,000",
+    ),
+    "join": ("{{ (['x' * 100000] * 100000)|join }}", "filter 'join' would hold"),
+    "indent": ("{{ ('\\n' * 100000)|indent(9999, blank=True) }}", "filter 'indent' would hold"),
+    "captured": (
+        "{% set big = 'x' * 1000000 %}"
+        "{% set s %}{% for i in range(100000) %}{{ big }}{% endfor %}{% endset %}{{ s }}",
+        "captured output would hold 100,000,000,000",
+    ),
+    "churn": (
+        "{% set s %}{% for i in range(100000) %}{{ 'x' * 1000000 }}{% endfor %}{% endset %}{{ s }}",
+        "built more than 50,000,000 characters or items of values in one render",
+    ),
+    "output": (
+        "{% for i in range(100000) %}{{ 'y' * 100 }}{% endfor %}",
+        "output is longer than 1,000,000 characters",
+    ),
+    "recursion": (
+        "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+        "recursion too deep",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_template_bombs_are_cut_off_and_the_note_is_untouched(make_vault, name):
+    source, expect = BOMBS[name]
+    vault = vault_with_template(make_vault, source + "\n")
+    (vault / "other.md").write_text(THESIS)  # a second thesis, same templates
+    before = snapshot(vault)
+    started = time.monotonic()
+    report = refresh(vault, RefreshOptions())
+    elapsed = time.monotonic() - started
+    assert [n.status for n in report.notes] == ["failed", "failed"]
+    for note in report.notes:
+        assert "_tpl/headline.md.j2:" in note.error, note.error
+        assert expect in note.error, note.error
+    assert snapshot(vault) == before
+    assert elapsed < 20  # cut off by a size check, long before the 10 s time limit twice over
+
+
+def test_endless_loop_is_stopped_by_the_time_limit(make_vault):
+    loop = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    vault = vault_with_template(make_vault, "ok\n" + loop + "\n")
+    before = (vault / "t.md").read_bytes()
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "_tpl/headline.md.j2:2: template stopped at a limit: still running after 10 s" in (
+        result.stderr
+    )
+    assert (vault / "t.md").read_bytes() == before
+    assert not [p for p in vault.rglob("*") if ".rotation-notes-" in p.name]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is enforced on Linux")
+def test_memory_limit_is_the_backstop_for_what_the_checks_miss():
+    with pytest.raises(RenderLimitError, match="MiB of memory"), memory_limit(64 << 20):
+        bytearray(256 << 20)
+    bytearray(256 << 20)  # the limit is lifted afterwards
+
+
+def test_lipsum_and_python_builtins_are_not_available(make_vault):
+    vault = vault_with_template(make_vault, "{{ lipsum(100000) }}\n")
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2 and "'lipsum' is undefined" in result.stderr
+
+
+def test_template_symlinked_outside_the_vault_is_refused(make_vault, tmp_path):
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    vault = make_vault({"t.md": THESIS})
+    (vault / "_tpl").mkdir()
+    (vault / "_tpl" / "headline.md.j2").symlink_to(secret)
+    (vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\ntemplates_dir = "_tpl"\n'
+    )
+    before = (vault / "t.md").read_bytes()
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "is a link to a file outside the vault" in result.stderr
+    assert (vault / "t.md").read_bytes() == before
+    assert "PRIVATE KEY" not in (vault / "t.md").read_text()
+
+
+def test_templates_dir_symlinked_outside_the_vault_is_refused(make_vault, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "headline.md.j2").write_text("from outside\n")
+    vault = make_vault({"t.md": THESIS})
+    (vault / "_tpl").symlink_to(outside, target_is_directory=True)
+    (vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\ntemplates_dir = "_tpl"\n'
+    )
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2 and "outside the vault" in result.stderr
+    assert "from outside" not in (vault / "t.md").read_text()
+
+
+def test_gigantic_template_file_is_refused(make_vault):
+    vault = vault_with_template(make_vault, "x" * 300_000 + "\n")
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "template is 300,001 characters; the limit is 262,144" in result.stderr

@@ -1,0 +1,349 @@
+"""Limits for rendering templates a vault brings with it.
+
+Jinja's ``SandboxedEnvironment`` stops a template from reaching Python
+internals, but not from running forever or building a gigantic string. A vault
+can be shared or synced from someone else, so its templates get four limits:
+
+* **Time**: a render runs at most ``TIME_LIMIT`` seconds. A timer thread raises
+  ``RenderTimeout`` inside the rendering thread (CPython's
+  ``PyThreadState_SetAsyncExc``: checked between bytecodes, no cost when it
+  does not fire), so an endless loop in a template ends with an error.
+* **Output**: a region's text is streamed and cut at ``MAX_OUTPUT`` characters.
+* **Values**: operators and calls that multiply data in one step (``'x' * n``,
+  ``n ** m``, ``s.ljust(n)``, ``s|indent(n)``, ``s.replace(a, b)``, joins, format
+  widths) are checked *before* they run, and refused if the result would be
+  larger than ``MAX_VALUE`` characters or items. Results of every call and
+  filter are checked after.
+* **Work**: all the values one render builds may hold ``WORK_LIMIT``
+  characters or items together, so a loop building a fresh big string on each
+  pass stops early on every platform.
+* **Memory** (Linux, where the kernel enforces it): while a template renders,
+  the process's address space may grow by at most ``MEMORY_LIMIT`` bytes, so
+  a single C-level operation the checks above did not foresee fails with
+  MemoryError instead of exhausting the machine.
+
+Each breach is a ``RenderLimitError`` naming the limit; the caller reports it
+as a template error with the template's file and line, and the note is left
+untouched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.sandbox import SandboxedEnvironment
+
+#: Seconds one region's template may run.
+TIME_LIMIT = 10.0
+#: Characters one region may produce.
+MAX_OUTPUT = 1_000_000
+#: Characters (or items) any single value a template builds may hold.
+MAX_VALUE = 1_000_000
+#: Characters (or items) all the values one render builds may hold together.
+WORK_LIMIT = 50_000_000
+#: Bytes the address space may grow by during one render (Linux only).
+MEMORY_LIMIT = 1 << 30
+
+_BIG_WIDTH = re.compile(r"\d{7,}")  # a width or precision of a million or more
+
+
+class RenderLimitError(Exception):
+    """A template went over one of the render limits."""
+
+
+class RenderTimeout(RenderLimitError):
+    pass
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)):
+        return len(value)
+    return 0
+
+
+def _refuse(what: str, size: float) -> None:
+    if size > MAX_VALUE:
+        raise RenderLimitError(
+            f"{what} would hold {size:,.0f} characters or items (limit {MAX_VALUE:,} for one value)"
+        )
+
+
+class _Budget(threading.local):
+    used = 0
+
+
+_budget = _Budget()
+
+
+def _check_result(value: Any, what: str) -> Any:
+    size = _size(value)
+    _refuse(what, size)
+    # Every value built counts against the render's budget, so a loop that
+    # builds a fresh big string on each pass stops long before memory runs out.
+    _budget.used += size
+    if _budget.used > WORK_LIMIT:
+        raise RenderLimitError(
+            f"built more than {WORK_LIMIT:,} characters or items of values in one render"
+        )
+    return value
+
+
+@contextmanager
+def work_budget() -> Iterator[None]:
+    """Start a render's budget of built values (``WORK_LIMIT``)."""
+    saved, _budget.used = _budget.used, 0
+    try:
+        yield
+    finally:
+        _budget.used = saved
+
+
+def _check_args(args: Iterable[Any], what: str) -> None:
+    for arg in args:
+        if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_VALUE:
+            raise RenderLimitError(f"{what}: argument {arg:,} is larger than {MAX_VALUE:,}")
+
+
+def _text_len(value: Any) -> int:
+    return len(value) if isinstance(value, str) else len(str(value))
+
+
+def _estimate_join(sep: Any, items: Any, what: str) -> None:
+    if isinstance(items, (list, tuple)):
+        total = _text_len(sep) * max(len(items) - 1, 0)
+        for item in items:
+            total += _text_len(item) if isinstance(item, str) else 0
+            _refuse(what, total)
+
+
+def _estimate_replace(text: Any, old: Any, new: Any, what: str) -> None:
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        hits = text.count(old) if old else len(text) + 1
+        _refuse(what, len(text) + hits * max(len(new) - len(old), 0))
+
+
+def _estimate_width(fmt: Any, what: str) -> None:
+    if isinstance(fmt, str) and _BIG_WIDTH.search(fmt):
+        raise RenderLimitError(f"{what}: a field width of a million or more")
+
+
+def _estimate_method(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Pre-checks for the str methods whose result can dwarf their inputs."""
+    # The sandbox hands out str.format wrapped (functools.update_wrapper).
+    self_ = getattr(getattr(obj, "__wrapped__", obj), "__self__", None)
+    name = getattr(obj, "__name__", "")
+    if not isinstance(self_, str):
+        return
+    what = f"str.{name}()"
+    if name == "join" and args:
+        _estimate_join(self_, args[0], what)
+    elif name == "replace" and len(args) >= 2:
+        _estimate_replace(self_, args[0], args[1], what)
+    elif name == "expandtabs":
+        tab = args[0] if args else kwargs.get("tabsize", 8)
+        if isinstance(tab, int):
+            _refuse(what, len(self_) + self_.count("\t") * tab)
+    elif name in ("format", "format_map"):
+        _estimate_width(self_, what)
+
+
+def _estimate_filter(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    what = f"filter '{name}'"
+    value = args[0] if args else None
+    if name == "join" and len(args) >= 1:
+        sep = args[1] if len(args) >= 2 else kwargs.get("d", "")
+        items = list(value) if isinstance(value, (list, tuple)) else value
+        _estimate_join(sep, items, what)
+    elif name == "replace" and len(args) >= 3:
+        _estimate_replace(value, args[1], args[2], what)
+    elif name == "indent" and isinstance(value, str):
+        width = args[1] if len(args) >= 2 else kwargs.get("width", 4)
+        pad = width if isinstance(width, int) else _text_len(width)
+        _refuse(what, len(value) + (value.count("\n") + 1) * pad)
+    elif name == "format":
+        _estimate_width(value, what)
+
+
+def _wrap_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    # Filters marked pass_context / pass_eval_context / pass_environment get that first.
+    skip = 1 if hasattr(func, "jinja_pass_arg") else 0
+
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        _check_args(args[skip + 1 :], f"filter '{name}'")
+        _check_args(kwargs.values(), f"filter '{name}'")
+        _estimate_filter(name, args[skip:], kwargs)
+        return _check_result(func(*args, **kwargs), f"the result of filter '{name}'")
+
+    # Jinja inspects these to pass the context / environment first.
+    for attr in ("jinja_pass_arg",):
+        if hasattr(func, attr):
+            setattr(limited, attr, getattr(func, attr))
+    limited.__name__ = getattr(func, "__name__", name)
+    limited.__doc__ = func.__doc__
+    return limited
+
+
+def _checked_concat(chunks: Iterable[str]) -> str:
+    """``"".join`` for captured output (macros, ``{% set %}`` blocks), sized first."""
+    parts = list(chunks)
+    _refuse("captured output", sum(map(len, parts)))
+    return "".join(parts)
+
+
+class _LimitedCodeGenerator(CodeGenerator):
+    """Jinja's code generator, with ``a ~ b`` results size-checked (``~`` is not an operator
+    the sandbox can intercept)."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.checked_value(")
+        super().visit_Concat(node, frame)
+        self.write(", '~')")
+
+
+class LimitedSandbox(SandboxedEnvironment):
+    """The sandbox, with the size checks above on operators, calls, filters and joins."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = _LimitedCodeGenerator
+    concat = staticmethod(_checked_concat)  # type: ignore[assignment]
+
+    @staticmethod
+    def checked_value(value: Any, operator: str) -> Any:
+        return _check_result(value, f"the result of '{operator}'")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.globals.pop("lipsum", None)  # generates text on demand; nothing here needs it
+
+    def limit_filters(self) -> None:
+        """Wrap every filter (call after adding the project's own)."""
+        self.filters = {name: _wrap_filter(name, f) for name, f in self.filters.items()}
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        what = f"'{operator}'"
+        if operator == "*":
+            sized, count = (left, right) if _size(left) else (right, left)
+            if _size(sized) and isinstance(count, int):
+                _refuse(f"the result of {what}", _size(sized) * count)
+        elif operator == "**":
+            if isinstance(left, int) and isinstance(right, int) and right > 0:
+                digits = right * math.log10(max(abs(left), 2))
+                if digits > 10_000:
+                    raise RenderLimitError(f"{left} ** {right} would have {digits:,.0f} digits")
+        elif operator == "+":
+            _refuse(f"the result of {what}", _size(left) + _size(right))
+        elif operator == "%" and isinstance(left, str):
+            _estimate_width(left, f"{what} formatting")
+            _check_args(right if isinstance(right, tuple) else (right,), f"{what} formatting")
+        return _check_result(super().call_binop(context, operator, left, right), what)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        what = f"{getattr(__obj, '__name__', 'call')}()"
+        _check_args(args, what)
+        _check_args(kwargs.values(), what)
+        _estimate_method(__obj, args, kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        return _check_result(result, f"the result of {what}")
+
+
+def stream_limited(chunks: Iterator[str]) -> str:
+    """Join a template's output, stopping at ``MAX_OUTPUT`` characters."""
+    out: list[str] = []
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > MAX_OUTPUT:
+            raise RenderLimitError(
+                f"output is longer than {MAX_OUTPUT:,} characters (a region holds a table or two)"
+            )
+        out.append(chunk)
+    return "".join(out)
+
+
+# --- time and memory -----------------------------------------------------------
+
+
+def _async_raise(thread_id: int, exc: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc else None
+    )
+
+
+@contextmanager
+def time_limit(seconds: float = TIME_LIMIT) -> Iterator[None]:
+    """Raise ``RenderTimeout`` in this thread if the block runs over ``seconds``."""
+    if sys.implementation.name != "cpython":  # pragma: no cover - no async exceptions
+        yield
+        return
+    target = threading.get_ident()
+    lock = threading.Lock()
+    state = {"active": True, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if state["active"]:
+                state["fired"] = True
+                _async_raise(target, RenderTimeout)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except RenderTimeout as exc:
+        message = f"still running after {seconds:g} s (an endless loop?)"
+        raise RenderTimeout(message).with_traceback(exc.__traceback__) from None
+    finally:
+        timer.cancel()
+        with lock:
+            state["active"] = False
+            if state["fired"]:
+                _async_raise(target, None)  # clear it if it has not been raised yet
+    if state["fired"]:
+        raise RenderTimeout(f"still running after {seconds:g} s (an endless loop?)")
+
+
+def _address_space() -> int | None:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            pages = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    import resource
+
+    return pages * resource.getpagesize()
+
+
+@contextmanager
+def memory_limit(extra: int = MEMORY_LIMIT) -> Iterator[None]:
+    """On Linux: let the address space grow by at most ``extra`` bytes in the block."""
+    used = _address_space() if sys.platform.startswith("linux") else None
+    if used is None:
+        yield
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = used + extra
+    if (soft != resource.RLIM_INFINITY and soft <= cap) or (
+        hard != resource.RLIM_INFINITY and hard < cap
+    ):
+        yield  # already limited more tightly by the user's own settings
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    except MemoryError as exc:
+        message = f"used more than {extra >> 20:,} MiB of memory while rendering"
+        raise RenderLimitError(message).with_traceback(exc.__traceback__) from None
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
