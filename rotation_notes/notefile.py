@@ -10,6 +10,7 @@ closed by the next ``---`` line) and only ever read, never re-serialised.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,12 @@ import yaml
 from .errors import FrontmatterError
 
 BOM = b"\xef\xbb\xbf"
+#: Frontmatter larger than this is not parsed (Obsidian's own property editor gives up far sooner).
+MAX_FRONTMATTER_CHARS = 256 * 1024
+#: How deeply lists and mappings may nest (PyYAML recurses once per level).
+MAX_YAML_DEPTH = 100
+#: Nodes the frontmatter may hold once aliases are expanded (a "billion laughs" holds 10^9).
+MAX_YAML_NODES = 100_000
 _FM_FENCE = re.compile(r"---[ \t]*\r?\n?")
 
 
@@ -70,6 +77,27 @@ class NoteText:
         return BOM + data if self.bom else data
 
 
+#: Bytes read to decide whether a note can be a thesis (its whole frontmatter fits).
+HEAD_BYTES = 4 * MAX_FRONTMATTER_CHARS + 64
+
+
+def read_head(path: Path, limit: int = HEAD_BYTES) -> tuple[bytes, int]:
+    """The first ``limit`` bytes of a file, and the file's size.
+
+    Deciding whether a note is a thesis, or reading a linked note's properties,
+    needs only the frontmatter: a 50 MB note is not read whole for that.
+    """
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        return fh.read(limit), size
+
+
+def may_be_thesis(head: bytes, spec_key: str) -> bool:
+    """Cheap test on a note's first bytes: frontmatter that mentions the thesis key."""
+    head = head[len(BOM) :] if head.startswith(BOM) else head
+    return head.startswith(b"---") and spec_key.encode() in head
+
+
 def decode_note(raw: bytes) -> NoteText:
     bom = raw.startswith(BOM)
     payload = raw[len(BOM) :] if bom else raw
@@ -93,11 +121,56 @@ def _locate_frontmatter(lines: list[str]) -> tuple[int, str | None]:
     return 0, None  # never closed: Obsidian shows it as text, so do we
 
 
+class YAMLLimitError(yaml.YAMLError):
+    """Frontmatter over one of the limits above."""
+
+    def __init__(self, problem: str, mark: yaml.Mark | None = None) -> None:
+        super().__init__(problem)
+        self.problem, self.problem_mark, self.context, self.context_mark = problem, mark, None, None
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document holds with every alias expanded, stopping past the limit.
+
+    Aliases share nodes, so PyYAML builds a "billion laughs" cheaply; whatever
+    walks the data afterwards (validation, a JSON report) would not.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        kids: list[yaml.Node] = (
+            [n for pair in node.value for n in pair]
+            if isinstance(node, yaml.MappingNode)
+            else list(node.value)
+        )
+        if children_done:
+            total = 1 + sum(sizes.get(id(k), 0) for k in kids)
+            if total > MAX_YAML_NODES:
+                raise YAMLLimitError(
+                    f"holds more than {MAX_YAML_NODES:,} values once its aliases are expanded"
+                    + (" (a YAML 'billion laughs'?)" if total > len(sizes) + len(stack) else ""),
+                    node.start_mark,
+                )
+            sizes[id(node)] = total
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+    return sizes[id(root)]
+
+
 class _SafeLoader(yaml.SafeLoader):
     """SafeLoader (plain data only, no Python object tags) that keeps dates as text.
 
     PyYAML would turn ``2026-02-03`` into a date and raise a bare ValueError
     for ``2026-13-01``; as text, the spec validates it and names key and line.
+    Documents that expand past ``MAX_YAML_NODES`` through aliases are refused
+    before anything is constructed.
     """
 
     yaml_implicit_resolvers = {
@@ -105,13 +178,48 @@ class _SafeLoader(yaml.SafeLoader):
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise YAMLLimitError(
+                    f"is nested more than {MAX_YAML_DEPTH} levels deep",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> yaml.Node | None:
+        node: yaml.Node | None = super().compose_document()  # type: ignore[no-untyped-call]
+        if node is not None:
+            _expanded_size(node)
+        return node
+
 
 def parse_frontmatter(note: NoteText, path: Path | str) -> dict[str, Any]:
     """The frontmatter as a dict ({} when absent). Errors name the file line."""
     if note.frontmatter_src is None:
         return {}
+    if len(note.frontmatter_src) > MAX_FRONTMATTER_CHARS:
+        raise FrontmatterError(
+            f"frontmatter is {len(note.frontmatter_src):,} characters; "
+            f"rotation-notes reads up to {MAX_FRONTMATTER_CHARS:,}",
+            path=path,
+            line=2,
+            hint="move the bulk of it into the note's body",
+        )
     try:
         data = frontmatter.YAMLHandler().load(note.frontmatter_src, Loader=_SafeLoader)
+    except RecursionError:
+        raise FrontmatterError(
+            "frontmatter is nested too deeply to read",
+            path=path,
+            line=2,
+            hint="flatten the YAML between the '---' lines",
+        ) from None
     except yaml.YAMLError as exc:
         # The context mark is where the broken construct began (an unclosed
         # list or quote); the problem mark is often just the end of the text.
@@ -119,6 +227,15 @@ def parse_frontmatter(note: NoteText, path: Path | str) -> dict[str, Any]:
         line = mark.line + 2 if mark is not None else None  # +1 for '---', +1 1-based
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         context = getattr(exc, "context", None)
+        if isinstance(exc, YAMLLimitError):
+            raise FrontmatterError(
+                f"frontmatter {problem}; not read",
+                path=path,
+                line=line,
+                hint="simplify the YAML between the '---' lines",
+            ) from None
+        if "could not determine a constructor" in problem:
+            problem += " (only plain YAML data is read; Python object tags are never built)"
         raise FrontmatterError(
             f"frontmatter is not valid YAML: {context + ': ' if context else ''}{problem}",
             path=path,
@@ -134,11 +251,11 @@ def parse_frontmatter(note: NoteText, path: Path | str) -> dict[str, Any]:
 
 def key_line(note: NoteText, keys: tuple[str | int, ...]) -> int | None:
     """The 1-based file line where a frontmatter key path starts, if found."""
-    if note.frontmatter_src is None:
+    if note.frontmatter_src is None or len(note.frontmatter_src) > MAX_FRONTMATTER_CHARS:
         return None
     try:
         node = yaml.compose(note.frontmatter_src, Loader=_SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
     best = None
     for k in keys:

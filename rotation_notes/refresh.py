@@ -28,7 +28,14 @@ from .errors import (
     UsageError,
 )
 from .marketdata import MarketDataProvider, PriceSet
-from .notefile import NoteText, decode_note, find_wikilinks, parse_frontmatter
+from .notefile import (
+    NoteText,
+    decode_note,
+    find_wikilinks,
+    may_be_thesis,
+    parse_frontmatter,
+    read_head,
+)
 from .regions import REGION_NAMES, Region, find_regions, insert_missing
 from .render import make_env
 from .sources import make_provider
@@ -37,6 +44,10 @@ from .vault import Vault
 from .writer import read_bytes, replace_if_unchanged
 
 log = logging.getLogger(__name__)
+
+#: Thesis notes larger than this are refused (a refresh would take seconds and
+#: hundreds of MB each time); other notes are never read whole.
+MAX_NOTE_BYTES = 16_000_000
 
 
 @dataclass
@@ -128,8 +139,10 @@ class _Run:
         self.charts: dict[str, tuple[str, bytes]] = {}
 
     def read_linked(self, rel: str) -> tuple[NoteText, dict[str, Any]]:
+        """A linked note's properties (only its head is read: the frontmatter fits in it)."""
         if rel not in self._linked:
-            note = decode_note(self.vault.abs(rel).read_bytes())
+            head, _ = read_head(self.vault.abs(rel))
+            note = decode_note(head)
             self._linked[rel] = (note, parse_frontmatter(note, rel))
         return self._linked[rel]
 
@@ -163,9 +176,27 @@ class _Run:
         return out
 
     def prepare(self, rel: str, explicit: bool) -> _Prepared | None:
-        raw = self.vault.abs(rel).read_bytes()
-        note = decode_note(raw)
-        src = note.frontmatter_src
+        path = self.vault.abs(rel)
+        head, size = read_head(path)
+        if may_be_thesis(head, SPEC_KEY):
+            if size > MAX_NOTE_BYTES:
+                raise NoteError(
+                    f"note is {size / 1e6:.1f} MB; rotation-notes refreshes thesis notes "
+                    f"up to {MAX_NOTE_BYTES / 1e6:.0f} MB; left untouched",
+                    path=rel,
+                    hint="move bulk material (pasted data, logs) into a linked note",
+                )
+            if not path.resolve().is_relative_to(self.vault.root):
+                raise NoteError(
+                    f"note is a link to a file outside the vault ({path.resolve()}); not changed",
+                    path=rel,
+                    hint="rotation-notes writes inside the vault only",
+                )
+            raw = head if len(head) == size else path.read_bytes()
+            note = decode_note(raw)
+            src = note.frontmatter_src
+        else:
+            src = None
         if src is None or SPEC_KEY not in src:
             if explicit:
                 raise NoteError(

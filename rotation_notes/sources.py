@@ -30,8 +30,19 @@ def cache_dir_for(vault: Vault | None, override: Path | None) -> Path:
     if os.environ.get(ENV_VAR):
         return default_cache_dir()
     if vault is not None and vault.config.cache_dir:
-        path = Path(vault.config.cache_dir).expanduser()
-        return path if path.is_absolute() else vault.root / path
+        # A vault may be someone else's: its settings cannot send writes outside it.
+        where = "cache_dir in rotation-notes.toml"
+        hint = "to keep the cache elsewhere, use --cache DIR or ROTATION_NOTES_CACHE"
+        try:
+            rel = vault.inside(vault.config.cache_dir, what=where)
+        except UsageError as exc:
+            raise UsageError(exc.message, hint=hint) from None
+        path = vault.abs(rel)
+        if not path.resolve().is_relative_to(vault.root):
+            raise UsageError(
+                f"{where} '{vault.config.cache_dir}' links outside the vault", hint=hint
+            )
+        return path
     return default_cache_dir()
 
 
@@ -40,6 +51,11 @@ def bundled_provider(vault: Vault) -> CsvDirectoryProvider | None:
         return None
     rel = vault.inside(vault.config.data_dir, what="data_dir")
     folder = vault.abs(rel)
+    if folder.exists() and not folder.resolve().is_relative_to(vault.root):
+        raise UsageError(
+            f"data_dir '{vault.config.data_dir}' in rotation-notes.toml links outside the vault",
+            hint="bundled data must live inside the vault; use --data DIR for a folder elsewhere",
+        )
     if not folder.is_dir():
         raise UsageError(
             f"data_dir '{vault.config.data_dir}' in rotation-notes.toml is not a vault folder"

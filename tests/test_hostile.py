@@ -1,0 +1,228 @@
+"""Hostile or broken vaults: each gets a clear error naming the file, and nothing else changes.
+
+Every case here puts one bad thing into a vault next to a good thesis note and
+runs the real CLI: the bad note fails with a message that names it, the good
+one is refreshed, and no other byte in the vault changes. YAML bombs also get
+their memory measured (``os.wait4`` gives the child's own peak RSS).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import NO_NETWORK, THESIS, THESIS_FRONTMATTER, run_cli, snapshot
+
+GOOD = "good.md"
+
+
+def run_measured(*args: str | Path) -> tuple[int, str, str, float]:
+    """The CLI in a subprocess: exit code, stdout, stderr and its peak RSS in MB."""
+    env = {**os.environ, **NO_NETWORK, "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rotation_notes", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    out, err = proc.communicate(timeout=300)
+    # communicate() has reaped the child; its rusage is the process's own.
+    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
+    del status
+    rss = usage.ru_maxrss if usage else _children_peak()
+    return proc.returncode, out, err, rss / 1024
+
+
+def _children_peak() -> float:
+    import resource
+
+    return float(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+def changed_files(before: dict, after: dict) -> set[str]:
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+
+def assert_only_good_changed(vault: Path, before: dict, result) -> None:
+    after = snapshot(vault)
+    changed = changed_files(before, after)
+    assert GOOD in changed, result.stdout + result.stderr
+    assert all(c == GOOD or c.endswith(".png") for c in changed), changed
+
+
+LAUGHS = "lol: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + "".join(
+    f"l{i}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
+
+
+YAML_CASES = {
+    "billion-laughs": (LAUGHS, ":8: frontmatter holds more than 100,000 values"),
+    "deep-nesting": ("x: " + "[" * 50_000 + "]" * 50_000 + "\n", "nested more than 100 levels"),
+    "huge": ("pad: " + "x" * 2_000_000 + "\n", "frontmatter is 2,000,"),
+    "python-object": (
+        "x: !!python/object/apply:os.system ['touch PWNED']\n",
+        "Python object tags are never built",
+    ),
+    "python-name": ("x: !!python/name:os.system\n", "Python object tags are never built"),
+    "unclosed-list": ("tags: [a, b\nnext: 1\n", ":3: frontmatter is not valid YAML"),
+    "tab-indent": ("tags:\n\t- a\n", ":4: frontmatter is not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(YAML_CASES))
+def test_bad_yaml_fails_fast_names_the_note_and_spares_the_rest(make_vault, name):
+    bad_yaml, expect = YAML_CASES[name]
+    body = THESIS.removeprefix("---\n")
+    vault = make_vault({"bad.md": "---\nrotation-notes: {}\n" + bad_yaml + body, GOOD: THESIS})
+    before = snapshot(vault)
+    code, out, err, rss_mb = run_measured("refresh", vault)
+    assert code == 2
+    assert f"bad.md{expect}" in err if expect.startswith(":") else expect in err, err
+    assert "bad.md" in err
+    assert "updated    good.md" in out + err
+    after = snapshot(vault)
+    assert after["bad.md"] == before["bad.md"]
+    assert changed_files(before, after) <= {GOOD, "Attachments/iwm-vs-qqq-price-chart.png"} | {
+        k for k in after if k.endswith(".png")
+    }
+    assert not (vault / "PWNED").exists() and not Path("PWNED").exists()
+    # A normal run of this vault peaks near 150-200 MB (pandas, matplotlib); a bomb
+    # that got expanded would need gigabytes.
+    assert rss_mb < 600, f"peak RSS {rss_mb:.0f} MB"
+
+
+# --- notes that are not clean thesis notes ---------------------------------------
+
+BIG = 50 * 1024 * 1024
+
+
+def test_empty_binary_undecodable_and_gigantic_notes(make_vault):
+    png = (Path(__file__).parent.parent / "vault_sample/Attachments/iwm-vs-qqq-price-chart.png")
+    prose = b"Lorem ipsum dolor sit amet [[Fed policy]] 2026\n"
+    files = {
+        GOOD: THESIS,
+        "empty.md": b"",
+        "binary.md": png.read_bytes(),
+        "nul.md": b"---\ntitle: x\n---\n\x00\x01\x02 text\n",
+        "latin1.md": "---\ntitle: café\n---\nnaïve\n".encode("latin-1"),
+        "latin1 thesis.md": (THESIS + "Prose in Latin-1: café\n").encode("latin-1"),
+        "huge prose.md": prose * (BIG // len(prose)),
+        "huge thesis.md": THESIS.encode() + prose * (BIG // len(prose)),
+    }
+    vault = make_vault(files)
+    before = snapshot(vault)
+    code, out, err, rss_mb = run_measured("refresh", vault)
+    assert code == 2, out + err
+    assert "latin1 thesis.md: note is not valid UTF-8" in err
+    assert "huge thesis.md: note is 52.4 MB; rotation-notes refreshes thesis notes up to 16 MB" in (
+        err
+    )
+    assert "updated    good.md" in out + err
+    assert "1 updated, 0 unchanged, 2 failed" in out + err
+    after = snapshot(vault)
+    for name in files:
+        if name != GOOD:
+            assert after[name] == before[name], name
+    # The 50 MB notes were not read whole: far less than the 400+ MB that takes.
+    assert rss_mb < 350, f"peak RSS {rss_mb:.0f} MB"
+
+    # Named explicitly, each gets its own answer.
+    for name, expect in {
+        "empty.md": "not a thesis note",
+        "binary.md": "not a thesis note",
+        "latin1.md": "not a thesis note",
+        "huge prose.md": "not a thesis note",
+    }.items():
+        result = run_cli("refresh", vault, "--note", vault / name)
+        assert result.returncode == 2 and f"{name}: {expect}" in result.stderr, result.stderr
+    assert snapshot(vault) == after
+
+
+# --- paths that leave the vault ------------------------------------------------
+
+
+def test_note_symlinked_outside_the_vault_is_not_written(make_vault, tmp_path):
+    outside = tmp_path / "outside.md"
+    outside.write_text(THESIS)
+    vault = make_vault({GOOD: THESIS})
+    (vault / "linked.md").symlink_to(outside)
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "linked.md: note is a link to a file outside the vault" in result.stderr
+    assert outside.read_text() == THESIS
+    assert "updated    good.md" in result.stdout + result.stderr
+
+
+def test_chart_symlinked_outside_the_vault_is_not_written(make_vault, tmp_path):
+    outside = tmp_path / "victim.png"
+    outside.write_bytes(b"not yours")
+    chart = "  charts:\n    - file: owned.png\n"
+    vault = make_vault(
+        {
+            "t.md": THESIS_FRONTMATTER.replace("---\n", "", 1)
+            .replace("\n---\n", "\n" + chart + "---\n")
+            .join(["---\n", THESIS.split("---\n", 2)[2]]),
+            GOOD: THESIS,
+        }
+    )
+    (vault / "owned.png").symlink_to(outside)
+    before = (vault / "t.md").read_bytes()
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "chart owned.png resolves outside the vault" in result.stderr
+    assert outside.read_bytes() == b"not yours"
+    assert (vault / "t.md").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("setting", "expect"),
+    [
+        ('templates_dir = "../tpl"', "templates_dir '../tpl' points outside the vault"),
+        ('templates_dir = "/etc"', "templates_dir '/etc' points outside the vault"),
+        ('data_dir = "../../data"', "data_dir '../../data' points outside the vault"),
+        ('cache_dir = "/tmp/elsewhere"', "cache_dir in rotation-notes.toml '/tmp/elsewhere'"),
+        ('cache_dir = "../cache"', "cache_dir in rotation-notes.toml '../cache'"),
+    ],
+)
+def test_vault_settings_cannot_point_outside_the_vault(make_vault, monkeypatch, setting, expect):
+    monkeypatch.delenv("ROTATION_NOTES_CACHE")  # else the vault's cache_dir is not read
+    vault = make_vault({GOOD: THESIS})
+    (vault / "rotation-notes.toml").write_text(setting + "\n")
+    before = snapshot(vault)
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert expect in result.stderr, result.stderr
+    assert snapshot(vault) == before
+    assert not Path("/tmp/elsewhere").exists()
+
+
+def test_data_dir_symlinked_outside_the_vault_is_refused(make_vault, tmp_path):
+    vault = make_vault({GOOD: THESIS})
+    (vault / "Data" / "market-data").rename(tmp_path / "moved")
+    (vault / "Data" / "market-data").symlink_to(tmp_path / "moved", target_is_directory=True)
+    (vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\nprovider = "bundled"\n'
+    )
+    before = snapshot(vault)
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "data_dir 'Data/market-data' in rotation-notes.toml links outside the vault" in (
+        result.stderr
+    )
+    assert snapshot(vault) == before
+
+
+def test_cache_dir_symlinked_outside_the_vault_is_refused(make_vault, tmp_path, monkeypatch):
+    monkeypatch.delenv("ROTATION_NOTES_CACHE")  # the vault's setting is read only without it
+    (tmp_path / "out").mkdir()
+    vault = make_vault({GOOD: THESIS})
+    (vault / "cache").symlink_to(tmp_path / "out", target_is_directory=True)
+    (vault / "rotation-notes.toml").write_text('data_dir = "Data/market-data"\ncache_dir = "cache"\n')
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "cache_dir in rotation-notes.toml 'cache' links outside the vault" in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
