@@ -11,36 +11,32 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
 from conftest import NO_NETWORK, THESIS, THESIS_FRONTMATTER, run_cli, snapshot
 
 GOOD = "good.md"
 
 
 def run_measured(*args: str | Path) -> tuple[int, str, str, float]:
-    """The CLI in a subprocess: exit code, stdout, stderr and its peak RSS in MB."""
+    """The CLI in a subprocess: exit code, stdout, stderr and its own peak RSS in MB."""
     env = {**os.environ, **NO_NETWORK, "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rotation_notes", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    out, err = proc.communicate(timeout=300)
-    # communicate() has reaped the child; its rusage is the process's own.
-    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
-    del status
-    rss = usage.ru_maxrss if usage else _children_peak()
-    return proc.returncode, out, err, rss / 1024
-
-
-def _children_peak() -> float:
-    import resource
-
-    return float(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rotation_notes", *map(str, args)],
+            stdout=out,
+            stderr=err,
+            env=env,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's rusage, not all children's
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        text_out, text_err = out.read().decode(), err.read().decode()
+    return proc.returncode, text_out, text_err, usage.ru_maxrss / 1024
 
 
 def changed_files(before: dict, after: dict) -> set[str]:
@@ -101,7 +97,7 @@ BIG = 50 * 1024 * 1024
 
 
 def test_empty_binary_undecodable_and_gigantic_notes(make_vault):
-    png = (Path(__file__).parent.parent / "vault_sample/Attachments/iwm-vs-qqq-price-chart.png")
+    png = Path(__file__).parent.parent / "vault_sample/Attachments/iwm-vs-qqq-price-chart.png"
     prose = b"Lorem ipsum dolor sit amet [[Fed policy]] 2026\n"
     files = {
         GOOD: THESIS,
@@ -221,7 +217,9 @@ def test_cache_dir_symlinked_outside_the_vault_is_refused(make_vault, tmp_path, 
     (tmp_path / "out").mkdir()
     vault = make_vault({GOOD: THESIS})
     (vault / "cache").symlink_to(tmp_path / "out", target_is_directory=True)
-    (vault / "rotation-notes.toml").write_text('data_dir = "Data/market-data"\ncache_dir = "cache"\n')
+    (vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\ncache_dir = "cache"\n'
+    )
     result = run_cli("refresh", vault)
     assert result.returncode == 2
     assert "cache_dir in rotation-notes.toml 'cache' links outside the vault" in result.stderr
