@@ -222,7 +222,7 @@ class _Run:
             wanted = (
                 list(REGION_NAMES) if spec.charts else [n for n in REGION_NAMES if n != "charts"]
             )
-            text = insert_missing(note, regions, wanted)
+            text = insert_missing(note, regions, wanted, rel)
             if text != note.text:
                 note = decode_note(note.encode(text))
                 regions = find_regions(note, rel)

@@ -61,6 +61,7 @@ class _Line:
     body: str  # without line ending
     in_code: bool  # inside a fenced code block (or is a fence line)
     quoted: bool  # inside a block quote / callout
+    opens: bool = False  # the line opens a fenced code block
 
 
 def _scan(lines: list[str], start: int) -> Iterator[_Line]:
@@ -82,7 +83,7 @@ def _scan(lines: list[str], start: int) -> Iterator[_Line]:
         m = _FENCE_OPEN.fullmatch(rest)
         if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
             fence = (m.group(1)[0], len(m.group(1)), depth)
-            yield _Line(i, body, True, depth > 0)
+            yield _Line(i, body, True, depth > 0, opens=True)
             continue
         yield _Line(i, body, False, depth > 0)
 
@@ -276,7 +277,20 @@ def _heading_key(text: str) -> str:
     return text[4:] if text.startswith("the ") else text
 
 
-def insert_missing(note: NoteText, regions: list[Region], wanted: Iterable[str]) -> str:
+def _unclosed_fence(lines: list[str], start: int) -> int | None:
+    """The index of the fence line whose code block runs to the end of the note, if any."""
+    opened = None
+    for ln in _scan([*lines, "\n"], start):  # a sentinel line: in code iff a block is open
+        if ln.opens:
+            opened = ln.index
+        elif not ln.in_code:
+            opened = None
+    return opened
+
+
+def insert_missing(
+    note: NoteText, regions: list[Region], wanted: Iterable[str], path: Path | str = ""
+) -> str:
     """The note with an empty region inserted for each wanted region it lacks.
 
     Placement (documented in docs/regions.md): ``headline`` after the first H1
@@ -297,6 +311,7 @@ def insert_missing(note: NoteText, regions: list[Region], wanted: Iterable[str])
 
     inserts: dict[int, list[str]] = {}  # insert before line index
     appended: dict[str, list[str]] = {}  # heading -> lines appended at the end
+    appended_names: list[str] = []
     lines = note.lines
     scanned = [ln for ln in _scan(lines, note.body_start) if not ln.in_code and not ln.quoted]
     headings = [(ln.index, m) for ln in scanned if (m := _HEADING.fullmatch(ln.body))]
@@ -333,14 +348,20 @@ def insert_missing(note: NoteText, regions: list[Region], wanted: Iterable[str])
         )
         if target is None:
             appended.setdefault(DEFAULT_HEADINGS[name], []).extend([nl, *block(name)])
+            appended_names.append(name)
         else:
             after(target, [nl, *block(name)])
 
     out: list[str] = []
 
+    def end_line() -> None:
+        """Give the last line an ending (e.g. a closing '---' at the very end of the file)."""
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n" if out[-1].endswith("\r") else nl  # a lone CR: complete it
+
     def insert(new: list[str]) -> None:
-        if new and out and not out[-1].endswith("\n"):
-            out[-1] += nl  # e.g. a closing '---' with no newline at the end of the file
+        if new:
+            end_line()
         out.extend(new)
 
     for i, line in enumerate(lines):
@@ -348,8 +369,18 @@ def insert_missing(note: NoteText, regions: list[Region], wanted: Iterable[str])
         out.append(line)
     insert(inserts.get(len(lines), []))
     if appended:
-        if out and not out[-1].endswith("\n"):
-            out[-1] += nl
+        fence = _unclosed_fence(lines, note.body_start)
+        if fence is not None:
+            # Obsidian shows everything after it as code: markers there would be text.
+            raise MarkerError(
+                f"line {fence + 1} opens a code block that is never closed, so regions "
+                "appended at the end would be inside it",
+                path=path,
+                line=fence + 1,
+                hint=f"close the code block, or add the markers by hand (see docs/regions.md); "
+                f"missing: {', '.join(appended_names)}",
+            )
+        end_line()
         for heading, new in appended.items():
             out.extend([nl, f"## {heading}" + nl, *new])
     return "".join(out)

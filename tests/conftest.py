@@ -133,3 +133,14 @@ ALL_REGIONS = "".join(
 )
 
 THESIS = THESIS_FRONTMATTER + "# Thesis\n\n" + ALL_REGIONS
+
+
+#: Figures tests measured (fuzz inputs tried, kills survived...), printed after the run.
+FIGURES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FIGURES:
+        terminalreporter.section("figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

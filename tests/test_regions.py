@@ -157,3 +157,25 @@ def test_init_after_frontmatter_without_final_newline():
     out = insert_missing(note, [], ["headline", "setup"])
     assert out.startswith("---\nrotation-notes: {}\n---\n%% rotation-notes:headline %%\n")
     assert {r.name for r in regions_of(out)} == {"headline", "setup"}
+
+
+def test_init_after_a_marker_ending_in_a_lone_cr():
+    # Found by the fuzzer: the marker's lone CR became CR CR LF and the marker broke.
+    text = "# T\n%% rotation-notes:headline %%\n%% /rotation-notes:headline %%\r"
+    note = decode_note(text.encode())
+    out = insert_missing(note, regions_of(text), ["headline", "updated"])
+    assert out.startswith(text + "\n%% rotation-notes:updated %%\n")
+    assert [r.name for r in regions_of(out)] == ["headline", "updated"]
+
+
+def test_init_refuses_to_append_into_a_code_block_left_open(make_vault):
+    # Found by the fuzzer: regions appended after an unclosed fence are code, so every
+    # --init appended them again.
+    from conftest import THESIS_FRONTMATTER, run_cli
+
+    text = THESIS_FRONTMATTER + "# Thesis\n\nSome code:\n```python\nprint('never closed')\n"
+    vault = make_vault({"t.md": text})
+    result = run_cli("refresh", vault, "--init")
+    assert result.returncode == 2
+    assert "t.md:20: line 20 opens a code block that is never closed" in result.stderr
+    assert (vault / "t.md").read_text() == text
