@@ -9,6 +9,7 @@ their memory measured (``os.wait4`` gives the child's own peak RSS).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -224,3 +225,36 @@ def test_cache_dir_symlinked_outside_the_vault_is_refused(make_vault, tmp_path, 
     assert result.returncode == 2
     assert "cache_dir in rotation-notes.toml 'cache' links outside the vault" in result.stderr
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# --- markers broken every way: through the CLI, the note must stay as it was ------
+
+B, E = "%% rotation-notes:setup %%\n", "%% /rotation-notes:setup %%\n"
+BROKEN_MARKERS = {
+    "missing-end": (B, "region 'setup' is never closed"),
+    "reversed": (E + B, "end of region 'setup' without a start"),
+    "duplicated": (B + E + B + E, "region 'setup' appears twice"),
+    "nested": (
+        B + "%% rotation-notes:tracking %%\n%% /rotation-notes:tracking %%\n" + E,
+        "region 'tracking' starts inside region 'setup'",
+    ),
+    "in-callout": ("> [!note]\n> " + B + "> " + E, "inside a block quote or callout"),
+    "end-in-fence": (B + "```\n" + E + "```\n", "region 'setup' is never closed"),
+    "malformed": ("%% rotation-notes: setup%%\n", "malformed"),
+    "unknown": ("%% rotation-notes:setpu %%\n%% /rotation-notes:setpu %%\n", "unknown region"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_MARKERS))
+def test_broken_markers_leave_the_note_untouched(make_vault, name):
+    body, expect = BROKEN_MARKERS[name]
+    vault = make_vault({"bad.md": THESIS_FRONTMATTER + "# T\n\n" + body, GOOD: THESIS})
+    before = snapshot(vault)
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    first_line = len(THESIS_FRONTMATTER.splitlines()) + 3
+    line = re.search(r"bad\.md:(\d+): ", result.stderr)
+    assert line and first_line <= int(line.group(1)) < first_line + 4, result.stderr
+    assert expect in result.stderr, result.stderr
+    assert snapshot(vault)["bad.md"] == before["bad.md"]
+    assert "updated    good.md" in result.stdout + result.stderr
