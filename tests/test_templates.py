@@ -31,13 +31,27 @@ def test_override_replaces_default(make_vault):
     assert "| Metric | Small caps (IWM)" in text  # other regions keep the default
 
 
-def test_sandbox_blocks_python_internals(make_vault):
-    vault = vault_with_template(make_vault, "ok\n{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "''.__class__.__mro__[1].__subclasses__()",
+        "cycler.__init__.__globals__.os.system('touch PWNED')",
+        "joiner.__init__.__globals__['__builtins__']['open']('/etc/passwd').read()",
+        "namespace.__init__.__globals__.sys.modules.os.getcwd()",
+        "(long.stats.ytd).__class__.__init__.__globals__",
+        "range.__globals__['__builtins__']",
+        "''.format.__globals__",
+        "'{0.__class__.__mro__}'.format('')",
+    ],
+)
+def test_sandbox_blocks_python_internals(make_vault, escape):
+    vault = vault_with_template(make_vault, "ok\n{{ " + escape + " }}\n")
     before = (vault / "t.md").read_bytes()
     result = run_cli("refresh", vault)
     assert result.returncode == 2
-    assert "_tpl/headline.md.j2:2: template blocked by the sandbox" in result.stderr
+    assert "_tpl/headline.md.j2:2: template blocked by the sandbox" in result.stderr, result.stderr
     assert (vault / "t.md").read_bytes() == before
+    assert not (vault / "PWNED").exists()
 
 
 def test_syntax_error_names_file_and_line(make_vault):
