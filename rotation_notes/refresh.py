@@ -41,7 +41,7 @@ from .render import make_env
 from .sources import make_provider
 from .spec import SPEC_KEY, CatalystWindow, ThesisSpec, is_thesis, parse_catalyst, parse_spec
 from .vault import Vault
-from .writer import read_bytes, replace_if_unchanged
+from .writer import read_bytes, replace_if_unchanged, sweep_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +298,8 @@ def refresh(
 ) -> RefreshReport:
     """Refresh every thesis note of the vault (or the ``options.notes``)."""
     vault = Vault.open(vault_path)
+    if not options.dry_run and options.candidates is None:
+        sweep_stale_temps(vault.root)  # a killed run's temp files (the watcher: at start-up)
     run = _Run(vault, options)
     env = make_env(
         vault.abs(vault.inside(vault.config.templates_dir, what="templates_dir"))

@@ -4,24 +4,94 @@ A file is replaced only through a temp file in the same folder (hidden:
 its name starts with a dot, so Obsidian and most sync tools skip it), fsynced,
 given the original's permission bits, then renamed over the original. Just
 before the rename the file is read again; if its bytes are no longer the ones
-the new content was computed from, nothing is written.
+the new content was computed from, nothing is written. That check reads a
+handle kept open across the rename, so a write landing between the check and
+the rename (into the file the rename unlinks) is seen afterwards and put back:
+the user's edit wins either way. What remains: a program that saves by renaming
+its own temp file over the note in those microseconds, or that holds the note
+open and writes to it after the rename, loses that save (tests/test_storm.py).
+
+A run killed between creating its temp file and the rename (SIGKILL, power
+loss) leaves that temp file behind; the next writing run removes it
+(``sweep_stale_temps``): its name carries the writer's process id.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import secrets
 import stat
+import time
+from collections import Counter
 from pathlib import Path
 
 from .errors import ConcurrentEditError, NoteError
 
+log = logging.getLogger(__name__)
+
 TEMP_MARK = ".rotation-notes-"
+#: ``.NAME.rotation-notes-PID-HEX.tmp``, exactly as ``temp_name`` spells it
+TEMP_RE = re.compile(r"\.(?P<target>.+)\.rotation-notes-(?P<pid>[0-9]+)-[0-9a-f]{8}\.tmp")
+#: A temp file this old is debris whatever its process id says (a write takes milliseconds;
+#: the id may have been reused, or the file may come from another machine through a sync tool).
+STALE_AFTER = 3600.0
+#: Folders never written into (``vault.IGNORED_DIRS``; hidden folders are skipped too).
+_SKIP_DIRS = frozenset({".obsidian", ".trash", ".git"})
 
 
 def temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":
+        return True  # no safe probe here (os.kill would terminate it): the age rule decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's live process (or an id we cannot probe): keep it
+    return True
+
+
+def sweep_stale_temps(root: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the temp files interrupted runs left under ``root``; returns those removed.
+
+    Only files named as ``temp_name`` names them are touched, and only when the process
+    that created them is gone (or the file is older than ``STALE_AFTER``): a live writer's
+    temp file is never removed from under it. Callers hold the vault lock.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if d not in _SKIP_DIRS
+            and not d.startswith(".")
+            and not os.path.islink(os.path.join(dirpath, d))
+        ]
+        for name in filenames:
+            m = TEMP_RE.fullmatch(name)
+            if m is None:
+                continue
+            path = Path(dirpath) / name
+            try:
+                age = now - path.lstat().st_mtime
+                if _pid_alive(int(m["pid"])) and age < STALE_AFTER:
+                    continue
+                path.unlink()
+            except OSError:
+                continue  # gone already (another sweep), or not ours to remove: never fatal
+            log.info("removed %s, left behind by an interrupted run", path)
+            removed.append(path)
+    return removed
 
 
 def read_bytes(path: Path) -> bytes | None:
@@ -32,7 +102,18 @@ def read_bytes(path: Path) -> bytes | None:
 
 
 def replace_if_unchanged(path: Path, expected: bytes | None, new: bytes) -> None:
-    """Atomically set ``path`` to ``new`` if it still holds ``expected`` (None: absent)."""
+    """Atomically set ``path`` to ``new`` if it still holds ``expected`` (None: absent).
+
+    The check is made through a handle on the file that is kept open across the rename: a
+    write that lands in it between the check and the rename (a user's editor takes no lock)
+    went into the file the rename unlinked, and shows there afterwards. Those bytes are then
+    put back in place (the user's edit wins, as when it lands before the check) and
+    ``ConcurrentEditError`` is raised all the same.
+    """
+    _replace(path, expected, new, rounds=3)
+
+
+def _replace(path: Path, expected: bytes | None, new: bytes, *, rounds: int) -> None:
     real = path.resolve() if path.is_symlink() else path
     try:
         st: os.stat_result | None = real.stat()
@@ -46,6 +127,7 @@ def replace_if_unchanged(path: Path, expected: bytes | None, new: bytes) -> None
         )
     real.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(real)
+    old = None
     try:
         with open(tmp, "xb") as fh:
             fh.write(new)
@@ -53,18 +135,104 @@ def replace_if_unchanged(path: Path, expected: bytes | None, new: bytes) -> None
             os.fsync(fh.fileno())
         if st is not None:
             os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        if read_bytes(real) != expected:
-            raise ConcurrentEditError(
-                "changed while it was being refreshed; left as the other writer saved it",
-                path=path,
-                hint="run the refresh again",
-            )
+        with contextlib.suppress(FileNotFoundError):
+            old = open(real, "rb")  # noqa: SIM115 - held open across the rename, closed below
+        if (old.read() if old is not None else None) != expected:
+            raise _changed(path)
+        if os.name != "posix" and old is not None:
+            # Windows cannot rename over a file this process holds open: no late check there
+            old.close()
+            old = None
         os.replace(tmp, real)
     except BaseException:
+        if old is not None:
+            old.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     _fsync_dir(real.parent)
+    if old is None:
+        return
+    with old:
+        old.seek(0)
+        late = old.read()
+    if late != expected:  # written between the check and the rename: put it back
+        _put_back(path, expected or b"", new, late, rounds)
+
+
+def _changed(path: Path) -> ConcurrentEditError:
+    return ConcurrentEditError(
+        "changed while it was being refreshed; left as the other writer saved it",
+        path=path,
+        hint="run the refresh again",
+    )
+
+
+class _PutBack(ConcurrentEditError):
+    """Raised after an edit made during the rename was put back in place."""
+
+
+def _put_back(path: Path, expected: bytes, ours: bytes, theirs: bytes, rounds: int) -> None:
+    """``path`` holds ``ours`` (or ``ours`` edited since); ``theirs`` is the file the rename
+    replaced, edited after our check. Put the edit back (merging appends made to both files),
+    then raise ``ConcurrentEditError``: the note is left as the user saved it."""
+    log.info("%s was written to during our rename; putting that edit back", path)
+    for _ in range(rounds):
+        now = read_bytes(path)
+        if now == ours:
+            target = theirs
+        elif now is not None and now.startswith(ours) and theirs.startswith(expected):
+            target = theirs + now[len(ours) :]  # appended to before and after the rename
+        elif now is not None and _holds_lines(now, added=theirs, base=expected):
+            break  # rewritten since (an editor saving its whole buffer): nothing is missing
+        else:
+            saved = _save_conflict(path, theirs)
+            raise NoteError(
+                "changed by another program twice during the write; its first edit could not "
+                f"be merged and is saved as {saved.name}",
+                path=path,
+                hint="merge it into the note by hand",
+            )
+        try:
+            _replace(path, now, target, rounds=rounds - 1)
+        except _PutBack:
+            break  # edited again during that write too, and put back again
+        except ConcurrentEditError:
+            continue  # edited again before that write: merge with the newer text
+        break
+    else:
+        saved = _save_conflict(path, theirs)
+        raise NoteError(
+            f"kept changing during the write; an edit made during it is saved as {saved.name}",
+            path=path,
+            hint="merge it into the note by hand",
+        )
+    raise _PutBack(
+        "changed while it was being refreshed; left as the other writer saved it",
+        path=path,
+        hint="run the refresh again",
+    )
+
+
+def _holds_lines(now: bytes, *, added: bytes, base: bytes) -> bool:
+    """Whether ``now`` has every line ``added`` has beyond ``base`` (as many times)."""
+    extra = Counter(added.splitlines()) - Counter(base.splitlines())
+    have = Counter(now.splitlines())
+    return all(have[line] >= n for line, n in extra.items())
+
+
+def _save_conflict(path: Path, data: bytes) -> Path:
+    stamp = time.strftime("%Y-%m-%d %H%M%S")
+    for n in range(1, 100):
+        suffix = f" {n}" if n > 1 else ""
+        dest = path.with_name(f"{path.stem} (edited during a refresh {stamp}{suffix}){path.suffix}")
+        try:
+            with open(dest, "xb") as fh:
+                fh.write(data)
+        except FileExistsError:
+            continue
+        return dest
+    raise NoteError("cannot save an edit made during the write", path=path)
 
 
 def _fsync_dir(folder: Path) -> None:
