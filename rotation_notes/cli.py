@@ -11,12 +11,13 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, RotationNotesError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RotationNotesError
 
 log = logging.getLogger("rotation_notes")
 
@@ -626,3 +627,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rotation-notes: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``refresh --json | head``): the work is done, stay quiet.
+        # Python would print a traceback flushing stdout at exit; point it at devnull.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
-from conftest import ALL_REGIONS, SAMPLE_NOTE, THESIS, run_cli, snapshot
+from conftest import ALL_REGIONS, NO_NETWORK, SAMPLE_NOTE, THESIS, run_cli, snapshot
 
 
 def test_help_lists_options():
@@ -159,3 +162,15 @@ def test_aliased_catalyst_link_escapes_pipe_in_table(make_vault):
     result = run_cli("refresh", vault, "--as-of", "2026-02-04")
     assert result.returncode == 0, result.stderr
     assert "| [[Ev\\|Feb scare]] | 2026-02-03 |" in (vault / "t.md").read_text()
+
+
+def test_output_piped_into_a_reader_that_quits_is_not_a_crash(sample_vault):
+    """``refresh --json | head -c 0``: no BrokenPipeError traceback."""
+    env = {**os.environ, **NO_NETWORK, "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, "-m", "rotation_notes", "refresh", str(sample_vault), "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the JSON is written out
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
