@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import TemplateError
 from .metrics import Figure
@@ -147,7 +148,7 @@ def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
     return found
 
 
-def render_region(env: LimitedSandbox, name: str, context: Mapping[str, Any]) -> str:
+def render_region(env: SandboxedEnvironment, name: str, context: Mapping[str, Any]) -> str:
     """Render ``<name>.md.j2``; any failure is a TemplateError naming file and line."""
     template_name = f"{name}.md.j2"
     try:
