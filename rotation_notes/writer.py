@@ -19,14 +19,18 @@ loss) leaves that temp file behind; the next writing run removes it
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import logging
 import os
 import re
 import secrets
 import stat
+import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from .errors import ConcurrentEditError, NoteError
 
@@ -143,7 +147,7 @@ def _replace(path: Path, expected: bytes | None, new: bytes, *, rounds: int) -> 
             # Windows cannot rename over a file this process holds open: no late check there
             old.close()
             old = None
-        os.replace(tmp, real)
+        exchanged = _swap(tmp, real) if st is not None else _swap_new(tmp, real)
     except BaseException:
         if old is not None:
             old.close()
@@ -151,13 +155,79 @@ def _replace(path: Path, expected: bytes | None, new: bytes, *, rounds: int) -> 
             os.unlink(tmp)
         raise
     _fsync_dir(real.parent)
-    if old is None:
+    if exchanged:
+        # ``tmp`` now holds whatever was at the path at the instant of the swap, even a
+        # file another program renamed there after our check: that is what we replaced.
+        if old is not None:
+            old.close()
+        try:
+            late = tmp.read_bytes()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    elif old is None:
         return
-    with old:
-        old.seek(0)
-        late = old.read()
+    else:
+        with old:
+            old.seek(0)
+            late = old.read()
     if late != expected:  # written between the check and the rename: put it back
         _put_back(path, expected or b"", new, late, rounds)
+
+
+# --- the rename itself -----------------------------------------------------------
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_RENAME_NOREPLACE = 1
+_renameat2: Any = None
+if sys.platform.startswith("linux"):
+    with contextlib.suppress(OSError, AttributeError):
+        _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2  # glibc >= 2.28
+#: Errors that mean "this filesystem or kernel cannot do it": fall back to a plain rename.
+_UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM}
+
+
+def _renameat2_call(src: Path, dst: Path, flags: int) -> bool:
+    """renameat2(src, dst, flags); False when the system cannot do it here."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _UNSUPPORTED:
+        return False
+    raise OSError(err, os.strerror(err), str(dst))
+
+
+def _swap(tmp: Path, real: Path) -> bool:
+    """Put ``tmp`` at ``real``. True when the two were exchanged atomically (Linux
+    ``RENAME_EXCHANGE``): the file displaced from ``real`` is then at ``tmp``, whoever put it
+    there. Elsewhere a plain ``os.replace`` (False): the displaced file is gone.
+    """
+    try:
+        if _renameat2_call(tmp, real, _RENAME_EXCHANGE):
+            return True
+    except FileNotFoundError:
+        pass  # deleted since our check: a plain rename below
+    os.replace(tmp, real)
+    return False
+
+
+def _swap_new(tmp: Path, real: Path) -> bool:
+    """Put ``tmp`` at ``real``, which did not exist at our check; never over a file that
+    appeared since (Linux ``RENAME_NOREPLACE``, or a hard link elsewhere)."""
+    try:
+        if not _renameat2_call(tmp, real, _RENAME_NOREPLACE):
+            os.link(tmp, real)  # fails if real exists
+            os.unlink(tmp)
+    except FileExistsError:
+        raise _changed(real) from None
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) or exc.errno not in (errno.EPERM, errno.ENOTSUP):
+            raise
+        os.replace(tmp, real)  # no hard links here (FAT, some network folders)
+    return False
 
 
 def _changed(path: Path) -> ConcurrentEditError:
