@@ -18,7 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from . import metrics as m
 from .charts import COLOR_NAMES, ChartLine, ChartResult, render_chart
 from .errors import DataError
-from .marketdata import PriceSet
+from .marketdata import PriceSet, data_warnings
 from .notefile import NoteText
 from .regions import Region, replace_regions
 from .render import render_region
@@ -108,6 +108,24 @@ def build_context(
         }
 
     long, short = leg_view(spec.long), leg_view(spec.short)
+    setup_na = [
+        line
+        for leg in (long, short)
+        for line in na_lines(
+            leg["ticker"],
+            [
+                ("YTD", leg["stats"].ytd),
+                ("3-month", leg["stats"].ret_3m),
+                ("1-year", leg["stats"].ret_1y),
+                ("from 52-week high", leg["stats"].from_high),
+            ],
+        )
+    ]
+    headline_na = [
+        f"{leg['ticker']}: n/a, {leg['stats'].ytd.reason}"
+        for leg in (long, short)
+        if not leg["stats"].ytd.ok
+    ]
 
     metrics_view = []
     for hm in spec.metrics:
@@ -134,13 +152,20 @@ def build_context(
         ref = compare_stats
         if st.last_session is not None and st.last_session < as_of:
             ref = stats(spec.compare, st.last_session)  # compare like with like
+        spread_ytd = m.spread(st.ytd, ref.ytd)
+        figures = [("1D", st.ret_1d), ("1M", st.ret_1m), ("3M", st.ret_3m), ("YTD", st.ytd)]
+        if symbol != spec.compare and st.ytd.ok and spread_ytd is None:
+            why = f"{spec.compare}'s YTD to {ref.last_session or as_of} is n/a ({ref.ytd.reason})"
+            figures.append((f"YTD vs {spec.compare}", m.Figure(None, why)))
         tracking.append(
             {
                 "symbol": symbol,
                 "description": name(symbol),
                 "stats": st,
                 "is_compare": symbol == spec.compare,
-                "spread_ytd": m.spread(st.ytd, ref.ytd),
+                "spread_ytd": spread_ytd,
+                # the reasons for n/a cells; a row with no data at all has one line of its own
+                "na": na_lines(symbol, figures) if st.close is not None else [],
             }
         )
         notes.extend(st.notes)
@@ -152,7 +177,9 @@ def build_context(
             {
                 "symbol": s,
                 "name": name(s),
-                "move": m.window_move(closes.get(s), c.start, c.end, as_of),
+                "move": m.window_move(
+                    closes.get(s), c.start, c.end, as_of, prices.missing.get(s, "no data")
+                ),
             }
             for s in spec.catalyst_symbols
         ]
@@ -167,6 +194,11 @@ def build_context(
                 "partial": c.start <= as_of < c.end,
                 "future": c.start > as_of,
                 "spread": m.spread(moves[0]["move"], moves[1]["move"]) if len(moves) >= 2 else None,
+                "na": [
+                    f"{c.title}, {x['symbol']}: n/a, {x['move'].reason}"
+                    for x in moves
+                    if not x["move"].ok
+                ],
             }
         )
         report_cats.append(
@@ -177,6 +209,10 @@ def build_context(
                 "moves": {x["symbol"]: _round(x["move"].pct) for x in moves},
             }
         )
+        # why each null move is null ({} when none is): a stable shape for scripts
+        report_cats[-1]["reasons"] = {
+            x["symbol"]: x["move"].reason for x in moves if not x["move"].ok
+        }
         for x in moves:
             if not x["move"].ok:
                 notes.append(f"{c.title}, {x['symbol']}: {x['move'].reason}")
@@ -203,6 +239,11 @@ def build_context(
                 "to": end,
                 "moves": moves,
                 "spread": m.spread(moves[0]["move"], moves[1]["move"]) if len(moves) >= 2 else None,
+                "na": [
+                    f"{p.label}, {x['symbol']}: n/a, {x['move'].reason}"
+                    for x in moves
+                    if not x["move"].ok
+                ],
             }
         )
         for x in moves:
@@ -210,24 +251,31 @@ def build_context(
                 notes.append(f"{p.label}, {x['symbol']}: {x['move'].reason}")
 
     composed = Composed(as_of, {})
+    skipped_charts = []
     for chart in spec.charts:
         if chart.file not in chart_paths:
             continue  # the note neither has a charts region nor embeds this file
         rel, embed = chart_paths[chart.file]
         lines = []
+        problems = []
         for sym in chart.tickers:
             series = closes.get(sym)
             if series is None:
-                raise DataError(
-                    f"chart {chart.file}: no market data for {sym} "
-                    f"({prices.missing.get(sym, 'no data')})",
-                    path=path,
-                )
-            lines.append(ChartLine(sym, sym, m.rebased(series, as_of, chart.days)))
-        if any(ln.rebased.empty for ln in lines):
-            raise DataError(
-                f"chart {chart.file}: no data in the {chart.days} days to {as_of}", path=path
+                problems.append(f"{sym}: {prices.missing.get(sym, 'no data')}")
+            elif (problem := m.chart_problem(series, as_of, chart.days)) is not None:
+                problems.append(f"{sym}: {problem}")
+            else:
+                lines.append(ChartLine(sym, sym, m.rebased(series, as_of, chart.days)))
+        if problems:
+            # Not drawn rather than drawn wrong: the existing file is left as it is.
+            skipped_charts.append(
+                {
+                    "file": chart.file,
+                    "path": rel,
+                    "reason": f"not redrawn for {as_of}, {'; '.join(problems)}",
+                }
             )
+            continue
         result = render_chart(lines, chart.days)
         parts = [
             f"{sym} ({COLOR_NAMES[i % len(COLOR_NAMES)]}) {result.moves[sym]:+.1f}%"
@@ -250,10 +298,12 @@ def build_context(
         if src["message"]:
             key = (src["message"], src["last_session"], src["provider"])
             groups.setdefault(key, []).append(src["symbol"])
-    warnings = [
+    not_live = [
         f"{message[:1].upper()}{message[1:]}: {', '.join(symbols)} from {provider}, data to {last}."
         for (message, last, provider), symbols in groups.items()
     ]
+    problems = [f"{s}: {w}" for s in spec.symbols() for w in data_warnings(prices, s)]
+    problems += _held_back(spec, prices, as_of, requested)
     latest = max((src["last_session"] for src in sources if src["last_session"]), default=None)
 
     composed.context = {
@@ -263,6 +313,8 @@ def build_context(
         "short": short,
         "lead": long if (m.spread(long["stats"].ytd, short["stats"].ytd) or 0) >= 0 else short,
         "ytd_spread": m.spread(long["stats"].ytd, short["stats"].ytd),
+        "headline_na": headline_na,
+        "setup_na": setup_na,
         "metrics": metrics_view,
         "stale_after_days": spec.stale_after_days,
         "tracking": tracking,
@@ -284,10 +336,16 @@ def build_context(
             }
             for c in composed.charts
         ],
+        "charts_skipped": skipped_charts,
         "data": {
             "providers": providers,
             "latest_session": latest,
-            "warnings": warnings,
+            # everything worth a warning (the CLI and --json list these)
+            "warnings": not_live
+            + problems
+            + [f"Chart {c['file']} {c['reason']}." for c in skipped_charts],
+            "not_live": not_live,  # prices from a fallback, not a live fetch
+            "problems": problems,  # bad rows dropped, a leg holding the note back
             "sources": sources,
         },
         "notes": list(dict.fromkeys(notes)),
@@ -302,8 +360,59 @@ def build_context(
             "ret_3m_pct": _round(st.ret_3m.pct),
             "ytd_pct": _round(st.ytd.pct),
         }
+        reasons = {
+            key: fig.reason
+            for key, fig in (
+                ("close", st.ytd if st.close is None else m.Figure(0.0)),
+                ("ret_1d_pct", st.ret_1d),
+                ("ret_1m_pct", st.ret_1m),
+                ("ret_3m_pct", st.ret_3m),
+                ("ytd_pct", st.ytd),
+            )
+            if not fig.ok
+        }
+        composed.report_tickers[symbol]["reasons"] = reasons  # why each null figure is null
     composed.report_catalysts = report_cats
     return composed
+
+
+def na_lines(subject: str, figures: list[tuple[str, m.Figure]]) -> list[str]:
+    """One line per distinct reason: ``"IWM: n/a (YTD, 3-month), <reason>"``."""
+    by_reason: dict[str, list[str]] = {}
+    for label, fig in figures:
+        if not fig.ok:
+            by_reason.setdefault(fig.reason or "no data", []).append(label)
+    return [f"{subject}: n/a ({', '.join(labels)}), {why}" for why, labels in by_reason.items()]
+
+
+def _held_back(
+    spec: ThesisSpec, prices: PriceSet, as_of: dt.date, requested: dt.date | None
+) -> list[str]:
+    """Why a leg holds the note's session back, when it is by a data gap or a dropped close."""
+    ends: dict[str, dt.date] = {}
+    for leg in (spec.long, spec.short):
+        series = prices.closes.get(leg.ticker)
+        if series is not None and not series.empty:
+            last = m.close_on_or_before(series, requested or series.index[-1].date())
+            if last is not None:
+                ends[leg.ticker] = last[0]
+    if len(ends) < 2:
+        return []
+    top_symbol = max(ends, key=lambda s: ends[s])
+    top = ends[top_symbol]
+    out = []
+    why = f"the note is as of {as_of}, the last session both legs have"
+    for symbol, end in ends.items():
+        if end >= top:
+            continue
+        bad = [d for d in m.dropped_dates(prices.closes[symbol]) if end < d <= top]
+        if bad:
+            out.append(f"{symbol}: the close of {bad[-1]} was dropped as bad data; {why}")
+        elif (top - end).days > m.MAX_GAP_DAYS:
+            out.append(
+                f"{symbol}: data ends {end}, {(top - end).days} days before {top_symbol}'s; {why}"
+            )
+    return out
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:

@@ -14,15 +14,23 @@ quoted prices after a dividend.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import warnings as _warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
+from .metrics import DROPPED
+
 log = logging.getLogger(__name__)
+
+#: ``series.attrs`` key: the data-quality warnings of the series (as ``PriceSet.warnings``).
+WARNINGS = "warnings"
 
 
 @dataclass(frozen=True)
@@ -55,29 +63,73 @@ class MarketDataProvider(Protocol):
     def load(self, symbols: Sequence[str]) -> PriceSet: ...
 
 
+def _rows(n: int) -> str:
+    return f"{n} row{'s' if n != 1 else ''}"
+
+
 def clean_closes(symbol: str, dates: pd.Series, closes: pd.Series) -> tuple[pd.Series, list[str]]:
-    """A clean close series: parsed dates, ascending, unique, positive finite values."""
+    """A clean close series: parsed dates, ascending, unique, positive finite values.
+
+    Rows with an unreadable date, or a missing, non-numeric, infinite, zero or
+    negative close are dropped; unsorted rows are sorted; of rows sharing a
+    date the last one (in file order) is kept. Each repair is one warning that
+    counts the rows and names the first one. The dates of rows dropped for a
+    bad close go to ``series.attrs["dropped"]`` (read by ``metrics``), so a
+    figure that needs one of those closes is n/a instead of silently using an
+    older close; ``series.attrs["warnings"]`` repeats the warnings, so they
+    travel with the series through providers that wrap this one.
+    """
     warnings: list[str] = []
-    idx = pd.to_datetime(dates, errors="coerce")
-    values = pd.to_numeric(closes, errors="coerce")
+    raw_dates = pd.Series(dates).reset_index(drop=True)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")  # "could not infer format": mixed inputs are expected
+        idx = pd.to_datetime(raw_dates, errors="coerce")
+    values = pd.to_numeric(pd.Series(closes).reset_index(drop=True), errors="coerce")
     s = pd.Series(values.to_numpy(dtype="float64"), index=pd.DatetimeIndex(idx), name=symbol)
-    bad_dates = int(s.index.isna().sum())
-    if bad_dates:
-        warnings.append(f"{bad_dates} row(s) with an unreadable date dropped")
-        s = s[~s.index.isna()]
+    unreadable = s.index.isna()
+    if unreadable.any():
+        first = raw_dates[unreadable].iloc[0]
+        warnings.append(
+            f"{_rows(int(unreadable.sum()))} with an unreadable date dropped (first: {first!r})"
+        )
+        s = s[~unreadable]
     s.index = s.index.normalize()
-    bad = ~(s > 0)  # NaN, zero and negative closes
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(s.to_numpy()) & (s.to_numpy() > 0))  # NaN, inf, zero, negative
+    dropped: list[dt.date] = []
     if bad.any():
-        warnings.append(f"{int(bad.sum())} row(s) with a missing, zero or negative close dropped")
+        dropped = sorted({d.date() for d in s.index[bad]})
+        warnings.append(
+            f"{_rows(int(bad.sum()))} with a missing, non-numeric, zero or negative close "
+            f"dropped (first {dropped[0]})"
+        )
         s = s[~bad]
     if not s.index.is_monotonic_increasing:
         warnings.append("rows were not in date order; sorted")
-        s = s.sort_index(kind="mergesort")
+        s = s.sort_index(kind="mergesort")  # stable: rows of one date keep their file order
     dup = s.index.duplicated(keep="last")
     if dup.any():
-        warnings.append(f"{int(dup.sum())} duplicate date(s); kept the last row of each")
+        days = sorted({d.date() for d in s.index[dup]})
+        warnings.append(
+            f"{_rows(int(dup.sum()))} with a duplicate date dropped, the last row of each date "
+            f"kept (first {days[0]})"
+        )
         s = s[~dup]
+    if dropped:  # a date dropped as bad but also on a good row is not missing
+        have = set(s.index[s.index.isin(pd.DatetimeIndex(dropped))].date)
+        dropped = [d for d in dropped if d not in have]
+    s.attrs[DROPPED] = tuple(dropped)
+    s.attrs[WARNINGS] = tuple(warnings)
     return s, warnings
+
+
+def data_warnings(prices: PriceSet, symbol: str) -> list[str]:
+    """The data-quality warnings of ``symbol``'s series, whichever provider passed it on."""
+    found = list(prices.warnings.get(symbol, []))
+    series = prices.closes.get(symbol)
+    if series is not None:
+        found += [w for w in series.attrs.get(WARNINGS, ()) if w not in found]
+    return found
 
 
 def symbol_file_name(symbol: str) -> str:
@@ -135,10 +187,11 @@ class CsvDirectoryProvider:
                 out.missing[symbol] = f"cannot read {path.name}: {exc}"
                 continue
             if series.empty:
-                out.missing[symbol] = f"{path.name} holds no usable rows"
+                why = f" ({'; '.join(warnings)})" if warnings else ""
+                out.missing[symbol] = f"{path.name} holds no usable rows{why}"
                 continue
-            for w in warnings:
-                log.warning("%s: %s", path.name, w)
+            for w in warnings:  # each note that uses the symbol lists them too
+                log.info("%s: %s", path.name, w)
             out.closes[symbol] = series
             out.warnings[symbol] = warnings
             out.sources[symbol] = SymbolSource(

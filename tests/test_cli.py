@@ -58,7 +58,7 @@ def test_json_report_shape(sample_vault):
         "ytd_pct",
     }
     assert isinstance(note["tickers"]["IWM"]["ytd_pct"], float)
-    assert set(note["catalysts"][0]) == {"note", "start", "end", "moves"}
+    assert set(note["catalysts"][0]) == {"note", "start", "end", "moves", "reasons"}
 
 
 def test_one_broken_note_fails_alone_exit_2(make_vault):
