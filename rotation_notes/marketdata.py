@@ -142,10 +142,15 @@ class CsvDirectoryProvider:
     The sample vault's bundled data and a user's own ``--data DIR`` both use it.
     """
 
-    def __init__(self, directory: Path, *, label: str, kind: str = "csv") -> None:
+    def __init__(
+        self, directory: Path, *, label: str, kind: str = "csv", confine: Path | None = None
+    ) -> None:
         self.directory = directory
         self.name = label
         self.kind = kind
+        #: Read only files whose real path is under this folder (a vault's bundled data:
+        #: a symlink in a shared vault must not read files from elsewhere on the machine).
+        self.confine = confine.resolve() if confine is not None else None
         self._memo: dict[str, tuple[float, pd.Series, list[str]]] = {}
 
     def _find(self, symbol: str) -> Path | None:
@@ -180,6 +185,9 @@ class CsvDirectoryProvider:
             path = self._find(symbol)
             if path is None:
                 out.missing[symbol] = f"no {symbol_file_name(symbol)} in {self.name}"
+                continue
+            if self.confine is not None and not path.resolve().is_relative_to(self.confine):
+                out.missing[symbol] = f"{path.name} links outside the vault; not read"
                 continue
             try:
                 series, warnings = self._read(symbol, path)

@@ -60,7 +60,9 @@ def bundled_provider(vault: Vault) -> CsvDirectoryProvider | None:
         raise UsageError(
             f"data_dir '{vault.config.data_dir}' in rotation-notes.toml is not a vault folder"
         )
-    return CsvDirectoryProvider(folder, label=f"bundled CSV ({rel}/)", kind="bundled")
+    return CsvDirectoryProvider(
+        folder, label=f"bundled CSV ({rel}/)", kind="bundled", confine=vault.root
+    )
 
 
 class OfflineProvider:

@@ -277,3 +277,18 @@ def test_broken_markers_leave_the_note_untouched(make_vault, name):
     assert expect in result.stderr, result.stderr
     assert snapshot(vault)["bad.md"] == before["bad.md"]
     assert "updated    good.md" in result.stdout + result.stderr
+
+
+def test_a_csv_symlinked_outside_the_vault_is_not_read(make_vault, tmp_path):
+    vault = make_vault({GOOD: THESIS})
+    data = vault / "Data" / "market-data"
+    (data / "IWM.csv").rename(tmp_path / "IWM.csv")
+    (data / "IWM.csv").symlink_to(tmp_path / "IWM.csv")
+    (vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\nprovider = "bundled"\n'
+    )
+    before = snapshot(vault)
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "IWM.csv links outside the vault; not read" in result.stderr, result.stderr
+    assert snapshot(vault) == before
