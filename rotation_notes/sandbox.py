@@ -48,12 +48,16 @@ TIME_LIMIT = 10.0
 MAX_OUTPUT = 1_000_000
 #: Characters (or items) any single value a template builds may hold.
 MAX_VALUE = 1_000_000
+#: Bits an integer a template builds may have (about 30,000 digits).
+MAX_INT_BITS = 100_000
 #: Characters (or items) all the values one render builds may hold together.
 WORK_LIMIT = 50_000_000
 #: Bytes the address space may grow by during one render (Linux only).
 MEMORY_LIMIT = 1 << 30
 
 _BIG_WIDTH = re.compile(r"\d{7,}")  # a width or precision of a million or more
+_NESTED_FIELD = re.compile(r"\{[^{}]*:[^{}]*\{")  # '{:{}}': a width from an argument
+_STAR_WIDTH = re.compile(r"%[-+ #0]*\*|%[-+ #0]*\d*\.\*")  # '%*d', '%.*f'
 
 
 class RenderLimitError(Exception):
@@ -64,10 +68,34 @@ class RenderTimeout(RenderLimitError):
     pass
 
 
-def _size(value: Any) -> int:
-    if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)):
+def _size(value: Any, depth: int = 0) -> int:
+    """How big a value is: characters of text, bytes of an integer, and for a container its
+    items plus what they hold (two levels deep), so ``[s] * n`` weighs ``n * len(s)``."""
+    if isinstance(value, (str, bytes)):
         return len(value)
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        bits = value.bit_length()
+        if bits > MAX_INT_BITS:
+            raise RenderLimitError(f"an integer of {bits:,} bits (limit {MAX_INT_BITS:,})")
+        return bits // 8
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        n = len(value)
+        if depth >= 2 or n > MAX_VALUE:
+            return n
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        return n + sum(_size(v, depth + 1) for v in items)
     return 0
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _describe(number: int) -> str:
+    bits = number.bit_length()
+    return f"{number:,}" if bits < 64 else f"an integer of {bits:,} bits"
 
 
 def _refuse(what: str, size: float) -> None:
@@ -110,7 +138,9 @@ def work_budget() -> Iterator[None]:
 def _check_args(args: Iterable[Any], what: str) -> None:
     for arg in args:
         if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_VALUE:
-            raise RenderLimitError(f"{what}: argument {arg:,} is larger than {MAX_VALUE:,}")
+            raise RenderLimitError(
+                f"{what}: argument {_describe(arg)} is larger than {MAX_VALUE:,}"
+            )
 
 
 def _text_len(value: Any) -> int:
@@ -134,6 +164,10 @@ def _estimate_replace(text: Any, old: Any, new: Any, what: str) -> None:
 def _estimate_width(fmt: Any, what: str) -> None:
     if isinstance(fmt, str) and _BIG_WIDTH.search(fmt):
         raise RenderLimitError(f"{what}: a field width of a million or more")
+    if isinstance(fmt, str) and _NESTED_FIELD.search(fmt):
+        raise RenderLimitError(f"{what}: a width taken from an argument is not allowed")
+    if isinstance(fmt, str) and _STAR_WIDTH.search(fmt):
+        raise RenderLimitError(f"{what}: a width taken from an argument ('%*d') is not allowed")
 
 
 def _estimate_method(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -196,7 +230,7 @@ def _checked_concat(chunks: Iterable[str]) -> str:
     """``"".join`` for captured output (macros, ``{% set %}`` blocks), sized first."""
     parts = list(chunks)
     _refuse("captured output", sum(map(len, parts)))
-    return "".join(parts)
+    return _check_result("".join(parts), "captured output")  # counts against the budget
 
 
 class _LimitedCodeGenerator(CodeGenerator):
@@ -231,8 +265,14 @@ class LimitedSandbox(SandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         what = f"'{operator}'"
         if operator == "*":
-            sized, count = (left, right) if _size(left) else (right, left)
-            if _size(sized) and isinstance(count, int):
+            if _is_int(left) and _is_int(right):
+                bits = left.bit_length() + right.bit_length()
+                if bits > MAX_INT_BITS:
+                    raise RenderLimitError(
+                        f"the result of {what} would have {bits:,} bits (limit {MAX_INT_BITS:,})"
+                    )
+            elif _is_int(right) or _is_int(left):
+                sized, count = (left, right) if _is_int(right) else (right, left)
                 _refuse(f"the result of {what}", _size(sized) * count)
         elif operator == "**":
             if isinstance(left, int) and isinstance(right, int) and right > 0:

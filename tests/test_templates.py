@@ -85,7 +85,10 @@ BOMBS = {
         "{{ ('x' * 100000).replace('x', 'y' * 1000) }}",
         "str.replace() would hold 100,000,000",
     ),
-    "join": ("{{ (['x' * 100000] * 100000)|join }}", "filter 'join' would hold"),
+    "join": (
+        "{% set s = 'x' * 100000 %}{{ [s, s, s, s, s, s, s, s, s, s, s]|join }}",
+        "filter 'join' would hold 1,100,000",
+    ),
     "indent": ("{{ ('\\n' * 100000)|indent(9999, blank=True) }}", "filter 'indent' would hold"),
     "captured": (
         "{% set big = 'x' * 1000000 %}"
@@ -100,6 +103,18 @@ BOMBS = {
         "{% for i in range(100000) %}{{ 'y' * 100 }}{% endfor %}",
         "output is longer than 1,000,000 characters",
     ),
+    # found by review: one C-level operation the time limit cannot interrupt
+    "int-squaring": (
+        "{% set ns = namespace(x=0) %}{% set ns.x = 10**9999 %}{% for i in range(9) %}"
+        "{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 0 }}",
+        "bits (limit 100,000)",
+    ),
+    "list-of-big-strings": (
+        "{% set s = 'a' * 999999 %}{{ (s ~ 'b') in [s] * 999999 }}",
+        "the result of '*' would hold 999,999,000,000",
+    ),
+    "width-from-argument": ("{{ '{:{}}'.format('x', '9' * 9) }}", "a width taken from an argument"),
+    "star-width": ("{{ '%*d' % (999999999, 1) }}", "a width taken from an argument"),
     "recursion": (
         "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
         "recursion too deep",
