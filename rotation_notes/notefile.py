@@ -142,7 +142,8 @@ def _expanded_size(root: yaml.Node) -> int:
         if id(node) in sizes:
             continue
         if isinstance(node, yaml.ScalarNode):
-            sizes[id(node)] = 1
+            # A long scalar weighs what it would cost to repeat: one per 100 characters.
+            sizes[id(node)] = 1 + len(node.value) // 100
             continue
         kids: list[yaml.Node] = (
             [n for pair in node.value for n in pair]
@@ -153,7 +154,8 @@ def _expanded_size(root: yaml.Node) -> int:
             total = 1 + sum(sizes.get(id(k), 0) for k in kids)
             if total > MAX_YAML_NODES:
                 raise YAMLLimitError(
-                    f"holds more than {MAX_YAML_NODES:,} values once its aliases are expanded"
+                    f"holds more than {MAX_YAML_NODES:,} values (a long text counts one per "
+                    "100 characters) once its aliases are expanded"
                     + (" (a YAML 'billion laughs'?)" if total > len(sizes) + len(stack) else ""),
                     node.start_mark,
                 )

@@ -141,7 +141,14 @@ class _Run:
     def read_linked(self, rel: str) -> tuple[NoteText, dict[str, Any]]:
         """A linked note's properties (only its head is read: the frontmatter fits in it)."""
         if rel not in self._linked:
-            head, _ = read_head(self.vault.abs(rel))
+            path = self.vault.abs(rel)
+            if not path.resolve().is_relative_to(self.vault.root):
+                raise LinkError(
+                    f"linked note {rel} is a link to a file outside the vault; not read",
+                    path=rel,
+                    hint="rotation-notes reads notes inside the vault only",
+                )
+            head, _ = read_head(path)
             note = decode_note(head)
             self._linked[rel] = (note, parse_frontmatter(note, rel))
         return self._linked[rel]

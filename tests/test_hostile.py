@@ -17,7 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIGURES, NO_NETWORK, THESIS, THESIS_FRONTMATTER, run_cli, snapshot
+from conftest import (
+    ALL_REGIONS,
+    FIGURES,
+    NO_NETWORK,
+    THESIS,
+    THESIS_FRONTMATTER,
+    run_cli,
+    snapshot,
+)
 
 GOOD = "good.md"
 
@@ -71,7 +79,17 @@ LAUGHS = "lol: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + "".join(
 )
 
 
+#: Found by review: few values, but one of them 150,000 characters long, repeated 10^4 times.
+BIG_ALIASES = (
+    "big: &a " + "x" * 150_000 + "\n"
+    "l1: &b [" + ", ".join(["*a"] * 10) + "]\n"
+    "l2: &c [" + ", ".join(["*b"] * 10) + "]\n"
+    "l3: &d [" + ", ".join(["*c"] * 10) + "]\n"
+    "l4: [" + ", ".join(["*d"] * 10) + "]\n"
+)
+
 YAML_CASES = {
+    "big-value-aliases": (BIG_ALIASES, "holds more than 100,000 values"),
     "billion-laughs": (LAUGHS, ":8: frontmatter holds more than 100,000 values"),
     "deep-nesting": ("x: " + "[" * 50_000 + "]" * 50_000 + "\n", "nested more than 100 levels"),
     "huge": ("pad: " + "x" * 2_000_000 + "\n", "frontmatter is 2,000,"),
@@ -292,3 +310,17 @@ def test_a_csv_symlinked_outside_the_vault_is_not_read(make_vault, tmp_path):
     assert result.returncode == 2
     assert "IWM.csv links outside the vault; not read" in result.stderr, result.stderr
     assert snapshot(vault) == before
+
+
+def test_a_linked_note_symlinked_outside_the_vault_is_not_read(make_vault, tmp_path):
+    outside = tmp_path / "diary.md"
+    outside.write_text("---\nevent_start: 'private: dinner at 8'\n---\n")
+    thesis = THESIS_FRONTMATTER.replace("---\n", "---\ncatalysts:\n  - '[[Cat]]'\n", 1)
+    vault = make_vault({"t.md": thesis + "# T\n\n" + "".join(ALL_REGIONS), GOOD: THESIS})
+    (vault / "Cat.md").symlink_to(outside)
+    before = snapshot(vault)
+    result = run_cli("refresh", vault)
+    assert result.returncode == 2
+    assert "linked note Cat.md is a link to a file outside the vault; not read" in result.stderr
+    assert "dinner" not in result.stderr + result.stdout
+    assert snapshot(vault)["t.md"] == before["t.md"]
