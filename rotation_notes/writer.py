@@ -160,17 +160,34 @@ def _replace(path: Path, expected: bytes | None, new: bytes, *, rounds: int) -> 
         # file another program renamed there after our check: that is what we replaced.
         if old is not None:
             old.close()
-        try:
-            late = tmp.read_bytes()
-        finally:
+        if not stat.S_ISREG(os.lstat(tmp).st_mode):
+            # A symlink or a folder was put there meanwhile: swap it back, never read it.
+            _renameat2_call(tmp, real, _RENAME_EXCHANGE)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-    elif old is None:
+            raise _changed(path)
+        late = tmp.read_bytes()
+        if late == expected:
+            os.unlink(tmp)
+            return
+        try:
+            _put_back(path, expected or b"", new, late, rounds)
+        except NoteError:
+            os.unlink(tmp)  # the edit is back in place, or saved beside the note
+            raise
+        except BaseException:
+            # Putting it back failed (a full disk...): the edit lives only in ``tmp``, which a
+            # sweep would remove. Give it a visible name (a rename needs no space) and say so.
+            saved = _conflict_name(path)
+            os.rename(tmp, saved)
+            log.error("%s: an edit made during the write is saved as %s", path, saved.name)
+            raise
         return
-    else:
-        with old:
-            old.seek(0)
-            late = old.read()
+    if old is None:
+        return
+    with old:
+        old.seek(0)
+        late = old.read()
     if late != expected:  # written between the check and the rename: put it back
         _put_back(path, expected or b"", new, late, rounds)
 
@@ -209,7 +226,11 @@ def _swap(tmp: Path, real: Path) -> bool:
         if _renameat2_call(tmp, real, _RENAME_EXCHANGE):
             return True
     except FileNotFoundError:
-        pass  # deleted since our check: a plain rename below
+        # Deleted or renamed away since our check (the user renamed the note in Obsidian):
+        # writing it again would bring it back as a duplicate.
+        raise _changed(real) from None
+    if not os.path.lexists(real):  # the same check where there is no exchange (narrower)
+        raise _changed(real)
     os.replace(tmp, real)
     return False
 
@@ -291,11 +312,19 @@ def _holds_lines(now: bytes, *, added: bytes, base: bytes) -> bool:
     return all(have[line] >= n for line, n in extra.items())
 
 
-def _save_conflict(path: Path, data: bytes) -> Path:
+def _conflict_name(path: Path) -> Path:
     stamp = time.strftime("%Y-%m-%d %H%M%S")
     for n in range(1, 100):
         suffix = f" {n}" if n > 1 else ""
         dest = path.with_name(f"{path.stem} (edited during a refresh {stamp}{suffix}){path.suffix}")
+        if not os.path.lexists(dest):
+            return dest
+    raise NoteError("cannot save an edit made during the write", path=path)
+
+
+def _save_conflict(path: Path, data: bytes) -> Path:
+    for _ in range(5):
+        dest = _conflict_name(path)
         try:
             with open(dest, "xb") as fh:
                 fh.write(data)

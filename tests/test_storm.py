@@ -138,3 +138,60 @@ def test_an_atomic_save_between_the_last_check_and_the_rename(
     assert note.read_text() == THESIS + "saved by rename\n"
     assert report.notes[0].status == "failed" and DEFERRED in report.notes[0].error
     assert not [p for p in vault.rglob("*") if writer.TEMP_MARK in p.name]
+
+
+# Found by review: what else can happen in that window.
+
+
+def test_a_note_renamed_away_during_the_write_is_not_brought_back(
+    make_vault, monkeypatch, swap_mode
+):
+    vault = make_vault({"t.md": THESIS})
+    note = vault / "t.md"
+    user_edits_during_rename(monkeypatch, note, lambda n: n.rename(n.with_name("renamed.md")))
+    report = refresh(vault, RefreshOptions())
+    assert report.notes[0].status == "failed" and DEFERRED in report.notes[0].error
+    assert not note.exists()  # not re-created as a duplicate of the renamed note
+    assert (vault / "renamed.md").read_text() == THESIS
+    assert not [p for p in vault.rglob("*") if writer.TEMP_MARK in p.name]
+
+
+def test_a_symlink_put_in_place_during_the_write_is_never_read(
+    make_vault, monkeypatch, swap_mode, tmp_path
+):
+    if swap_mode == "replace":
+        pytest.skip("only the exchange displaces a file we then read")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET OUTSIDE THE VAULT\n")
+    vault = make_vault({"t.md": THESIS})
+    note = vault / "t.md"
+
+    def link_in(n: Path) -> None:
+        n.unlink()
+        n.symlink_to(secret)
+
+    user_edits_during_rename(monkeypatch, note, link_in)
+    report = refresh(vault, RefreshOptions())
+    assert report.notes[0].status == "failed" and DEFERRED in report.notes[0].error
+    assert note.is_symlink() and "SECRET" not in "".join(
+        p.read_text() for p in vault.rglob("*.md") if not p.is_symlink()
+    )
+    assert not [p for p in vault.rglob("*") if writer.TEMP_MARK in p.name]
+
+
+def test_an_edit_stays_visible_when_putting_it_back_fails(make_vault, monkeypatch, swap_mode):
+    if swap_mode == "replace":
+        pytest.skip("the held-open file is the copy there; nothing is unlinked")
+    vault = make_vault({"t.md": THESIS})
+    note = vault / "t.md"
+    user_edits_during_rename(monkeypatch, note, append(b"typed during the rename\n"))
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "_put_back", disk_full)
+    report = refresh(vault, RefreshOptions())
+    assert report.notes[0].status == "failed" and "No space left" in report.notes[0].error
+    (saved,) = vault.glob("t (edited during a refresh *).md")
+    assert saved.read_bytes() == THESIS.encode() + b"typed during the rename\n"
+    assert not [p for p in vault.rglob("*") if writer.TEMP_MARK in p.name]
