@@ -40,22 +40,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
+# A proxy on a closed port: Yahoo fails at once, exactly as in the tests.
+from conftest import NO_NETWORK  # noqa: E402
 from rotation_notes.notefile import decode_note  # noqa: E402
 from rotation_notes.refresh import RefreshOptions, refresh  # noqa: E402
 from rotation_notes.regions import find_regions  # noqa: E402
 from rotation_notes.writer import TEMP_MARK  # noqa: E402
 
 NOTE = "Small cap rotation 2026.md"
-#: A proxy on a closed port: Yahoo fails at once, as in the tests (tests/conftest.py).
-NO_NETWORK = {
-    "HTTPS_PROXY": "http://127.0.0.1:9",
-    "https_proxy": "http://127.0.0.1:9",
-    "HTTP_PROXY": "http://127.0.0.1:9",
-    "http_proxy": "http://127.0.0.1:9",
-    "NO_PROXY": "",
-    "no_proxy": "",
-}
 AS_OF: tuple[str | None, ...] = (None, "2026-02-04", "2026-04-01", "2026-06-30")
 #: The scheduled run's clock: a closed session; with the network down it never counts as done,
 #: so every scheduled run refreshes.
