@@ -18,6 +18,31 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+#: The PNG ``tEXt`` keyword that marks a chart as rotation-notes' own. The tool overwrites
+#: an existing PNG only when it carries this mark (or is byte-identical to the new chart):
+#: a user's image that happens to have the chart's file name is never touched.
+MARK_KEY = "rotation-notes"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def is_own_chart(data: bytes) -> bool:
+    """Whether ``data`` is a PNG that rotation-notes drew (its ``tEXt`` mark, before IDAT)."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return False
+    pos = len(_PNG_SIGNATURE)
+    want = MARK_KEY.encode("latin-1") + b"\0"
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"tEXt" and body.startswith(want):
+            return True
+        if kind in (b"IDAT", b"IEND") or len(body) < length:
+            return False  # matplotlib writes its text chunks before the image data
+        pos += 12 + length
+    return False
+
+
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 COLOR_NAMES = ("blue", "red", "green", "purple", "orange", "brown")
 
@@ -95,5 +120,6 @@ def render_chart(lines: list[ChartLine], days: int) -> ChartResult:
         fig.autofmt_xdate()
         fig.tight_layout()
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", metadata={"Software": None})
+        mark = f"chart of {' vs '.join(ln.symbol for ln in lines)}, last {days} days"
+        fig.savefig(buf, format="png", metadata={"Software": None, MARK_KEY: mark})
     return ChartResult(buf.getvalue(), first, last, moves, divergence)

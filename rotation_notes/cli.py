@@ -33,10 +33,15 @@ exit codes: 0 refreshed, 1 --check found changes, 2 a note failed or bad usage, 
 
 
 def _date(text: str) -> dt.date:
+    from .spec import MAX_DATE, MIN_DATE
+
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise argparse.ArgumentTypeError(f"{day} is outside {MIN_DATE} to {MAX_DATE}")
+    return day
 
 
 def _vault_argument(parser: argparse.ArgumentParser) -> None:
@@ -433,6 +438,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt  # main() turns it into exit 130; writes clean up their temp file
 
     signal.signal(signal.SIGTERM, interrupted)  # until the watcher installs its own handlers
+    watch_log.info("refreshing every thesis note in %s", vault.root)
     initial = render(None)
     for n in initial.notes:
         if n.status == "failed":
@@ -460,6 +466,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from .schedule import (
         UnitSpec,
         current_platform,
+        foreign_units,
         log_file,
         read_state,
         state_file,
@@ -507,6 +514,15 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             for name, body in units.items():
                 print(f"# {folder / name}\n{body}")
             return 0
+        foreign = foreign_units(folder, units)
+        if foreign:
+            print(
+                f"rotation-notes: error: {', '.join(map(str, foreign))} exists and was not "
+                "written by rotation-notes; not replaced. Move it away, or install for "
+                "another vault folder name",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         folder.mkdir(parents=True, exist_ok=True)
         for name, body in units.items():
             # Task Scheduler XML declares (and schtasks expects) UTF-16
@@ -534,7 +550,14 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             run(["launchctl", "unload", "-w", str(folder / next(iter(units)))])
         elif platform == "windows":
             run(["schtasks", "/Delete", "/TN", spec.name, "/F"])
+        foreign = foreign_units(folder, units)
         for name in units:
+            if folder / name in foreign:
+                failures += 1
+                print(
+                    f"not removed {folder / name}: not written by rotation-notes", file=sys.stderr
+                )
+                continue
             if args.print_only:
                 print(f"would remove {folder / name}")
                 continue

@@ -20,8 +20,8 @@ from .charts import COLOR_NAMES, ChartLine, ChartResult, render_chart
 from .errors import DataError
 from .marketdata import PriceSet, data_warnings
 from .notefile import NoteText
-from .regions import Region, replace_regions
-from .render import render_region
+from .regions import Region, check_rendered, check_same_regions, replace_regions
+from .render import one_line_values, render_region
 from .spec import CatalystWindow, ThesisSpec
 
 
@@ -30,13 +30,14 @@ def session_as_of(
 ) -> dt.date:
     """The session the note is rendered at: the last one both legs have, up to ``requested``."""
     days = []
-    for leg in (spec.long, spec.short):
+    for side, leg in (("long", spec.long), ("short", spec.short)):
         series = prices.closes.get(leg.ticker)
         if series is None:
             why = prices.missing.get(leg.ticker, "no data")
             raise DataError(
                 f"no market data for {leg.ticker} ({why})",
                 path=path,
+                key=f"rotation-notes.{side}.ticker",
                 hint="add its CSV to the vault's data folder, or check the symbol",
             )
         last = m.close_on_or_before(series, requested or series.index[-1].date())
@@ -420,8 +421,23 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def render_note(
-    note: NoteText, regions: list[Region], env: SandboxedEnvironment, context: Mapping[str, Any]
+    note: NoteText,
+    regions: list[Region],
+    env: SandboxedEnvironment,
+    context: Mapping[str, Any],
+    path: Path | str = "",
 ) -> str:
-    """The note's new text: every region present re-rendered, all else as it was."""
-    contents = {r.name: render_region(env, r.name, context) for r in regions}
-    return replace_regions(note, regions, contents)
+    """The note's new text: every region present re-rendered, all else as it was.
+
+    Nothing rendered can break the note's markers: each region's text is checked, and
+    the whole note must read back with the regions it had (MarkerError otherwise).
+    """
+    context = one_line_values(context)
+    contents = {}
+    for r in regions:
+        contents[r.name] = render_region(env, r.name, context)
+        check_rendered(r.name, contents[r.name], path)
+    text = replace_regions(note, regions, contents)
+    if text != note.text:
+        check_same_regions(regions, text, path)
+    return text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import warnings as _warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,9 +26,13 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from .files import open_regular
 from .metrics import DROPPED
 
 log = logging.getLogger(__name__)
+
+#: Largest CSV read (a century of daily bars is about 2 MB).
+MAX_CSV_BYTES = 64_000_000
 
 #: ``series.attrs`` key: the data-quality warnings of the series (as ``PriceSet.warnings``).
 WARNINGS = "warnings"
@@ -155,7 +160,7 @@ class CsvDirectoryProvider:
 
     def _find(self, symbol: str) -> Path | None:
         exact = self.directory / symbol_file_name(symbol)
-        if exact.is_file():
+        if os.path.lexists(exact):
             return exact
         want = symbol_file_name(symbol).lower()
         if self.directory.is_dir():
@@ -165,11 +170,18 @@ class CsvDirectoryProvider:
         return None
 
     def _read(self, symbol: str, path: Path) -> tuple[pd.Series, list[str]]:
-        mtime = path.stat().st_mtime_ns
-        hit = self._memo.get(symbol)
-        if hit and hit[0] == mtime:
-            return hit[1], hit[2]
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        with open_regular(path) as fh:  # never a pipe or a device: they would hang the run
+            mtime = os.fstat(fh.fileno()).st_mtime_ns
+            hit = self._memo.get(symbol)
+            if hit and hit[0] == mtime:
+                return hit[1], hit[2]
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_CSV_BYTES:
+                raise ValueError(
+                    f"{path.name} is {size / 1e6:.0f} MB; daily closes of a century are ~2 MB, "
+                    f"so files over {MAX_CSV_BYTES / 1e6:.0f} MB are not read"
+                )
+            frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
         cols = {c.strip().lower(): c for c in frame.columns}
         if "date" not in cols or "close" not in cols:
             raise ValueError(

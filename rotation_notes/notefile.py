@@ -2,8 +2,9 @@
 
 Nothing here writes. The note's bytes are decoded so that they can be
 re-encoded exactly: a UTF-8 BOM is remembered, undecodable bytes survive as
-surrogates, and lines are split on ``\\n`` only (``str.splitlines`` would also
-split on U+2028, form feeds and other characters that Obsidian keeps inline).
+surrogates, and lines are split at CRLF, LF and a lone CR only (``str.splitlines``
+would also split on U+2028, form feeds and other characters that Obsidian keeps
+inline).
 Frontmatter is located with Obsidian's rule (a ``---`` line at the very top,
 closed by the next ``---`` line) and only ever read, never re-serialised.
 """
@@ -21,6 +22,7 @@ import frontmatter
 import yaml
 
 from .errors import FrontmatterError
+from .files import open_regular
 
 BOM = b"\xef\xbb\xbf"
 #: Frontmatter larger than this is not parsed (Obsidian's own property editor gives up far sooner).
@@ -32,17 +34,30 @@ MAX_YAML_NODES = 100_000
 _FM_FENCE = re.compile(r"---[ \t]*\r?\n?")
 
 
+_LINE_END = re.compile(r"\r\n?|\n")
+
+
 def split_lines(text: str) -> list[str]:
-    """Split on ``\\n`` only, keeping line ends, so ``"".join`` restores the text."""
-    parts = text.split("\n")
-    lines = [p + "\n" for p in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
+    """Split at CRLF, LF or a lone CR (CommonMark's line endings, and what Obsidian's
+    editor breaks lines at), keeping line ends, so ``"".join`` restores the text."""
+    if "\r" not in text:  # the common case, fast
+        parts = text.split("\n")
+        lines = [p + "\n" for p in parts[:-1]]
+        if parts[-1]:
+            lines.append(parts[-1])
+        return lines
+    lines = []
+    pos = 0
+    for m in _LINE_END.finditer(text):
+        lines.append(text[pos : m.end()])
+        pos = m.end()
+    if pos < len(text):
+        lines.append(text[pos:])
     return lines
 
 
 def line_body(line: str) -> str:
-    """A line without its ``\\n`` / ``\\r\\n`` ending."""
+    """A line without its ending (``\\n``, ``\\r\\n`` or a lone ``\\r``)."""
     if line.endswith("\n"):
         line = line[:-1]
     if line.endswith("\r"):
@@ -67,10 +82,14 @@ class NoteText:
 
     @property
     def newline(self) -> str:
-        """The line ending the note mostly uses (``\\r\\n`` or ``\\n``)."""
+        """The line ending the note mostly uses (``\\r\\n``, ``\\n`` or a lone ``\\r``)."""
         crlf = self.text.count("\r\n")
-        lf = self.text.count("\n") - crlf
-        return "\r\n" if crlf > lf else "\n"
+        counts = {
+            "\n": self.text.count("\n") - crlf,
+            "\r\n": crlf,
+            "\r": self.text.count("\r") - crlf,
+        }
+        return max(counts, key=lambda k: (counts[k], k == "\n"))
 
     def encode(self, text: str) -> bytes:
         data = text.encode("utf-8", "surrogateescape")
@@ -87,7 +106,7 @@ def read_head(path: Path, limit: int = HEAD_BYTES) -> tuple[bytes, int]:
     Deciding whether a note is a thesis, or reading a linked note's properties,
     needs only the frontmatter: a 50 MB note is not read whole for that.
     """
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         size = os.fstat(fh.fileno()).st_size
         return fh.read(limit), size
 
@@ -127,6 +146,16 @@ class YAMLLimitError(yaml.YAMLError):
     def __init__(self, problem: str, mark: yaml.Mark | None = None) -> None:
         super().__init__(problem)
         self.problem, self.problem_mark, self.context, self.context_mark = problem, mark, None, None
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping names the same key twice (YAML would silently keep the last one)."""
+
+    def __init__(self, key: Any, first: yaml.Mark, second: yaml.Mark) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.first, self.second = key, first, second
+        self.problem, self.problem_mark = f"duplicate key {key!r}", second
+        self.context, self.context_mark = None, first
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -194,6 +223,32 @@ class _SafeLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # PyYAML keeps the last of two equal keys without a word; Obsidian refuses such
+        # properties. Merge keys (``<<``) may be overridden, as YAML allows.
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Mark] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:
+                    continue  # an unhashable key: PyYAML's own error names it
+                if first is not key_node.start_mark:
+                    raise DuplicateKeyError(key, first, key_node.start_mark)
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)  # type: ignore[no-untyped-call]
+        except (ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+            why = "a number of more than 4,300 digits" if "digits" in str(exc) else str(exc)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value: {why}", node.start_mark
+            ) from None
+
     def compose_document(self) -> yaml.Node | None:
         node: yaml.Node | None = super().compose_document()  # type: ignore[no-untyped-call]
         if node is not None:
@@ -229,6 +284,15 @@ def parse_frontmatter(note: NoteText, path: Path | str) -> dict[str, Any]:
         line = mark.line + 2 if mark is not None else None  # +1 for '---', +1 1-based
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         context = getattr(exc, "context", None)
+        if isinstance(exc, DuplicateKeyError):
+            first, second = exc.first.line + 2, exc.second.line + 2
+            raise FrontmatterError(
+                f"key '{exc.key}' appears twice in one mapping (lines {first} and {second}); "
+                "YAML would silently keep only the second",
+                path=path,
+                line=second,
+                hint="remove or rename one of the two (Obsidian, too, refuses such properties)",
+            ) from None
         if isinstance(exc, YAMLLimitError):
             raise FrontmatterError(
                 f"frontmatter {problem}; not read",

@@ -7,16 +7,20 @@ reason, and that note is left untouched.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import hashlib
 import logging
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .compose import build_context, render_note, session_as_of
+from .charts import is_own_chart
+from .compose import ChartPlan, build_context, render_note, session_as_of
 from .errors import (
     EXIT_CHANGES,
     EXIT_FAILED,
@@ -27,11 +31,14 @@ from .errors import (
     RotationNotesError,
     UsageError,
 )
+from .files import NotRegularFile, is_regular, kind_of, read_regular
 from .marketdata import MarketDataProvider, PriceSet
 from .notefile import (
+    BOM,
     NoteText,
     decode_note,
     find_wikilinks,
+    key_line,
     may_be_thesis,
     parse_frontmatter,
     read_head,
@@ -135,8 +142,8 @@ class _Run:
     def __init__(self, vault: Vault, options: RefreshOptions) -> None:
         self.vault, self.options = vault, options
         self._linked: dict[str, tuple[NoteText, dict[str, Any]]] = {}
-        #: chart path -> (the note that drew it this run, its bytes)
-        self.charts: dict[str, tuple[str, bytes]] = {}
+        #: chart file's real path -> (the note that drew it this run, its bytes, its path)
+        self.charts: dict[str, tuple[str, bytes, str]] = {}
 
     def read_linked(self, rel: str) -> tuple[NoteText, dict[str, Any]]:
         """A linked note's properties (only its head is read: the frontmatter fits in it)."""
@@ -159,8 +166,10 @@ class _Run:
             for i, link in enumerate(spec.catalyst_links):
                 target = self.vault.resolve_link(link.target, rel)
                 if target is None or not target.lower().endswith(".md"):
+                    special = self.vault.special_named(link.target)
                     raise LinkError(
-                        f"catalyst [[{link.target}]] does not resolve to a note",
+                        f"catalyst [[{link.target}]] does not resolve to a note"
+                        + (f" ({special[0]} is {special[1]}, not a note)" if special else ""),
                         path=rel,
                         key=f"catalysts[{i}]",
                         hint="create the note or fix the link",
@@ -199,7 +208,7 @@ class _Run:
                     path=rel,
                     hint="rotation-notes writes inside the vault only",
                 )
-            raw = head if len(head) == size else path.read_bytes()
+            raw = head if len(head) == size else read_regular(path)
             note = decode_note(raw)
             src = note.frontmatter_src
         else:
@@ -218,9 +227,12 @@ class _Run:
                 raise NoteError(f"not a thesis note (no '{SPEC_KEY}' property)", path=rel)
             return None
         if note.undecodable:
+            offset, line = _first_bad_utf8(raw)
             raise NoteError(
-                "note is not valid UTF-8",
+                f"note is not valid UTF-8: the first bad byte is at offset {offset:,} "
+                f"(line {line})",
                 path=rel,
+                line=line,
                 hint="re-save it as UTF-8; it was left untouched",
             )
         spec = parse_spec(meta, note, rel, self.vault.config.stale_after_days)
@@ -280,17 +292,103 @@ def _unified(old: str, new: str, rel: str) -> str:
     )
 
 
+def _error_text(rel: str, exc: RotationNotesError | OSError) -> str:
+    """The error as reported for note ``rel``: it names the note even when the error is
+    about another file (a template, a linked note)."""
+    text = str(exc)
+    return text if getattr(exc, "path", None) == rel else f"{rel}: {text}"
+
+
+def _os_error_text(rel: str, exc: OSError, root: Path) -> str:
+    """An OS error while refreshing ``rel``, said as what failed on which file."""
+    name = exc.filename
+    if name is not None:
+        with contextlib.suppress(ValueError, TypeError):
+            name = Path(os.fsdecode(name)).relative_to(root).as_posix()
+    what = exc.strerror or type(exc).__name__
+    return (
+        f"{rel}: cannot write {name if name is not None else 'a file'}: {what}; nothing of it "
+        "was changed. Check that file's name and folder, its permissions and the free space"
+    )
+
+
+def _own_chart_bytes(path: Path, rel: str, note: str, line: int | None) -> bytes | None:
+    """The chart file's bytes, if it is ours to overwrite (None: no file there yet).
+
+    Only a PNG rotation-notes drew (``charts.is_own_chart``) is ever replaced: a chart name
+    can resolve to a user's own image anywhere in the vault, as Obsidian resolves links.
+    """
+    try:
+        current = read_bytes(path)
+    except NotRegularFile as exc:
+        raise NoteError(
+            f"the chart file {rel} is {exc.kind}, not an image; not touched",
+            path=note,
+            line=line,
+            hint="give the chart another file name in the note's properties (charts: file:)",
+        ) from None
+    if current is not None and not is_own_chart(current):
+        raise NoteError(
+            f"the chart file {rel} already exists and was not drawn by rotation-notes, "
+            "so it is not overwritten",
+            path=note,
+            line=line,
+            hint=f"give the chart another file name in the note's properties (charts: file:); "
+            f"if {rel} is a chart an earlier version of rotation-notes drew, delete it "
+            "and refresh again",
+        )
+    return current
+
+
+def _first_bad_utf8(raw: bytes) -> tuple[int, int]:
+    """The byte offset of the first byte that is not UTF-8, and its 1-based line."""
+    payload = raw[len(BOM) :] if raw.startswith(BOM) else raw
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + (len(raw) - len(payload))
+        return offset, len(re.findall(rb"\r\n?|\n", raw[:offset])) + 1
+    return 0, 1
+
+
+def _one_per_file(vault: Vault, targets: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Each real file once. A note reached through a symlink (or a second hard link) is the
+    same note: refreshing it twice would write it twice, and the second write would see the
+    first as a concurrent edit. The path that is not a symlink is kept."""
+    out: list[tuple[str, bool]] = []
+    where: dict[tuple[int, int], int] = {}
+    for rel, explicit in targets:
+        path = vault.abs(rel)
+        try:
+            st = path.stat()
+        except OSError:
+            out.append((rel, explicit))  # reading it will say what is wrong
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key not in where:
+            where[key] = len(out)
+            out.append((rel, explicit))
+            continue
+        i = where[key]
+        kept, kept_explicit = out[i]
+        if vault.abs(kept).is_symlink() and not path.is_symlink():
+            kept, rel = rel, kept
+        out[i] = (kept, explicit or kept_explicit)
+        log.info("%s is the same file as %s; refreshed once, as %s", rel, kept, kept)
+    return out
+
+
 def thesis_symbols(vault_path: Path) -> tuple[Vault, list[str], list[NoteReport]]:
     """Every symbol the vault's thesis notes need, and the notes that could not be read."""
     vault = Vault.open(vault_path)
     run = _Run(vault, RefreshOptions())
     symbols: dict[str, None] = {}
     failed = []
-    for rel in vault.markdown_files():
+    for rel, _ in _one_per_file(vault, [(rel, False) for rel in vault.markdown_files()]):
         try:
             p = run.prepare(rel, explicit=False)
         except (RotationNotesError, OSError) as exc:
-            failed.append(NoteReport(rel, "failed", error=str(exc)))
+            failed.append(NoteReport(rel, "failed", error=_error_text(rel, exc)))
             continue
         if p is not None:
             symbols.update(dict.fromkeys(p.spec.symbols()))
@@ -325,8 +423,11 @@ def refresh(
                 rel = vault.rel(path)
             except ValueError:
                 raise UsageError(f"--note {given}: not inside the vault {vault.root}") from None
-            if not path.is_file():
-                raise UsageError(f"--note {given}: no such note")
+            if not is_regular(path):
+                what = "no such note"
+                with contextlib.suppress(OSError):
+                    what = f"it is {kind_of(path.stat().st_mode)}, not a note"
+                raise UsageError(f"--note {given}: {what}")
             targets.append((rel, True))
     elif options.candidates is not None:
         present = set(vault.files)
@@ -336,11 +437,11 @@ def refresh(
 
     reports: list[NoteReport] = []
     prepared: list[tuple[_Prepared, NoteReport]] = []
-    for rel, explicit in targets:
+    for rel, explicit in _one_per_file(vault, targets):
         try:
             p = run.prepare(rel, explicit)
         except RotationNotesError as exc:
-            reports.append(NoteReport(rel, "failed", error=str(exc)))
+            reports.append(NoteReport(rel, "failed", error=_error_text(rel, exc)))
             continue
         except OSError as exc:
             if explicit:
@@ -382,10 +483,10 @@ def refresh(
         try:
             _refresh_one(run, p, report, prices, env)
         except RotationNotesError as exc:
-            report.status, report.error = "failed", str(exc)
+            report.status, report.error = "failed", _error_text(p.rel, exc)
             report.changed = []
         except OSError as exc:
-            report.status, report.error = "failed", f"{p.rel}: {exc}"
+            report.status, report.error = "failed", _os_error_text(p.rel, exc, vault.root)
             report.changed = []
         except Exception as exc:  # noqa: BLE001 - one note's bug must not stop the others
             log.debug("internal error on %s", p.rel, exc_info=True)
@@ -418,21 +519,29 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
         report.warnings.append(f"no region for {', '.join(missing)}; 'refresh --init' inserts them")
     report.warnings.extend(composed.context["data"]["warnings"])
 
-    new_text = render_note(p.note, p.regions, env, composed.context)
+    new_text = render_note(p.note, p.regions, env, composed.context, p.rel)
     new_raw = p.note.encode(new_text)
 
+    reals = {}
     for c in composed.charts:
-        owner = run.charts.setdefault(c.rel, (p.rel, c.result.png))
-        if owner[0] != p.rel and owner[1] != c.result.png:
+        # keyed by the real file: two chart paths may be one file through a symlink
+        reals[c.rel] = os.path.realpath(vault.abs(c.rel))
+        owner = run.charts.setdefault(reals[c.rel], (p.rel, c.result.png, c.rel))
+        if owner[1] != c.result.png:
+            same = "" if owner[2] == c.rel else f" (the same file as {owner[2]})"
             raise DataError(
-                f"chart {c.rel} is also drawn by {owner[0]}, with different data or settings",
+                f"chart {c.rel}{same} is also drawn by {owner[0]}, with different data or settings",
                 path=p.rel,
                 hint="give one of the two charts another file name",
             )
-    chart_writes = []
+    chart_writes: list[tuple[ChartPlan, Path, bytes | None]] = []
     for c in composed.charts:
+        if any(reals[w.rel] == reals[c.rel] for w, _, _ in chart_writes):
+            continue  # one file, drawn once
         path = vault.abs(c.rel)
-        current = read_bytes(path)
+        index = next(i for i, spec in enumerate(p.spec.charts) if spec.file == c.file)
+        keys = (SPEC_KEY, "charts", index, "file")
+        current = _own_chart_bytes(path, c.rel, p.rel, key_line(p.note, keys))
         if current != c.result.png:
             chart_writes.append((c, path, current))
     note_changes = new_raw != p.raw

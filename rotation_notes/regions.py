@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MarkerError
-from .notefile import NoteText, line_body
+from .notefile import NoteText, line_body, split_lines
 
 #: Every region the tool knows, in the order ``--init`` inserts them.
 REGION_NAMES: tuple[str, ...] = (
@@ -102,8 +102,7 @@ def find_regions(
             continue
         m = _MARKER.fullmatch(ln.body)
         if m is None:
-            stripped = ln.body.strip().lstrip(">").strip()
-            if "rotation-notes:" in stripped and stripped.startswith("%%"):
+            if _looks_like_marker(ln.body):
                 where = "inside a block quote or callout" if ln.quoted else "malformed"
                 problems.append(
                     (
@@ -176,6 +175,60 @@ def find_regions(
     return regions
 
 
+def _looks_like_marker(body: str) -> bool:
+    stripped = body.strip().lstrip(">").strip()
+    return stripped.startswith("%%") and "rotation-notes:" in stripped
+
+
+def check_rendered(name: str, text: str, path: Path | str) -> None:
+    """Refuse generated text that would break the note's regions once written.
+
+    A marker line (or one that looks like one) anywhere in it would end the region early,
+    start another or make the note unreadable on the next run; a code block it opens and
+    does not close would swallow the region's end marker.
+    """
+    lines = split_lines(text)
+    problem = None
+    for i, line in enumerate(lines):
+        if _looks_like_marker(line_body(line)):
+            problem = f"its line {i + 1} is a marker line ({line_body(line).strip()[:80]!r})"
+            break
+    else:
+        fence = _unclosed_fence(lines, 0)
+        if fence is not None:
+            problem = f"its line {fence + 1} opens a code block that it does not close"
+    if problem is not None:
+        raise MarkerError(
+            f"the rendered '{name}' region would break the note's markers: {problem}; "
+            "the note was left untouched",
+            path=path,
+            hint=f"the text comes from the template {name}.md.j2 (the vault's own, if it has "
+            "one) or a value it shows: generated text may hold no rotation-notes marker line "
+            "and no unclosed code block",
+        )
+
+
+def check_same_regions(before: list[Region], text: str, path: Path | str) -> None:
+    """The note about to be written has the same regions, in the same order, as before."""
+    from .notefile import decode_note  # the text as it will be read back
+
+    try:
+        after = find_regions(decode_note(text.encode("utf-8", "surrogateescape")), path)
+    except MarkerError as exc:
+        after_names = None
+        detail = exc.message
+    else:
+        after_names = [r.name for r in after]
+        detail = f"it would hold regions {', '.join(after_names) or 'none'}"
+    if after_names != [r.name for r in before]:
+        raise MarkerError(
+            f"the rendered note would not read back with the regions it has ({detail}); "
+            "the note was left untouched",
+            path=path,
+            hint="a template's output breaks the markers: see docs/regions.md",
+        )
+
+
 # --- comparing and replacing ------------------------------------------------
 
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
@@ -242,7 +295,7 @@ def replace_regions(note: NoteText, regions: list[Region], contents: Mapping[str
             out.extend(old)
         else:
             marker_line = note.lines[region.begin]
-            nl = "\r\n" if marker_line.endswith("\r\n") else "\n"
+            nl = marker_line[len(line_body(marker_line)) :] or "\n"  # its own ending
             body = new.replace("\r\n", "\n").rstrip("\n")
             if body:
                 out.extend(line + nl for line in body.split("\n"))
@@ -356,8 +409,8 @@ def insert_missing(
 
     def end_line() -> None:
         """Give the last line an ending (e.g. a closing '---' at the very end of the file)."""
-        if out and not out[-1].endswith("\n"):
-            out[-1] += "\n" if out[-1].endswith("\r") else nl  # a lone CR: complete it
+        if out and not out[-1].endswith(("\n", "\r")):  # a lone CR ends a line too
+            out[-1] += nl
 
     def insert(new: list[str]) -> None:
         if new:

@@ -9,16 +9,21 @@ sandbox with undefined names as errors.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
+import re
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import TemplateError
+from .files import open_regular
 from .metrics import Figure
 from .sandbox import (
     LimitedSandbox,
@@ -102,7 +107,12 @@ class VaultTemplateLoader(jinja2.FileSystemLoader):
         self.vault_root = vault_root.resolve()
 
     def get_source(self, environment: jinja2.Environment, template: str) -> Any:
-        source, filename, uptodate = super().get_source(environment, template)
+        # Found as FileSystemLoader finds it (no "..", case as given), but read here:
+        # only a regular file is ever opened (a named pipe would block the run).
+        pieces = split_template_path(template)
+        filename = os.path.join(self.searchpath[0], *pieces)
+        if not os.path.lexists(filename):
+            raise jinja2.TemplateNotFound(template)  # the shipped template is used
         real = Path(filename).resolve()
         if not real.is_relative_to(self.vault_root):
             raise TemplateError(
@@ -110,13 +120,70 @@ class VaultTemplateLoader(jinja2.FileSystemLoader):
                 path=filename,
                 hint="vault templates must be files inside the vault",
             )
+        try:
+            with open_regular(filename) as fh:
+                mtime = os.fstat(fh.fileno()).st_mtime_ns
+                data = fh.read(MAX_TEMPLATE_BYTES * 4 + 1)
+        except OSError as exc:
+            raise TemplateError(
+                f"cannot read template {template}: {exc.strerror or exc}",
+                path=filename,
+                hint="a template override must be a regular text file",
+            ) from None
+        try:
+            source = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TemplateError(
+                f"template is not valid UTF-8 (byte {exc.start})",
+                path=filename,
+                hint="save the template as UTF-8",
+            ) from None
         if len(source) > MAX_TEMPLATE_BYTES:
             raise TemplateError(
                 f"template is {len(source):,} characters; the limit is {MAX_TEMPLATE_BYTES:,}",
                 path=filename,
                 hint="a region template formats a table or two; trim it",
             )
-        return source, filename, uptodate
+
+        def uptodate() -> bool:
+            try:
+                return os.stat(filename).st_mtime_ns == mtime
+            except OSError:
+                return False
+
+        return source, os.path.normpath(filename), uptodate
+
+
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
+def one_line(text: str) -> str:
+    """``text`` with each line break (CRLF, LF or a lone CR) made a space."""
+    return _LINE_BREAK.sub(" ", text) if "\n" in text or "\r" in text else text
+
+
+def one_line_values(value: Any) -> Any:
+    """``value`` (a template context) with every text in it made one line.
+
+    Everything a template is given comes from a note, a linked note or the market data (a
+    label, a metric's source, a catalyst note's name, a provider's message): with its line
+    breaks made spaces, no value can add a line to a region, let alone a marker line. A
+    template's own text, macros and blocks keep theirs.
+    """
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, dict):
+        return {k: one_line_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(one_line_values(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: one_line_values(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    return value
 
 
 def make_env(override_dir: Path | None, vault_root: Path | None = None) -> LimitedSandbox:
@@ -173,6 +240,12 @@ def render_region(env: SandboxedEnvironment, name: str, context: Mapping[str, An
         elif isinstance(exc, RenderLimitError):
             message = f"template stopped at a limit: {exc}"
             hint = "see docs/security.md for the template limits; the note was left untouched"
+        elif isinstance(exc, jinja2.TemplateNotFound):
+            message = (
+                f"template error: it includes or imports '{exc.name}', which is neither in the "
+                "vault's templates folder nor among the shipped templates"
+            )
+            hint = "include only templates from the templates folder, by a name relative to it"
         elif isinstance(exc, RecursionError):
             message = "template error: recursion too deep (a macro calling itself without end?)"
             hint = "fix the template; the note was left untouched"

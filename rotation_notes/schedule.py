@@ -22,7 +22,7 @@ import os
 import plistlib
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import platformdirs
 
+from .files import read_regular
 from .lock import state_dir, vault_key, vault_lock
 
 log = logging.getLogger(__name__)
@@ -309,6 +310,30 @@ def units_for(platform: str, spec: UnitSpec, log_path: Path) -> dict[str, str]:
         "windows": lambda: windows_task_xml(spec),
         "cron": lambda: cron_line(spec, log_path),
     }[platform]()
+
+
+#: Every unit rotation-notes writes says this (a Description, a comment or the label).
+UNIT_MARK = "rotation-notes nightly refresh of "
+
+
+def foreign_units(folder: Path, names: Iterable[str]) -> list[Path]:
+    """Files at our unit names that rotation-notes did not write: never replaced or removed."""
+    out = []
+    for name in names:
+        path = folder / name
+        if not os.path.lexists(path):
+            continue
+        try:
+            raw = read_regular(path, 1_000_000)
+        except OSError:
+            out.append(path)
+            continue
+        texts = [raw.decode("utf-8", "replace")]
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            texts.append(raw.decode("utf-16", "replace"))
+        if not any(UNIT_MARK in t or "com.github.rotation-notes." in t for t in texts):
+            out.append(path)
+    return out
 
 
 def current_platform() -> str:

@@ -9,7 +9,9 @@ them when a note is renamed. The full schema is in docs/frontmatter.md.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,58 @@ SCHEMA_KEYS: dict[str, frozenset[str]] = {
 
 _SYMBOL = re.compile(r"\^?[A-Za-z0-9][A-Za-z0-9.=\-]{0,19}")
 _CHART_FILE = re.compile(r"[^/\\:*?\"<>|#^\[\]]+\.png", re.IGNORECASE)
+#: Names Windows reserves for devices, whatever the extension (a vault synced there
+#: could not hold the file): CON, PRN, AUX, NUL, COM0-9, LPT0-9 (and superscript digits).
+_WINDOWS_RESERVED = re.compile(r"(con|prn|aux|nul|(com|lpt)[0-9\u00b9\u00b2\u00b3])\s*", re.I)
+#: Bidirectional controls: they make a file name display as something else.
+_BIDI = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Longest chart file name, in UTF-8 bytes: file systems allow 255, and the hidden temp
+#: file a write goes through adds about 40.
+MAX_CHART_NAME_BYTES = 200
+#: Longest chart window: a century of calendar days.
+MAX_CHART_DAYS = 36_525
+#: Dates a thesis may name. Older or later dates are typing mistakes, and date arithmetic
+#: (a window before a date, a year before it) must stay inside what Python can count.
+MIN_DATE = dt.date(1800, 1, 1)
+MAX_DATE = dt.date(2199, 12, 31)
+
+
+def chart_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a chart file in a vault Obsidian (on any system) can use."""
+    if not _CHART_FILE.fullmatch(name):
+        return "is not a plain .png file name"
+    for ch in name:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI:
+            what = (
+                "a line break"
+                if ch in "\r\n\u2028\u2029"
+                else f"the control character U+{ord(ch):04X}"
+            )
+            return f"holds {what}"
+    if name.startswith("."):
+        return "starts with a dot: Obsidian and most file browsers hide such files"
+    if _WINDOWS_RESERVED.fullmatch(name.split(".")[0]):
+        return "is a device name Windows reserves (a vault synced there could not hold it)"
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > MAX_CHART_NAME_BYTES:
+        return f"is {size} bytes long; a chart file name may be at most {MAX_CHART_NAME_BYTES}"
+    return None
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value quoted for an error message: one line, and short."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return (
+            f"a {len(str(abs(value)))}-digit number"
+            if value.bit_length() < 10_000
+            else "a huge number"
+        )
+    text = repr(value) if isinstance(value, str) else f"'{value}'"
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 @dataclass(frozen=True)
@@ -171,26 +225,48 @@ class _Reader:
 
     def date(self, value: Any, keys: tuple[str | int, ...]) -> dt.date:
         if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
+            day = value.date()
+        elif isinstance(value, dt.date):
+            day = value
+        elif isinstance(value, str) and _ISO_DAY.fullmatch(value.strip()):
             try:
-                return dt.date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-        raise self.fail(keys, f"'{value}' is not a date", hint="write dates as YYYY-MM-DD")
+                day = dt.date.fromisoformat(value.strip())
+            except ValueError as exc:  # 2026-02-30: a date in form, not one in fact
+                raise self.fail(
+                    keys, f"'{value}' is not a valid date ({exc})", hint="check the day and month"
+                ) from None
+        else:
+            raise self.fail(
+                keys, f"{_shown(value)} is not a date", hint="write dates as YYYY-MM-DD"
+            )
+        if not MIN_DATE <= day <= MAX_DATE:
+            raise self.fail(
+                keys,
+                f"{day} is outside the dates rotation-notes handles ({MIN_DATE} to {MAX_DATE})",
+                hint="check the year",
+            )
+        return day
 
     def number(self, value: Any, keys: tuple[str | int, ...]) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(keys, f"'{value}' is not a number")
-        return float(value)
+            raise self.fail(keys, f"{_shown(value)} is not a number")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise self.fail(keys, f"{_shown(value)} is not a finite number of a sane size")
+        return number
 
-    def positive_int(self, value: Any, keys: tuple[str | int, ...], default: int) -> int:
+    def positive_int(
+        self, value: Any, keys: tuple[str | int, ...], default: int, most: int | None = None
+    ) -> int:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise self.fail(keys, f"'{value}' must be a whole number above 0")
+            raise self.fail(keys, f"{_shown(value)} must be a whole number above 0")
+        if most is not None and value > most:
+            raise self.fail(keys, f"{_shown(value)} is more than the largest allowed, {most:,}")
         return value
 
 
@@ -323,14 +399,18 @@ def parse_spec(
             "^", ""
         )
         file = r.text(c.get("file"), (*k, "file"), default_file)
-        if not _CHART_FILE.fullmatch(file):
+        if (problem := chart_name_problem(file)) is not None:
             raise r.fail(
                 (*k, "file"),
-                f"'{file}' is not a plain .png file name",
+                f"chart file name {_shown(file)} {problem}",
                 hint="use a name like iwm-vs-qqq-price-chart.png, without folders",
             )
         charts.append(
-            ChartSpec(file, chart_tickers, r.positive_int(c.get("days"), (*k, "days"), 90))
+            ChartSpec(
+                file,
+                chart_tickers,
+                r.positive_int(c.get("days"), (*k, "days"), 90, most=MAX_CHART_DAYS),
+            )
         )
     files = [c.file.lower() for c in charts]
     if len(set(files)) != len(files):

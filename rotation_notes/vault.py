@@ -11,18 +11,72 @@ folder first, then the shortest path. Matching ignores case.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import posixpath
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import UsageError
+from .files import kind_of, read_regular
+
+log = logging.getLogger(__name__)
 
 CONFIG_NAME = "rotation-notes.toml"
+#: Settings files are a few hundred bytes; a larger one is not read (it would only cost memory).
+MAX_SETTINGS_BYTES = 1024 * 1024
 #: Folders Obsidian itself ignores, and so do we.
 IGNORED_DIRS = frozenset({".obsidian", ".trash", ".git"})
+
+
+_WARNED: set[tuple[str, str, str]] = set()
+
+
+def walk_vault(root: Path) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
+    """Each folder of the vault Obsidian shows, as (vault-relative folder, its non-folder entries).
+
+    Skips the folders Obsidian ignores (``.obsidian``, ``.trash``, ``.git``, every hidden
+    folder) and symlinked folders; entries and folders come in name order. The entries
+    include hidden files and anything that is not a folder (pipes, links): callers filter.
+    """
+    stack = [("", root)]
+    while stack:
+        rel_dir, folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue  # unreadable folder (permissions), or removed meanwhile
+        dirs = []
+        others = []
+        for e in entries:
+            try:
+                is_dir = e.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if e.name not in IGNORED_DIRS and not e.name.startswith("."):
+                    dirs.append(e)
+            else:
+                others.append(e)
+        yield rel_dir, others
+        for d in reversed(dirs):
+            stack.append((f"{rel_dir}/{d.name}" if rel_dir else d.name, Path(d.path)))
+
+
+def _not_regular(entry: os.DirEntry[str]) -> str | None:
+    """None for a regular file (or a link to one); else what the entry is, in words."""
+    try:
+        if entry.is_file():
+            return None
+        return kind_of(os.stat(entry.path).st_mode)
+    except FileNotFoundError:
+        return "a link to nothing (its target is gone)"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
 
 
 def find_vault_root(start: Path) -> Path:
@@ -54,12 +108,17 @@ PROVIDERS = ("yfinance", "bundled")
 
 def _load_config(root: Path) -> VaultConfig:
     path = root / CONFIG_NAME
-    if not path.is_file():
+    if not os.path.lexists(path):
         return VaultConfig()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        raw = read_regular(path, MAX_SETTINGS_BYTES + 1)
+        if len(raw) > MAX_SETTINGS_BYTES:
+            raise UsageError(f"{CONFIG_NAME} is over {MAX_SETTINGS_BYTES:,} bytes", path=path)
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {CONFIG_NAME}: {exc}", path=path) from None
     unknown = set(data) - KNOWN_CONFIG_KEYS
     if unknown:
         raise UsageError(
@@ -83,9 +142,12 @@ def _load_config(root: Path) -> VaultConfig:
 def _load_app_json(root: Path) -> dict[str, Any]:
     path = root / ".obsidian" / "app.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        return {}
+        raw = read_regular(path, MAX_SETTINGS_BYTES + 1)
+        if len(raw) > MAX_SETTINGS_BYTES:
+            return {}  # not Obsidian's: it writes a few hundred bytes
+        data = json.loads(raw.decode("utf-8-sig"))
+    except OSError:
+        return {}  # absent, or a pipe: Obsidian's defaults
     except (ValueError, UnicodeDecodeError):
         return {}  # Obsidian itself falls back to defaults; never fail a refresh on it
     return data if isinstance(data, dict) else {}
@@ -98,6 +160,9 @@ class Vault:
     app: dict[str, Any]
     #: Every file in the vault, as POSIX paths relative to the root.
     files: list[str] = field(default_factory=list)
+    #: Vault entries that are not regular files (pipes, sockets, devices, dangling
+    #: links), vault-relative, with what each is: never opened, skipped with a warning.
+    special: dict[str, str] = field(default_factory=dict)
     _by_name: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _by_path: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -110,20 +175,23 @@ class Vault:
 
     def rescan(self) -> None:
         files: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = sorted(
-                d
-                for d in dirnames
-                if d not in IGNORED_DIRS
-                and not d.startswith(".")
-                and not os.path.islink(os.path.join(dirpath, d))
-            )
-            rel_dir = os.path.relpath(dirpath, self.root)
-            for name in sorted(filenames):
-                if name.startswith("."):
+        special: dict[str, str] = {}
+        for rel_dir, entries in walk_vault(self.root):
+            for entry in entries:
+                if entry.name.startswith("."):
                     continue
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                files.append(PurePosixPath(Path(rel).as_posix()).as_posix())
+                rel = entry.name if not rel_dir else f"{rel_dir}/{entry.name}"
+                what = _not_regular(entry)
+                if what is None:
+                    files.append(rel)
+                else:
+                    special[rel] = what
+        for rel, what in special.items():
+            key = (str(self.root), rel, what)
+            if key not in _WARNED:  # once per process: the watcher rescans often
+                _WARNED.add(key)
+                log.warning("skipped %s: it is %s, not a regular file", rel, what)
+        self.special = special
         self.files = files
         self._by_name = {}
         self._by_path = {}
@@ -141,6 +209,11 @@ class Vault:
 
     def inside(self, rel: str, *, what: str) -> str:
         """``rel`` normalised, refusing anything that would leave the vault."""
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in rel) or len(rel.encode()) > 1024:
+            raise UsageError(
+                f"{what} {rel[:80]!r} is not a usable folder path (a control character, "
+                "or over 1,024 bytes)"
+            )
         norm = posixpath.normpath(rel.replace("\\", "/"))
         if norm.startswith("/") or norm == ".." or norm.startswith("../") or ":" in norm[:2]:
             raise UsageError(f"{what} '{rel}' points outside the vault")
@@ -172,6 +245,14 @@ class Vault:
             if hits:
                 same = [p for p in hits if posixpath.dirname(p) == source_dir]
                 return (same or sorted(hits, key=lambda p: (len(p), p)))[0]
+        return None
+
+    def special_named(self, target: str) -> tuple[str, str] | None:
+        """A skipped non-regular entry a link target names, as (path, what it is), if any."""
+        want = {target.lower(), target.lower() + ".md"}
+        for rel, what in self.special.items():
+            if rel.lower() in want or posixpath.basename(rel).lower() in want:
+                return rel, what
         return None
 
     def attachment_dir(self, note: str) -> str:

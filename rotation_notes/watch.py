@@ -27,6 +27,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from .errors import RotationNotesError
+from .files import read_regular
 from .marketdata import MarketDataProvider, PriceSet
 from .notefile import decode_note, find_wikilinks
 from .refresh import RefreshReport
@@ -99,7 +100,7 @@ def _unresolved(name: str) -> str:
 
 def _sha(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return hashlib.sha256(read_regular(path)).hexdigest()
     except OSError:
         return None
 
@@ -141,7 +142,7 @@ class Watcher:
 
     def _links(self, rel: str) -> set[str]:
         try:
-            note = decode_note(self.vault.abs(rel).read_bytes())
+            note = decode_note(read_regular(self.vault.abs(rel)))
         except OSError:
             return set()
         out = set()

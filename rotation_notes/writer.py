@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConcurrentEditError, NoteError
+from .files import NotRegularFile, open_regular, read_if_exists
+from .vault import walk_vault
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,6 @@ TEMP_RE = re.compile(r"\.(?P<target>.+)\.rotation-notes-(?P<pid>[0-9]+)-[0-9a-f]
 #: A temp file this old is debris whatever its process id says (a write takes milliseconds;
 #: the id may have been reused, or the file may come from another machine through a sync tool).
 STALE_AFTER = 3600.0
-#: Folders never written into (``vault.IGNORED_DIRS``; hidden folders are skipped too).
-_SKIP_DIRS = frozenset({".obsidian", ".trash", ".git"})
 
 
 def temp_name(target: Path) -> Path:
@@ -73,19 +73,13 @@ def sweep_stale_temps(root: Path, *, now: float | None = None) -> list[Path]:
     """
     now = time.time() if now is None else now
     removed = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [
-            d
-            for d in dirnames
-            if d not in _SKIP_DIRS
-            and not d.startswith(".")
-            and not os.path.islink(os.path.join(dirpath, d))
-        ]
-        for name in filenames:
+    for _, entries in walk_vault(root):
+        for entry in entries:
+            name = entry.name
             m = TEMP_RE.fullmatch(name)
-            if m is None:
+            if m is None or not entry.is_file(follow_symlinks=False):
                 continue
-            path = Path(dirpath) / name
+            path = Path(entry.path)
             try:
                 age = now - path.lstat().st_mtime
                 if _pid_alive(int(m["pid"])) and age < STALE_AFTER:
@@ -99,10 +93,8 @@ def sweep_stale_temps(root: Path, *, now: float | None = None) -> list[Path]:
 
 
 def read_bytes(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
+    """The file's bytes (None when absent); a pipe, socket or device is never opened."""
+    return read_if_exists(path)
 
 
 def replace_if_unchanged(path: Path, expected: bytes | None, new: bytes) -> None:
@@ -139,8 +131,12 @@ def _replace(path: Path, expected: bytes | None, new: bytes, *, rounds: int) -> 
             os.fsync(fh.fileno())
         if st is not None:
             os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        with contextlib.suppress(FileNotFoundError):
-            old = open(real, "rb")  # noqa: SIM115 - held open across the rename, closed below
+        try:
+            old = open_regular(real)  # held open across the rename, closed below
+        except FileNotFoundError:
+            pass
+        except NotRegularFile:
+            raise _changed(path) from None  # a pipe or folder put there: never read or replaced
         if (old.read() if old is not None else None) != expected:
             raise _changed(path)
         if os.name != "posix" and old is not None:
@@ -179,7 +175,7 @@ def _replace(path: Path, expected: bytes | None, new: bytes, *, rounds: int) -> 
             # Putting it back failed (a full disk...): the edit lives only in ``tmp``, which a
             # sweep would remove. Give it a visible name (a rename needs no space) and say so.
             saved = _conflict_name(path)
-            os.rename(tmp, saved)
+            _swap_new(tmp, saved)  # never over a file that appeared under that name
             log.error("%s: an edit made during the write is saved as %s", path, saved.name)
             raise
         return
