@@ -84,7 +84,10 @@ def test_catalyst_note_without_window_names_that_note(make_vault):
     )
     note = refresh_one(vault)
     assert note.status == "failed"
-    assert "Events/Event.md:2: '2026-13-01' is not a date (key: event_start)" in note.error
+    assert (
+        "t.md: Events/Event.md:2: '2026-13-01' is not a valid date (month must be in 1..12) "
+        "(key: event_start)" in note.error
+    )
 
 
 def test_catalysts_discovered_from_body_links(make_vault):
@@ -186,7 +189,9 @@ def test_unreadable_linked_note_fails_the_thesis_visibly(make_vault):
     (vault / "Ev.md").symlink_to(vault / "nowhere.md")  # a dangling link: listed, unreadable
     report = refresh(vault, RefreshOptions())
     assert [(n.path, n.status) for n in report.notes] == [("t.md", "failed")]
-    assert "cannot read a linked note" in report.notes[0].error
+    assert "catalyst [[Ev]] does not resolve to a note (Ev.md is a link to nothing" in (
+        report.notes[0].error
+    )
 
 
 def test_two_theses_drawing_one_chart_differently_is_an_error(make_vault):

@@ -7,8 +7,10 @@ import shutil
 
 import pytest
 
-from conftest import SAMPLE_DATA, SHARED, THESIS, run_cli, snapshot
+from conftest import SAMPLE, SAMPLE_DATA, SHARED, THESIS, run_cli, snapshot
 from rotation_notes.vault import Vault
+
+CHART = "Attachments/iwm-vs-qqq-price-chart.png"
 
 CORPORA = SHARED / "corpora"
 
@@ -65,13 +67,15 @@ def test_existing_chart_is_updated_in_place(make_vault):
         {
             "Theses/t.md": THESIS,
             "Deep/er/iwm-vs-qqq-price-chart.png": b"old",
-            "Z/iwm-vs-qqq-price-chart.png": b"old",  # shorter path wins in Obsidian
+            # shorter path wins in Obsidian; an older chart rotation-notes drew (marked as its own)
+            "Z/iwm-vs-qqq-price-chart.png": (SAMPLE / CHART).read_bytes(),
         },
         app='{"attachmentFolderPath": "Attachments"}',
     )
     result = run_cli("refresh", vault)
     assert result.returncode == 0, result.stderr
-    assert (vault / "Z/iwm-vs-qqq-price-chart.png").read_bytes().startswith(b"\x89PNG")
+    new = (vault / "Z/iwm-vs-qqq-price-chart.png").read_bytes()
+    assert new.startswith(b"\x89PNG") and new != (SAMPLE / CHART).read_bytes()
     assert (vault / "Deep/er/iwm-vs-qqq-price-chart.png").read_bytes() == b"old"
     assert not (vault / "Attachments").exists()
 
