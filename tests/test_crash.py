@@ -247,7 +247,9 @@ def test_sigkill_at_any_moment_leaves_each_file_old_or_fully_updated(tmp_path, i
     started = time.monotonic()
     done_kills = 0
     for n in range(kills):
-        if not hand_kills and time.monotonic() - started > LOOP_BUDGET:
+        # The budget only stops extra kills: the first 20 always run, however busy the
+        # machine (each is bounded by its own process, not by the clock).
+        if not hand_kills and n >= 20 and time.monotonic() - started > LOOP_BUDGET:
             break
         mode = "offline" if n % 2 == 0 else "default"
         if vault.exists():

@@ -322,7 +322,7 @@ def test_a_linked_note_created_later_rerenders_the_thesis(make_vault, watch):
 def test_sigterm_during_the_first_refresh_exits_130(make_vault):
     vault = slow_vault(make_vault, 600)  # the start-up refresh alone takes seconds
     w = WatchProc(vault)
-    time.sleep(1.0)  # inside the first refresh, before "watching"
+    w.wait_for("refreshing every thesis note", timeout=120)  # logged as the first refresh starts
     assert w.count("watching") == 0
     assert w.stop(signal.SIGTERM) == 130
     assert not [p.name for p in vault.rglob("*") if ".rotation-notes-" in p.name]
