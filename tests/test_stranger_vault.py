@@ -27,9 +27,13 @@ GOOD = "good.md"
 CHART_REGION = "%% rotation-notes:charts %%\n%% /rotation-notes:charts %%\n"
 
 
+#: THESIS_FRONTMATTER without its history block, so a case may add its own.
+BASE = THESIS_FRONTMATTER[: THESIS_FRONTMATTER.index("  history:")] + "---\n"
+
+
 def thesis(extra_spec: str = "", *, top: str = "", body: str = "# Thesis\n\n" + ALL_REGIONS) -> str:
-    """THESIS_FRONTMATTER with ``extra_spec`` lines under ``rotation-notes:``."""
-    head = THESIS_FRONTMATTER.replace("rotation-notes:\n", "rotation-notes:\n" + extra_spec, 1)
+    """BASE with ``extra_spec`` lines under ``rotation-notes:`` and ``top`` at the top level."""
+    head = BASE.replace("rotation-notes:\n", "rotation-notes:\n" + extra_spec, 1)
     return head.replace("---\n", "---\n" + top, 1) + body
 
 
