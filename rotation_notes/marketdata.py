@@ -246,6 +246,13 @@ def clean_closes(
     return s, warnings
 
 
+def clean_series(series: pd.Series) -> pd.Series:
+    """``clean_closes`` over a series read from elsewhere (the cache), warnings in its attrs."""
+    values = pd.Series(series.to_numpy(dtype="float64"))
+    cleaned, _ = clean_closes(str(series.name), pd.Series(series.index), values)
+    return cleaned
+
+
 def data_warnings(prices: PriceSet, symbol: str) -> list[str]:
     """The data-quality warnings of ``symbol``'s series, whichever provider passed it on."""
     found = list(prices.warnings.get(symbol, []))

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from conftest import ALL_REGIONS, FIGURES, SAMPLE_DATA, SHARED, run_cli
+from rotation_notes.cache import PriceCache
 from rotation_notes.marketdata import clean_closes
 from rotation_notes.notefile import decode_note
 from rotation_notes.refresh import RefreshOptions, refresh
@@ -706,6 +707,31 @@ def test_a_level_shift_that_persists_is_kept_and_warned_about(make_vault):
     assert iwm["ytd_pct"] == pytest.approx(ytd, abs=1e-3)
     assert setup_row(text, "YTD 2026")[1] == cell(ytd)
     assert iwm["ret_1d_pct"] == pytest.approx(pct(ref["2026-02-03"], ref[AS_OF]), abs=1e-3)
+
+
+def test_an_outlier_an_older_version_cached_is_flagged_when_read_back(make_vault, tmp_path):
+    """The cache holds what was stored; it is cleaned whole each time it is read."""
+    vault = vault_with(make_vault)
+    (vault / "Data" / "market-data" / "IWM.csv").unlink()  # IWM only in the cache
+    rows = read_rows(make_vault({}, name="data"), "IWM")
+    series = pd.Series(
+        [1e308 if r[0] == "2026-01-09" else float(r[4]) for r in rows],
+        index=pd.DatetimeIndex([r[0] for r in rows]),
+    )
+    cache = PriceCache(tmp_path / "old-cache")
+    cache.store("IWM", series, provider="Yahoo Finance (yfinance)", replace_all=True)
+    cache.close()
+
+    text, report = refreshed_quietly(
+        vault, "--as-of", AS_OF, "--cache", str(tmp_path / "old-cache")
+    )
+
+    problem = f"IWM: 1 row {RANGE_RULE} (first 2026-01-09)"
+    assert f"> - {problem}\n" in region(text, "updated")
+    assert problem in report["warnings"]
+    assert report["catalysts"][0]["reasons"] == {
+        "IWM": "the close of 2026-01-09 was dropped as bad data"
+    }
 
 
 def _bundled_and_shared_csvs() -> list[Path]:
