@@ -1,0 +1,78 @@
+"""Extreme values never reach the user raw: no library warning on stderr, no 300-digit number.
+
+A library's warning (matplotlib, pandas, numpy) printed to the terminal is noise the user
+cannot act on; routed through logging it shows, prefixed, with ``-v``. Numbers past any
+sensible size (a hand-entered 1e308, a sub-cent price) are written so a table stays a table.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from conftest import THESIS, run_cli
+from rotation_notes.charts import ChartLine, render_chart
+
+#: A library's warning printed raw (``UserWarning: ...``), or a crash.
+STRAY = re.compile(r"\w*Warning\b|Traceback")
+AS_OF = "2026-02-04"
+CHART = "iwm-vs-qqq-price-chart.png"
+
+
+def region(text: str, name: str) -> str:
+    start = text.index(f"%% rotation-notes:{name} %%\n") + len(f"%% rotation-notes:{name} %%\n")
+    return text[start : text.index(f"%% /rotation-notes:{name} %%")]
+
+
+def test_a_vault_matplotlibrc_cannot_make_matplotlib_print_to_the_terminal(make_vault):
+    """Run inside a vault (the default), matplotlib reads the vault's matplotlibrc: this one
+    makes it warn (``warnings.warn``) and log (a bad key) while rotation-notes imports it."""
+    rc = "toolbar: toolmanager\nno.such.key: 1\n"
+    vault = make_vault({"t.md": THESIS, "matplotlibrc": rc})
+
+    quiet = run_cli("refresh", "--offline", "--as-of", AS_OF, cwd=vault)
+
+    assert quiet.returncode == 0, quiet.stderr
+    assert not STRAY.search(quiet.stderr), quiet.stderr
+    assert "no.such.key" not in quiet.stderr
+    assert "updated    t.md (as of 2026-02-04)" in quiet.stderr
+    assert (vault / CHART).is_file()
+    assert "IWM (blue)" in region((vault / "t.md").read_text(encoding="utf-8"), "charts")
+
+    # with -v both are there, as rotation-notes' own log lines
+    verbose = run_cli("refresh", "-v", "--offline", "--as-of", "2026-02-03", cwd=vault)
+    assert verbose.returncode == 0, verbose.stderr
+    lines = verbose.stderr.splitlines()
+    assert any(
+        ln.startswith("rotation-notes: WARNING: py.warnings: ") and "UserWarning" in ln
+        for ln in lines
+    ), verbose.stderr
+    assert any(ln.startswith("rotation-notes: WARNING: matplotlib: ") for ln in lines)
+    assert "no.such.key" in verbose.stderr
+
+
+def test_a_chart_matplotlib_warns_about_is_drawn_and_the_warning_logged(caplog):
+    """Rebased moves past 1e300% (no cleaned data gets there) make matplotlib warn about its
+    layout and numpy about an overflow: recorded, logged at debug, none escapes."""
+    days = pd.bdate_range("2026-01-01", periods=60)
+    huge = pd.Series(np.r_[np.zeros(30), np.full(30, 1e308)], index=days)
+    flat = pd.Series(np.zeros(60), index=days)
+    lines = [ChartLine("IWM", "IWM", huge), ChartLine("QQQ", "QQQ", flat)]
+
+    with (
+        warnings.catch_warnings(record=True) as escaped,
+        caplog.at_level(logging.DEBUG, logger="rotation_notes.charts"),
+    ):
+        warnings.simplefilter("always")
+        result = render_chart(lines, 90)
+
+    assert [str(w.message) for w in escaped] == []
+    assert result.png.startswith(b"\x89PNG")
+    logged = [r.getMessage() for r in caplog.records if r.name == "rotation_notes.charts"]
+    assert logged and all(m.startswith("chart of IWM, QQQ: ") for m in logged)
+    assert any("UserWarning" in m for m in logged), logged
+    assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name.startswith("rot"))
