@@ -7,14 +7,16 @@ sensible size (a hand-entered 1e308, a sub-cent price) are written so a table st
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from conftest import THESIS, run_cli
+from conftest import SAMPLE_DATA, THESIS, THESIS_FRONTMATTER, run_cli
 from rotation_notes.charts import ChartLine, render_chart
 
 #: A library's warning printed raw (``UserWarning: ...``), or a crash.
@@ -76,3 +78,53 @@ def test_a_chart_matplotlib_warns_about_is_drawn_and_the_warning_logged(caplog):
     assert logged and all(m.startswith("chart of IWM, QQQ: ") for m in logged)
     assert any("UserWarning" in m for m in logged), logged
     assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name.startswith("rot"))
+
+
+def write_closes(folder: Path, symbol: str, closes: pd.Series) -> None:
+    frame = pd.DataFrame({"Date": closes.index.strftime("%Y-%m-%d"), "Close": closes.to_numpy()})
+    frame.to_csv(folder / f"{symbol}.csv", index=False, float_format="%.12g")
+
+
+def test_extreme_but_real_levels_are_kept_drawn_and_written_sensibly(make_vault):
+    """An index near 1e11 moving by a few units, and a flat quote at 2.5e-7 (a crypto pair):
+    both are possible, so nothing is flagged, the chart is drawn, and the prices read well."""
+    vault = make_vault({"t.md": THESIS})
+    data = vault / "Data" / "market-data"
+    dates = pd.to_datetime(pd.read_csv(SAMPLE_DATA / "IWM.csv", usecols=["Date"])["Date"])
+    big = pd.Series(1e11 + (np.arange(len(dates)) % 7), index=dates)
+    tiny = pd.Series(np.full(len(dates), 2.5e-7), index=dates)
+    write_closes(data, "IWM", big)
+    write_closes(data, "QQQ", tiny)
+
+    result = run_cli("refresh", vault, "--offline", "--as-of", AS_OF, "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert not STRAY.search(result.stderr), result.stderr
+    (report,) = json.loads(result.stdout)["notes"]
+    text = (vault / "t.md").read_text(encoding="utf-8")
+    assert "Data problems" not in text
+    assert not [w for w in report["warnings"] if not w.startswith("Offline run")]
+    assert report["tickers"]["IWM"]["reasons"] == report["tickers"]["QQQ"]["reasons"] == {}
+    tracking = region(text, "tracking")
+    assert f"| {big.loc[AS_OF]:,.2f} |" in tracking  # 100,000,000,00x.00
+    assert "| 2.5e-07 |" in tracking  # not 0.00
+    assert (vault / CHART).is_file()
+    assert "IWM (blue) +0.0% vs QQQ (red) +0.0% over the last 90 days" in region(text, "charts")
+
+
+def test_a_hand_entered_metric_of_1e308_is_written_in_scientific_notation(make_vault):
+    metric = (
+        "  setup:\n    metrics:\n      - name: Market cap\n        long: 1.0e+308\n"
+        "        short: 2.5e-300\n        unit: ' USD'\n        source: typed in\n"
+        "        as_of: 2026-02-04\n        gap: true\n"
+    )
+    front = THESIS_FRONTMATTER.replace("  history:\n", metric + "  history:\n", 1)
+    vault = make_vault({"t.md": THESIS.replace(THESIS_FRONTMATTER, front)})
+
+    result = run_cli("refresh", vault, "--offline", "--as-of", AS_OF)
+
+    assert result.returncode == 0, result.stderr
+    setup = region((vault / "t.md").read_text(encoding="utf-8"), "setup")
+    assert "| Market cap | 1.0e+308 USD | 2.5e-300 USD |" in setup
+    assert "| Market cap gap | n/a vs QQQ | — |" in setup  # 4e607%: past any float
+    assert not re.search(r"\d{16,}", setup)
