@@ -184,7 +184,13 @@ class _Reader:
     def number(self, value: Any, keys: tuple[str | int, ...]) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(keys, f"'{value}' is not a number")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int past any float; its digits are not echoed back
+            digits = len(str(abs(value)))
+            raise self.fail(
+                keys, f"a {digits}-digit number is too large (the largest is about 1.8e308)"
+            ) from None
 
     def positive_int(self, value: Any, keys: tuple[str | int, ...], default: int) -> int:
         if value is None:
