@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import platformdirs
 
-from .marketdata import PriceSet
+from .marketdata import PriceSet, clean_series
 
 DB_NAME = "prices.sqlite3"
 SCHEMA_VERSION = 1
@@ -140,9 +140,13 @@ class PriceCache:
         return FetchRecord(*row) if row else None
 
     def newest(self, symbol: str, bundled: PriceSet | None) -> tuple[pd.Series, str, str] | None:
-        """(closes, kind, provider) from the cache or the bundled data, whichever is newer."""
+        """(closes, kind, provider) from the cache or the bundled data, whichever is newer.
+
+        The cached closes are cleaned as every provider's are (``clean_series``): the cache
+        holds what Yahoo sent, or what an older version stored.
+        """
         choices = []
-        cached = self.closes(symbol)
+        cached = clean_series(self.closes(symbol))
         if not cached.empty:
             choices.append((cached, "cache", f"cache ({self.directory})"))
         if bundled is not None and symbol in bundled.closes:

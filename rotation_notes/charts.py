@@ -4,12 +4,20 @@ Uses matplotlib's object-oriented API on a private Figure (never pyplot, whose
 global state would leak between notes and threads), matplotlib's default
 style whatever the user's matplotlibrc says, and PNG metadata with no
 software version or time, so the same data always gives the same bytes.
+
+Whatever matplotlib (or numpy under it) warns about while drawing is recorded
+and logged at debug level (shown with ``-v``), never printed raw to the user's
+terminal: the data reaching a chart is cleaned and checked first
+(``marketdata.clean_closes``, ``metrics.chart_problem``), so a warning here is
+about looks (a cramped layout), not a wrong line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
+import warnings
 from dataclasses import dataclass
 
 import matplotlib
@@ -43,6 +51,8 @@ def is_own_chart(data: bytes) -> bool:
     return False
 
 
+log = logging.getLogger(__name__)
+
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 COLOR_NAMES = ("blue", "red", "green", "purple", "orange", "brown")
 
@@ -73,7 +83,8 @@ def render_chart(lines: list[ChartLine], days: int) -> ChartResult:
     a, b = lines[0], lines[1]
     divergence = moves[a.symbol] - moves[b.symbol]
 
-    with matplotlib.rc_context():
+    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context():
+        warnings.simplefilter("always")
         matplotlib.rcdefaults()
         matplotlib.rcParams.update({"svg.hashsalt": "rotation-notes", "path.simplify": True})
         fig = Figure(figsize=(8, 4.5), dpi=100)
@@ -122,4 +133,11 @@ def render_chart(lines: list[ChartLine], days: int) -> ChartResult:
         buf = io.BytesIO()
         mark = f"chart of {' vs '.join(ln.symbol for ln in lines)}, last {days} days"
         fig.savefig(buf, format="png", metadata={"Software": None, MARK_KEY: mark})
+    for w in caught:
+        log.debug(
+            "chart of %s: %s: %s",
+            ", ".join(ln.symbol for ln in lines),
+            w.category.__name__,
+            w.message,
+        )
     return ChartResult(buf.getvalue(), first, last, moves, divergence)

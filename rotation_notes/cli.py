@@ -247,6 +247,19 @@ def _configure_logging(args: argparse.Namespace) -> None:
         logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING
     )
     root.propagate = False
+    # Other libraries' words never reach the terminal raw. A Python warning (matplotlib,
+    # pandas, numpy: ``warnings.warn``) becomes a ``py.warnings`` log record, and what
+    # libraries log themselves (matplotlib reading a matplotlibrc in the current folder)
+    # would otherwise go to ``logging.lastResort``, printed bare. Both are shown, prefixed,
+    # only with -v; a library's error always.
+    logging.captureWarnings(True)
+    others = logging.getLogger()
+    theirs = logging.StreamHandler(sys.stderr)
+    theirs.setFormatter(logging.Formatter("rotation-notes: %(levelname)s: %(name)s: %(message)s"))
+    theirs.set_name("rotation-notes")
+    others.handlers[:] = [h for h in others.handlers if h.get_name() != "rotation-notes"]
+    others.addHandler(theirs)
+    others.setLevel(logging.WARNING if args.verbose else logging.ERROR)
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:

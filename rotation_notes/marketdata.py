@@ -72,17 +72,108 @@ def _rows(n: int) -> str:
     return f"{n} row{'s' if n != 1 else ''}"
 
 
-def clean_closes(symbol: str, dates: pd.Series, closes: pd.Series) -> tuple[pd.Series, list[str]]:
+# Closes that cannot be right for the series. Daily adjusted closes of ETFs, indices and
+# single stocks (and the odd crypto pair) are judged; the numbers leave a wide margin round
+# everything real, because a real close dropped is a figure lost, while an impossible one
+# kept is a figure silently wrong.
+
+#: No traded instrument closes outside this range. The cheapest quotes are crypto pairs
+#: around 1e-6 to 1e-9 and penny stocks at 1e-4; the dearest are a few indices in the
+#: millions and Berkshire A near 1e6. A value past either end is a units or parsing fault
+#: (1e-300, 1e308), and would make every figure that uses it absurd.
+MIN_CLOSE = 1e-10
+MAX_CLOSE = 1e12
+
+#: A close more than this many times above, or below, the closes on both sides of it is
+#: a spike that reverts, and is dropped. The largest real one-day moves are a fraction of
+#: it: ^GSPC -20.5% on 1987-10-19 (x1.26), and at most x1.26 on any day of the bundled
+#: data (1927-2026, the 1929, 1987, 2008 and 2020 crashes included). A single stock can
+#: gain a few hundred percent (x5) or lose 90% (x10) in a day, but not both at once and
+#: back the next day; the usual faults are x10 (a shifted decimal), x100 (cents for
+#: dollars, pence for pounds) and x1000.
+SPIKE_FACTOR = 10.0
+
+#: The first and the last row have one neighbour, so a spike cannot be told from a real
+#: move that the next session would confirm: only one this far from its neighbour is
+#: dropped. A real crash on the last day (-90%, x10) is kept.
+EDGE_SPIKE_FACTOR = 100.0
+
+#: A spike may last a few rows (a week of prices in the wrong unit): a run of at most
+#: this many rows, all more than ``SPIKE_FACTOR`` above (or all below) the closes on both
+#: sides of the run, is dropped the same way. A longer one is a level shift.
+MAX_SPIKE_ROWS = 5
+
+
+def _far(a: float, b: float, factor: float) -> bool:
+    """Whether ``a`` is more than ``factor`` times above or below ``b``."""
+    return bool(a > b * factor or a * factor < b)
+
+
+def _spikes(values: np.ndarray) -> np.ndarray:
+    """Which of these (positive, in-range, date-ordered) closes are spikes; see clean_closes."""
+    n = len(values)
+    out = np.zeros(n, dtype=bool)
+    if n < 3:
+        return out  # two closes far apart: which one is wrong cannot be told
+    factor, edge = SPIKE_FACTOR, EDGE_SPIKE_FACTOR
+    # at either end: far from its one neighbour, which agrees with the one beyond it
+    out[0] = _far(values[0], values[1], edge) and not _far(values[1], values[2], factor)
+    out[-1] = _far(values[-1], values[-2], edge) and not _far(values[-2], values[-3], factor)
+    last_anchor = n - 2 if out[-1] else n - 1
+    ratio = values[1:] / values[:-1]
+    for j in (np.flatnonzero((ratio > factor) | (ratio * factor < 1)) + 1).tolist():
+        if out[j - 1] or out[j]:
+            continue  # the close before is itself a spike: it anchors nothing
+        before = values[j - 1]
+        for k in range(j + 1, min(j + MAX_SPIKE_ROWS, last_anchor) + 1):
+            run, after = values[j:k], values[k]
+            if (run > max(before, after) * factor).all() or (
+                run * factor < min(before, after)
+            ).all():
+                out[j:k] = True
+                break
+    return out
+
+
+def _times(ratio: float) -> str:
+    """A one-day move as a factor: ``×49.5``, ``×1,000``, or ``÷50`` for a fall to a fiftieth."""
+    sign, r = ("×", ratio) if ratio >= 1 else ("÷", 1 / ratio)
+    return sign + (f"{r:.3g}" if r < 100 else f"{r:,.0f}" if r < 1e6 else f"{r:.1e}")
+
+
+def clean_closes(
+    symbol: str, dates: pd.Series, closes: pd.Series, *, outliers: bool = True
+) -> tuple[pd.Series, list[str]]:
     """A clean close series: parsed dates, ascending, unique, positive finite values.
 
     Rows with an unreadable date, or a missing, non-numeric, infinite, zero or
     negative close are dropped; unsorted rows are sorted; of rows sharing a
-    date the last one (in file order) is kept. Each repair is one warning that
-    counts the rows and names the first one. The dates of rows dropped for a
-    bad close go to ``series.attrs["dropped"]`` (read by ``metrics``), so a
-    figure that needs one of those closes is n/a instead of silently using an
-    older close; ``series.attrs["warnings"]`` repeats the warnings, so they
-    travel with the series through providers that wrap this one.
+    date the last one (in file order) is kept. Then the closes that cannot be
+    right for the series are dropped too:
+
+    - a close outside ``MIN_CLOSE`` to ``MAX_CLOSE`` (1e-10 to 1e12): no traded
+      instrument is there (dropped before duplicates are resolved, like NaN);
+    - a spike: a close more than ``SPIKE_FACTOR`` (10) times above, or below,
+      the closes on both sides of it, or a run of up to ``MAX_SPIKE_ROWS`` (5)
+      such closes; at the first or last row, which has one neighbour, only a
+      close more than ``EDGE_SPIKE_FACTOR`` (100) times from it, so a real
+      crash on the last day is kept.
+
+    A move of more than ``SPIKE_FACTOR`` that persists (an unadjusted split or
+    a real collapse) is kept, since dropping the rows after it would drop the
+    rest of the series, and is warned about instead. The constants above say
+    why these numbers; docs/frontmatter.md says it for users.
+
+    Each repair is one warning that counts the rows and names the first one
+    and the rule. The dates of rows dropped for a bad close go to
+    ``series.attrs["dropped"]`` (read by ``metrics``), so a figure that needs
+    one of those closes is n/a instead of silently using an older close;
+    ``series.attrs["warnings"]`` repeats the warnings, so they travel with the
+    series through providers that wrap this one.
+
+    ``outliers=False`` skips the rules that judge a close by its size (range,
+    spikes, moves): for a live fetch of a few recent sessions, which the cache
+    stores as sent and which is judged with the whole history when read back.
     """
     warnings: list[str] = []
     raw_dates = pd.Series(dates).reset_index(drop=True)
@@ -109,6 +200,17 @@ def clean_closes(symbol: str, dates: pd.Series, closes: pd.Series) -> tuple[pd.S
             f"dropped (first {dropped[0]})"
         )
         s = s[~bad]
+    if outliers:
+        values = s.to_numpy()
+        impossible = (values < MIN_CLOSE) | (values > MAX_CLOSE)
+        if impossible.any():
+            days = sorted({d.date() for d in s.index[impossible]})
+            warnings.append(
+                f"{_rows(int(impossible.sum()))} with a close outside any traded range "
+                f"({MIN_CLOSE:g} to {MAX_CLOSE:g}) dropped (first {days[0]})"
+            )
+            dropped = sorted({*dropped, *days})
+            s = s[~impossible]
     if not s.index.is_monotonic_increasing:
         warnings.append("rows were not in date order; sorted")
         s = s.sort_index(kind="mergesort")  # stable: rows of one date keep their file order
@@ -123,9 +225,37 @@ def clean_closes(symbol: str, dates: pd.Series, closes: pd.Series) -> tuple[pd.S
     if dropped:  # a date dropped as bad but also on a good row is not missing
         have = set(s.index[s.index.isin(pd.DatetimeIndex(dropped))].date)
         dropped = [d for d in dropped if d not in have]
+    if outliers:
+        spikes = _spikes(s.to_numpy())
+        if spikes.any():
+            days = [d.date() for d in s.index[spikes]]
+            warnings.append(
+                f"{_rows(len(days))} with a one-day spike (a close over {SPIKE_FACTOR:g}× above "
+                f"or below both neighbours; {EDGE_SPIKE_FACTOR:g}× at the first or last row) "
+                f"dropped (first {days[0]})"
+            )
+            dropped = sorted({*dropped, *days})
+            s = s[~spikes]
+        ratio = s.to_numpy()[1:] / s.to_numpy()[:-1]
+        moves = np.flatnonzero((ratio > SPIKE_FACTOR) | (ratio * SPIKE_FACTOR < 1))
+        if moves.size:
+            first = f"{_times(float(ratio[moves[0]]))} on {s.index[moves[0] + 1].date()}"
+            warnings.append(
+                f"a one-day move of {first}, kept: a split not adjusted for?"
+                if moves.size == 1
+                else f"{moves.size} one-day moves of over {SPIKE_FACTOR:g}×, kept (first {first}): "
+                "splits not adjusted for?"
+            )
     s.attrs[DROPPED] = tuple(dropped)
     s.attrs[WARNINGS] = tuple(warnings)
     return s, warnings
+
+
+def clean_series(series: pd.Series) -> pd.Series:
+    """``clean_closes`` over a series read from elsewhere (the cache), warnings in its attrs."""
+    values = pd.Series(series.to_numpy(dtype="float64"))
+    cleaned, _ = clean_closes(str(series.name), pd.Series(series.index), values)
+    return cleaned
 
 
 def data_warnings(prices: PriceSet, symbol: str) -> list[str]:

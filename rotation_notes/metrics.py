@@ -11,8 +11,9 @@ Where a figure cannot be computed it is None with a reason, never a guess:
 - a close it needs is more than ``MAX_GAP_DAYS`` calendar days from the day it
   stands for (a hole in the data, or data that ends early), or
 - the close it stands for was in the data but dropped as bad (NaN, zero,
-  negative: see ``marketdata.clean_closes``, which lists those dates in
-  ``series.attrs["dropped"]``), so an older close would silently stand in, or
+  negative, outside any traded range, a spike: see ``marketdata.clean_closes``,
+  which lists those dates in ``series.attrs["dropped"]``), so an older close
+  would silently stand in, or
 - there is only one session.
 """
 

@@ -44,6 +44,15 @@ def default_templates_dir() -> Path:
     return shipped if shipped.is_dir() else here.parent / "templates"  # source checkout
 
 
+#: From this size on a price or a hand-entered number is written in scientific notation
+#: (``1.00e+12``), never with hundreds of digits: no close is this high (see
+#: ``marketdata.MAX_CLOSE``), but a hand-entered metric can be any number YAML reads.
+BIG_NUMBER = 1e12
+#: From this size on a percentage is written in scientific notation (``+1.0e+06%``): a
+#: move of +1,000,000% is ×10,001, beyond any real one.
+BIG_PCT = 1e6
+
+
 def _num(value: Any) -> float | None:
     if isinstance(value, Figure):
         return value.pct
@@ -51,18 +60,20 @@ def _num(value: Any) -> float | None:
         return None
     try:
         f = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past 1e308
         return None
     return None if math.isnan(f) or math.isinf(f) else f
 
 
 def _signed(f: float, digits: int) -> str:
+    if abs(f) >= BIG_PCT:
+        return f"{f:+.{digits}e}"
     text = f"{f:+.{digits}f}"
     return text[1:] if float(text) == 0 else text  # no "-0.0" or "+0.0"
 
 
 def fmt_pct(value: Any, digits: int = 1) -> str:
-    """``5.83 -> '+5.8%'``, ``-0.004 -> '0.0%'``; a missing figure -> ``'n/a'``."""
+    """``5.83 -> '+5.8%'``, ``-0.004 -> '0.0%'``, ``1e9 -> '+1.0e+09%'``; missing -> ``'n/a'``."""
     f = _num(value)
     return "n/a" if f is None else _signed(f, digits) + "%"
 
@@ -73,14 +84,29 @@ def fmt_pp(value: Any, digits: int = 1) -> str:
 
 
 def fmt_price(value: Any) -> str:
-    f = _num(value)
-    return "n/a" if f is None else f"{f:,.2f}"
-
-
-def fmt_number(value: Any, digits: int = 1) -> str:
+    """``1234.5 -> '1,234.50'``; below a cent 3 significant digits (``'0.00123'``,
+    ``'1.23e-06'``); from ``BIG_NUMBER`` on scientific (``'1.00e+12'``)."""
     f = _num(value)
     if f is None:
         return "n/a"
+    if abs(f) >= BIG_NUMBER:
+        return f"{f:.2e}"
+    if 0 < abs(f) < 0.01:
+        return f"{f:.3g}"
+    return f"{f:,.2f}"
+
+
+def fmt_number(value: Any, digits: int = 1) -> str:
+    """A hand-entered figure: ``18 -> '18'``, ``17.25 -> '17.2'``; one too small for
+    ``digits`` keeps 2 significant digits (``'0.004'``, ``'3e-05'``), and one from
+    ``BIG_NUMBER`` on is scientific (``'1.0e+308'``)."""
+    f = _num(value)
+    if f is None:
+        return "n/a"
+    if abs(f) >= BIG_NUMBER:
+        return f"{f:.{digits}e}"
+    if f != 0 and round(f, digits) == 0:
+        return f"{f:.2g}"
     return f"{f:.0f}" if f == int(f) else f"{f:.{digits}f}"
 
 

@@ -252,10 +252,12 @@ class _Reader:
             raise self.fail(keys, f"{_shown(value)} is not a number")
         try:
             number = float(value)
-        except OverflowError:
-            number = math.inf
+        except OverflowError:  # an int past any float; its digits are not echoed back
+            raise self.fail(
+                keys, f"{_shown(value)} is too large (the largest is about 1.8e308)"
+            ) from None
         if not math.isfinite(number):
-            raise self.fail(keys, f"{_shown(value)} is not a finite number of a sane size")
+            raise self.fail(keys, f"{_shown(value)} is not a finite number")
         return number
 
     def positive_int(

@@ -39,7 +39,14 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from .cache import PriceCache
-from .marketdata import MarketDataProvider, PriceSet, SymbolSource, clean_closes
+from .marketdata import (
+    WARNINGS,
+    MarketDataProvider,
+    PriceSet,
+    SymbolSource,
+    clean_closes,
+    clean_series,
+)
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +172,11 @@ def _closes_by_symbol(df: pd.DataFrame | None, symbols: Sequence[str]) -> dict[s
     for s in symbols:
         if s in close.columns:
             col = close[s]
-            series, _ = clean_closes(s, pd.Series(col.index), pd.Series(col.to_numpy()))
+            # Parsed only (a symbol's NaN rows are the batch's other sessions): a close is
+            # judged by its size against the whole history, when the cache is read back.
+            series, _ = clean_closes(
+                s, pd.Series(col.index), pd.Series(col.to_numpy()), outliers=False
+            )
             if not series.empty:
                 out[s] = series
     return out
@@ -412,16 +423,20 @@ class YahooProvider:
             name = self.cache.name(s)
             if name:
                 out.names[s] = name
-            cached = self.cache.closes(s)
+            stored = self.cache.closes(s)
+            # cleaned whole on every read, as the CSV providers clean a file
+            cached = clean_series(stored)
             if s not in failures:
                 if cached.empty:
-                    out.missing[s] = "no data in the cache"
+                    why = "; ".join(cached.attrs.get(WARNINGS, ())) if not stored.empty else ""
+                    out.missing[s] = "no data in the cache" + (f" ({why})" if why else "")
                     continue
                 kind = "live" if s in fetched else "cache"
                 last = cached.index[-1].date()
+                sent = stored.index[-1].date()  # a last close dropped as bad was still sent
                 note = ""
-                if newest is not None and last < newest:
-                    note = f"partial data: Yahoo returned sessions to {last} only"
+                if newest is not None and sent < newest:
+                    note = f"partial data: Yahoo returned sessions to {sent} only"
                     log.info("%s: %s (others to %s)", s, note, newest)
                 out.closes[s] = cached
                 out.sources[s] = SymbolSource(PROVIDER, kind, last.isoformat(), note)

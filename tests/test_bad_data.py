@@ -12,12 +12,16 @@ import csv
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from conftest import ALL_REGIONS, run_cli
+from conftest import ALL_REGIONS, FIGURES, SAMPLE_DATA, SHARED, run_cli
+from rotation_notes.cache import PriceCache
+from rotation_notes.marketdata import clean_closes
 from rotation_notes.notefile import decode_note
 from rotation_notes.refresh import RefreshOptions, refresh
 from rotation_notes.regions import find_regions
@@ -525,3 +529,265 @@ def test_a_file_with_no_usable_close_fails_its_notes_with_the_reason(make_vault)
         "a missing, non-numeric, zero or negative close dropped (first 2000-05-26)))"
     ) in result.stderr
     assert (vault / "t.md").read_bytes() == before
+
+
+# -- closes impossible for the series: out of any range, spikes, level shifts -------------
+
+#: A library's warning printed raw (``UserWarning: ...``), or a crash.
+STRAY = re.compile(r"\w*Warning\b|Traceback")
+#: A number no table should show: 16 or more digits in a row (a 300-digit 1e308).
+LONG_NUMBER = re.compile(r"\d{16,}")
+RANGE_RULE = "with a close outside any traded range (1e-10 to 1e+12) dropped"
+SPIKE_RULE = (
+    "with a one-day spike (a close over 10× above or below both neighbours; 100× at the "
+    "first or last row) dropped"
+)
+
+
+def refreshed_quietly(vault: Path, *args: str) -> tuple[str, dict]:
+    """``refreshed``, and nothing on stderr but our own lines: no library warning."""
+    result = run_cli("refresh", vault, "--json", "--offline", *args)
+    assert result.returncode == 0, result.stderr
+    assert not STRAY.search(result.stderr), result.stderr
+    (report,) = json.loads(result.stdout)["notes"]
+    text = (vault / "t.md").read_text(encoding="utf-8")
+    assert not LONG_NUMBER.search(text), LONG_NUMBER.search(text)
+    assert not LONG_NUMBER.search(result.stdout)
+    return text, report
+
+
+def without(ref: dict[str, float], *days: str) -> dict[str, float]:
+    return {d: v for d, v in ref.items() if d not in days}
+
+
+@pytest.mark.parametrize("value", ["1e308", "1e-300"])
+def test_an_impossible_last_close_is_dropped_and_holds_the_note_back(make_vault, value):
+    """The attack's case: 1e308 gave 300-digit figures, 1e-300 gave -100.0%, unflagged."""
+    vault = vault_with(make_vault)
+    last = read_rows(vault, "IWM")[-1][0]  # 2026-08-21, the latest session
+    corrupt(vault, "IWM", set_close({last: value}))
+    ref, qqq = without(reference(vault, "IWM"), last), reference(vault, "QQQ")
+    prev = max(ref)
+
+    text, report = refreshed_quietly(vault)
+
+    problem = f"IWM: 1 row {RANGE_RULE} (first {last})"
+    held = (
+        f"IWM: the close of {last} was dropped as bad data; the note is as of {prev}, "
+        "the last session both legs have"
+    )
+    assert f"> [!warning] Data problems\n> - {problem}\n> - {held}\n" in region(text, "updated")
+    assert problem in report["warnings"] and held in report["warnings"]
+    assert "-100.0%" not in text
+    # every figure is as of the session before, from closes that are all real
+    assert report["as_of"] == prev
+    ytd = pct(ref["2025-12-31"], ref[prev])
+    assert report["tickers"]["IWM"]["close"] == pytest.approx(ref[prev], abs=1e-3)
+    assert report["tickers"]["IWM"]["ytd_pct"] == pytest.approx(ytd, abs=1e-3)
+    assert setup_row(text, f"YTD {prev[:4]}")[1:] == [
+        cell(ytd),
+        cell(pct(qqq["2025-12-31"], qqq[prev])),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("day", "value", "lines", "reasons"),
+    [
+        # the close the catalyst window starts from (the last session before 2026-01-12)
+        (
+            "2026-01-09",
+            "1e308",
+            [
+                "*IWM: n/a (from 52-week high), the close of 2026-01-09 was dropped as bad data.*",
+                "| [[Ev]] | 2026-01-12 → 2026-01-20 | n/a |",
+                "*Ev, IWM: n/a, the close of 2026-01-09 was dropped as bad data.*",
+            ],
+            {},
+        ),
+        # the close YTD starts from
+        (
+            "2025-12-31",
+            "1e-300",
+            [
+                "| YTD 2026 | n/a |",
+                "*IWM: n/a (YTD, from 52-week high), the close of 2025-12-31 was dropped as "
+                "bad data.*",
+                "(IWM: n/a, the close of 2025-12-31 was dropped as bad data)",
+            ],
+            {"ytd_pct": "the close of 2025-12-31 was dropped as bad data"},
+        ),
+    ],
+)
+def test_an_impossible_close_in_the_middle_makes_the_figures_needing_it_na(
+    make_vault, day, value, lines, reasons
+):
+    vault = vault_with(make_vault)
+    corrupt(vault, "IWM", set_close({day: value}))
+    ref = without(reference(vault, "IWM"), day)
+
+    text, report = refreshed_quietly(vault, "--as-of", AS_OF)
+
+    problem = f"IWM: 1 row {RANGE_RULE} (first {day})"
+    assert f"> [!warning] Data problems\n> - {problem}\n" in region(text, "updated")
+    assert problem in report["warnings"]
+    for line in lines:
+        assert line in text
+    assert report["tickers"]["IWM"]["reasons"] == reasons
+    # figures that need none of it are exact
+    iwm = report["tickers"]["IWM"]
+    assert iwm["ret_1d_pct"] == pytest.approx(pct(ref["2026-02-03"], ref[AS_OF]), abs=1e-3)
+    assert iwm["ret_1m_pct"] == pytest.approx(pct(close(ref, "2026-01-04"), ref[AS_OF]), abs=1e-3)
+
+
+def test_an_impossible_first_close_is_dropped_and_changes_no_figure(make_vault):
+    clean = vault_with(make_vault)
+    bad = make_vault({"t.md": thesis(), "Ev.md": EVENT}, name="bad")
+    first = read_rows(bad, "IWM")[0][0]  # 2000-05-26
+    corrupt(bad, "IWM", set_close({first: "1e308"}))
+
+    _, clean_report = refreshed_quietly(clean, "--as-of", AS_OF)
+    text, report = refreshed_quietly(bad, "--as-of", AS_OF)
+
+    problem = f"IWM: 1 row {RANGE_RULE} (first {first})"
+    assert f"> [!warning] Data problems\n> - {problem}\n" in region(text, "updated")
+    assert report["warnings"] == [*clean_report["warnings"], problem]
+    assert report["tickers"] == clean_report["tickers"]
+    assert report["catalysts"] == clean_report["catalysts"]
+
+
+def test_a_spike_that_reverts_is_dropped(make_vault):
+    """A close 100× its neighbours (cents for dollars) on the last day of the catalyst."""
+    vault = vault_with(make_vault)
+    day = "2026-01-20"
+    spike = reference(vault, "IWM")[day] * 100
+    corrupt(vault, "IWM", set_close({day: f"{spike:.4f}"}))
+    ref = without(reference(vault, "IWM"), day)
+
+    text, report = refreshed_quietly(vault, "--as-of", AS_OF)
+
+    problem = f"IWM: 1 row {SPIKE_RULE} (first {day})"
+    assert f"> [!warning] Data problems\n> - {problem}\n" in region(text, "updated")
+    assert problem in report["warnings"]
+    reason = f"the close of {day} was dropped as bad data"
+    assert f"*Ev, IWM: n/a, {reason}.*" in text
+    assert report["catalysts"][0]["reasons"] == {"IWM": reason}
+    assert f"*IWM: n/a (from 52-week high), {reason}.*" in region(text, "setup")
+    # the chart's window holds the dropped close, but neither end stands in for it
+    assert "IWM (blue) " in region(text, "charts")
+    assert report["tickers"]["IWM"]["ytd_pct"] == pytest.approx(
+        pct(ref["2025-12-31"], ref[AS_OF]), abs=1e-3
+    )
+
+
+def test_a_level_shift_that_persists_is_kept_and_warned_about(make_vault):
+    """Every close from 2026-01-21 on ×50: a split not adjusted for looks the same."""
+    vault = vault_with(make_vault)
+    day = "2026-01-21"
+
+    def times_50(rows: Rows) -> Rows:
+        for row in rows:
+            if row[0] >= day:
+                row[4] = f"{float(row[4]) * 50:.6f}"
+        return rows
+
+    corrupt(vault, "IWM", times_50)
+    ref = reference(vault, "IWM")  # nothing dropped
+    move = ref[day] / ref["2026-01-20"]
+
+    text, report = refreshed_quietly(vault, "--as-of", AS_OF)
+
+    problem = f"IWM: a one-day move of ×{move:.3g} on {day}, kept: a split not adjusted for?"
+    assert f"> [!warning] Data problems\n> - {problem}\n" in region(text, "updated")
+    assert problem in report["warnings"]
+    assert "dropped" not in region(text, "updated")
+    iwm = report["tickers"]["IWM"]
+    assert iwm["reasons"] == {}
+    assert iwm["close"] == pytest.approx(ref[AS_OF], abs=1e-3)
+    ytd = pct(ref["2025-12-31"], ref[AS_OF])  # the shift is in it, and the note says so
+    assert iwm["ytd_pct"] == pytest.approx(ytd, abs=1e-3)
+    assert setup_row(text, "YTD 2026")[1] == cell(ytd)
+    assert iwm["ret_1d_pct"] == pytest.approx(pct(ref["2026-02-03"], ref[AS_OF]), abs=1e-3)
+
+
+def test_an_outlier_an_older_version_cached_is_flagged_when_read_back(make_vault, tmp_path):
+    """The cache holds what was stored; it is cleaned whole each time it is read."""
+    vault = vault_with(make_vault)
+    (vault / "Data" / "market-data" / "IWM.csv").unlink()  # IWM only in the cache
+    rows = read_rows(make_vault({}, name="data"), "IWM")
+    series = pd.Series(
+        [1e308 if r[0] == "2026-01-09" else float(r[4]) for r in rows],
+        index=pd.DatetimeIndex([r[0] for r in rows]),
+    )
+    cache = PriceCache(tmp_path / "old-cache")
+    cache.store("IWM", series, provider="Yahoo Finance (yfinance)", replace_all=True)
+    cache.close()
+
+    text, report = refreshed_quietly(
+        vault, "--as-of", AS_OF, "--cache", str(tmp_path / "old-cache")
+    )
+
+    problem = f"IWM: 1 row {RANGE_RULE} (first 2026-01-09)"
+    assert f"> - {problem}\n" in region(text, "updated")
+    assert problem in report["warnings"]
+    assert report["catalysts"][0]["reasons"] == {
+        "IWM": "the close of 2026-01-09 was dropped as bad data"
+    }
+
+
+def _bundled_and_shared_csvs() -> list[Path]:
+    return sorted(SAMPLE_DATA.glob("*.csv")) + sorted((SHARED / "market-data").glob("*.csv"))
+
+
+def test_the_real_data_triggers_none_of_the_outlier_rules():
+    """Every bundled and shared daily series (1927-2026, the 1929, 1987, 2008 and 2020
+    crashes included) passes clean_closes whole: no row dropped, nothing warned about."""
+    files = _bundled_and_shared_csvs()
+    assert len([f for f in files if f.parent == SAMPLE_DATA]) >= 8
+    rows = 0
+    for path in files:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        series, warnings = clean_closes(path.stem, frame["Date"], frame["Close"])
+        assert warnings == [], (path, warnings)
+        assert len(series) == len(frame), path
+        assert series.attrs["dropped"] == (), path
+        rows += len(frame)
+    FIGURES.append(f"outlier rules: {rows:,} real daily closes in {len(files)} files, none flagged")
+
+
+def _clean(values: list[float]) -> tuple[list[float], list[str]]:
+    """clean_closes over consecutive weekdays from 2026-01-05; the closes kept, the warnings."""
+    days = pd.bdate_range("2026-01-05", periods=len(values)).strftime("%Y-%m-%d")
+    series, warnings = clean_closes("X", pd.Series(days), pd.Series(values))
+    return series.tolist(), warnings
+
+
+@pytest.mark.parametrize(
+    ("values", "kept", "warned"),
+    [
+        # a spike, and a run of spikes, that revert
+        ([100, 101, 1e4, 102, 103], [100, 101, 102, 103], "1 row with a one-day spike"),
+        ([100, 101, 1e4, 9e3, 1e4, 1e4, 9e3, 102], [100, 101, 102], "5 rows with a one-day spike"),
+        ([100, 101, 1.01, 102], [100, 101, 102], "1 row with a one-day spike"),
+        # six rows is no spike but two level shifts, kept
+        ([100, 101, *[1e4] * 6, 102], [100, 101, *[1e4] * 6, 102], "2 one-day moves of over 10×"),
+        # up to 10× away is a real move, kept without a word
+        ([100, 101, 1010, 102], [100, 101, 1010, 102], None),
+        ([100, 500, 250, 260], [100, 500, 250, 260], None),  # +400% then -50%
+        # at either end only 100× is a spike; less is a real move, warned about if over 10×
+        ([100, 101, 102, 9.0], [100, 101, 102, 9.0], "a one-day move of ÷11.3 on 2026-01-08"),
+        ([100, 101, 102, 0.9], [100, 101, 102], "1 row with a one-day spike"),
+        ([1.5e4, 100, 101, 102], [100, 101, 102], "1 row with a one-day spike"),
+        ([100, 1e5], [100, 1e5], "a one-day move of ×1,000 on 2026-01-06"),  # which is wrong?
+        # the bounds of any traded range: kept at them, dropped past them
+        ([1e-10, 1e-10, 1e12], [1e-10, 1e-10], "1 row with a one-day spike"),
+        ([1e12, 1e12, 1.1e12], [1e12, 1e12], "1 row with a close outside any traded range"),
+        ([0.9e-10, 1e-10, 1e-10], [1e-10, 1e-10], "1 row with a close outside any traded range"),
+    ],
+)
+def test_the_outlier_rules_at_their_bounds(values, kept, warned):
+    got, warnings = _clean(values)
+    assert got == kept
+    if warned is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and warnings[0].startswith(warned), warnings

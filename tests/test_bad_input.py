@@ -61,6 +61,13 @@ def refresh_one(vault, rel="t.md"):
             "is not a plain .png file name",
         ),
         ("rotation-notes: yes\n", "must be a mapping of keys to values (key: rotation-notes)"),
+        (
+            "rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n  setup:\n"
+            "    metrics:\n      - name: Market cap\n        long: " + "9" * 400 + "\n"
+            "        short: 26\n        source: typed in\n        as_of: 2026-02-04\n",
+            "t.md:10: a 400-digit number is too large (the largest is about 1.8e308) "
+            "(key: rotation-notes.setup.metrics[0].long)",
+        ),
     ],
 )
 def test_spec_errors_are_named_and_note_untouched(make_vault, frontmatter, expect):

@@ -151,6 +151,52 @@ def test_percent_formatting():
     ]
 
 
+def test_huge_and_tiny_numbers_stay_short():
+    """No 300-digit cell: past a bound, scientific notation; below a cent, significant digits."""
+    from rotation_notes.render import fmt_number, fmt_pct, fmt_pp, fmt_price
+
+    # ordinary values are written as before
+    assert [fmt_number(18), fmt_number(17.25), fmt_number(-3), fmt_number(0)] == [
+        "18",
+        "17.2",
+        "-3",
+        "0",
+    ]
+    assert [fmt_price(1234.5), fmt_price(0.5), fmt_price(99_999_999_999.99)] == [
+        "1,234.50",
+        "0.50",
+        "99,999,999,999.99",
+    ]
+    assert [fmt_pct(5191.73), fmt_pct(-99.99), fmt_pp(999_999.9)] == [
+        "+5191.7%",
+        "-100.0%",
+        "+999999.9 pp",
+    ]
+    # huge
+    assert [fmt_number(1e308), fmt_number(-2.5e12), fmt_number(10**400)] == [
+        "1.0e+308",
+        "-2.5e+12",
+        "n/a",  # an int past any float
+    ]
+    assert [fmt_price(1e308), fmt_price(1e12)] == ["1.00e+308", "1.00e+12"]
+    assert [fmt_pct(1e306), fmt_pct(-1e7), fmt_pp(1e6, 2)] == [
+        "+1.0e+306%",
+        "-1.0e+07%",
+        "+1.00e+06 pp",
+    ]
+    # tiny
+    assert [fmt_price(2.5e-7), fmt_price(0.00123), fmt_price(1e-300)] == [
+        "2.5e-07",
+        "0.00123",
+        "1e-300",
+    ]
+    assert [fmt_number(0.004), fmt_number(3e-5), fmt_number(1e-300)] == ["0.004", "3e-05", "1e-300"]
+    assert fmt_pct(1e-300) == "0.0%"
+    values = [10.0**e * s for e in range(-320, 309, 7) for s in (1, -1)]
+    for fmt in (fmt_number, fmt_price, fmt_pct, fmt_pp):
+        assert max(len(fmt(v)) for v in values) <= 20
+
+
 def test_init_after_frontmatter_without_final_newline():
     text = "---\nrotation-notes: {}\n---"
     note = decode_note(text.encode())

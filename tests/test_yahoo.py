@@ -10,9 +10,15 @@ import pytest
 
 from conftest import SAMPLE_DATA, THESIS
 from rotation_notes.cache import PriceCache
-from rotation_notes.marketdata import CsvDirectoryProvider
+from rotation_notes.marketdata import CsvDirectoryProvider, SymbolSource, data_warnings
 from rotation_notes.refresh import RefreshOptions, refresh
-from rotation_notes.yahoo import NETWORK, YahooProvider, classify, last_closed_session
+from rotation_notes.yahoo import (
+    NETWORK,
+    PROVIDER,
+    YahooProvider,
+    classify,
+    last_closed_session,
+)
 from yahoo_fake import FIXTURES, FakeYahoo, load_closes
 
 SYMBOLS = ["IWM", "QQQ", "^RUT", "^IXIC", "^GSPC", "IWO", "IWN", "SPY"]
@@ -235,3 +241,34 @@ def test_partial_data_warning_is_the_same_on_every_run(tmp_path, fake):
     assert second.sources["IWO"].kind == "cache"
     expected = "partial data: Yahoo returned sessions to 2026-07-31 only"
     assert first.sources["IWO"].message == second.sources["IWO"].message == expected
+
+
+SPIKE = (
+    "1 row with a one-day spike (a close over 10× above or below both neighbours; 100× at "
+    "the first or last row) dropped (first {})"
+)
+
+
+@pytest.mark.parametrize("day", ["2026-08-14", "2026-08-21"])
+def test_an_outlier_yahoo_sends_is_cached_as_sent_and_flagged_on_every_read(tmp_path, fake, day):
+    """A close 1000× its neighbours, in the middle or on the last session: dropped as bad
+    data from the live fetch and from every later read of the cache, never a figure."""
+    sent = fake.closes["IWM"].copy()
+    sent.loc[day] *= 1000
+    fake.closes["IWM"] = sent
+    last = "2026-08-20" if day == "2026-08-21" else "2026-08-21"
+
+    live = provider(tmp_path, fake).load(["IWM", "QQQ"])
+    cached = provider(tmp_path, fake).load(["IWM", "QQQ"])
+
+    assert cached.sources["IWM"].kind == "cache"
+    for prices in (live, cached):
+        iwm = prices.closes["IWM"]
+        assert pd.Timestamp(day) not in iwm.index
+        assert iwm.attrs["dropped"] == (dt.date.fromisoformat(day),)
+        assert data_warnings(prices, "IWM") == [SPIKE.format(day)]
+        # Yahoo did send the session: not "partial data"
+        assert prices.sources["IWM"] == SymbolSource(PROVIDER, prices.sources["IWM"].kind, last)
+    # the cache keeps what Yahoo sent: it is judged with the whole history when read
+    stored = PriceCache(tmp_path).closes("IWM")
+    assert stored.loc[day] == pytest.approx(sent.loc[day], rel=1e-6)
