@@ -555,3 +555,27 @@ def test_schedule_never_replaces_or_removes_a_unit_it_did_not_write(
     gone = run_cli("schedule", "uninstall", sample_vault, *args)
     assert gone.returncode == 2 and f"not removed {timer}" in gone.stderr
     assert timer.exists() and not list(folder.glob("*.service"))  # ours was removed
+
+
+def test_two_chart_paths_that_are_one_file_are_drawn_once(make_vault):
+    spec = "  charts:\n    - file: a.png\n    - file: b.png\n"
+    vault = make_vault({"t.md": thesis(spec)})
+    assert refresh_cli(vault, "--as-of", "2026-02-04").returncode == 0
+    (vault / "b.png").unlink()
+    (vault / "b.png").symlink_to("a.png")  # one file, two chart names
+    for _ in range(2):
+        result = refresh_cli(vault, "--as-of", "2026-03-04")
+        assert result.returncode == 0, result.stderr
+        assert "changed while it was being refreshed" not in result.stderr
+    assert (vault / "b.png").is_symlink() and is_own_chart((vault / "a.png").read_bytes())
+    text = (
+        (vault / "t.md")
+        .read_text()
+        .replace("    - file: b.png\n", "    - file: b.png\n      days: 30\n")
+    )
+    (vault / "t.md").write_text(text)
+    result = refresh_cli(vault, "--as-of", "2026-03-04")
+    assert result.returncode == 2
+    assert "chart b.png (the same file as a.png) is also drawn by t.md, with different data" in (
+        result.stderr
+    )
