@@ -61,7 +61,18 @@ def note_parts(draw):
     if draw(st.booleans()):  # no trailing newline
         tail += draw(plain_line.filter(lambda s: s != ""))
     segments.append(("out", tail))
-    return segments, names
+    return _no_split_crlf(segments), names
+
+
+def _no_split_crlf(segments: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A segment ending in a lone CR before one starting with LF would read as one CRLF
+    ending, not the two lines the model means: end that segment with LF instead."""
+    out = list(segments)
+    for i in range(len(out) - 1):
+        nxt = next((t for _, t in out[i + 1 :] if t), "")
+        if out[i][1].endswith("\r") and nxt.startswith("\n"):
+            out[i] = (out[i][0], out[i][1][:-1] + "\n")
+    return out
 
 
 def outside(text: str) -> str:

@@ -72,7 +72,7 @@ def test_existing_chart_is_updated_in_place(make_vault):
         },
         app='{"attachmentFolderPath": "Attachments"}',
     )
-    result = run_cli("refresh", vault)
+    result = run_cli("refresh", vault, "--as-of", "2026-02-04")  # other data: a new chart
     assert result.returncode == 0, result.stderr
     new = (vault / "Z/iwm-vs-qqq-price-chart.png").read_bytes()
     assert new.startswith(b"\x89PNG") and new != (SAMPLE / CHART).read_bytes()
