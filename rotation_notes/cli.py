@@ -361,7 +361,7 @@ def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: A
     now = now_utc()
     try:
         result = scheduled_refresh(root, run, now=now, calendar=Calendar(), wait=args.lock_wait)
-    except RotationNotesError as exc:  # e.g. the vault is busy, a bad data_dir
+    except Exception as exc:  # e.g. the vault is busy, a bad data_dir; recorded, then reported
         log.error("scheduled run failed: %s", exc)
         record_run(root, now, None, EXIT_FAILED, f"failed: {exc}", done=False)
         raise
@@ -633,3 +633,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, never exit 1 ("--check found")
+        log.debug("internal error", exc_info=True)
+        print(
+            f"rotation-notes: internal error: {type(exc).__name__}: {exc} "
+            "(run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
