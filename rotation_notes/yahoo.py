@@ -452,6 +452,10 @@ def _configure_yfinance(folder: Path) -> None:
         return
     import yfinance as yf
 
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the cache folder is unusable (PriceCache has said so)
+        log.debug("yfinance's cache folder %s: %s", folder, exc)
+    # Where the folder cannot be used yfinance goes on without its cache, by itself.
     yf.set_tz_cache_location(str(folder))
     _yf_configured = folder
