@@ -195,6 +195,90 @@ def _create_schema(db: sqlite3.Connection) -> None:
     )
 
 
+def _check_file(path: Path, check: Callable[[sqlite3.Connection], bool], timeout: float) -> bool:
+    """Run ``check`` on the SQLite file ``path`` through a read-only connection, after a look
+    at its header: SQLite then neither checkpoints into the file nor deletes its ``-wal`` when
+    it closes, so a file that fails is moved aside exactly as it was found."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head and head != b"SQLite format 3\x00":
+        raise _NotACache("it is not an SQLite database (no SQLite header)")
+    uri = f"{path.absolute().as_uri()}?mode=ro"
+    db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+    try:
+        return check(db)
+    except sqlite3.Error as exc:
+        if _corrupt(exc):
+            raise _NotACache(_unreadable(exc)) from exc
+        raise
+    finally:
+        db.close()
+
+
+def _sound(db: sqlite3.Connection) -> bool:
+    """``quick_check`` alone, for SQLite files whose schema is not ours to know."""
+    problems = [r[0] for r in db.execute("PRAGMA quick_check")]
+    if problems != ["ok"]:
+        raise _NotACache(f"it is damaged: {problems[0]}")
+    return False
+
+
+def move_aside(path: Path) -> Path:
+    """Rename an unreadable database and its side files to ``NAME.corrupt-YYYYMMDD-HHMMSS``
+    (``-N`` added if taken), kept for inspection; returns the new name of the database."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = path.with_name(f"{path.name}.corrupt-{stamp}")
+    aside, n = base, 0
+    while any(os.path.lexists(f"{aside}{s}") for s in ("", *SIDE_FILES)):
+        n += 1
+        aside = base.with_name(f"{base.name}-{n}")
+    # The side files first: a database put back without its WAL is whole, a WAL left
+    # behind would be replayed into the next database created at this path.
+    for suffix in (*SIDE_FILES, ""):
+        source = Path(f"{path}{suffix}")
+        if suffix and not os.path.lexists(source):
+            continue
+        os.rename(source, f"{aside}{suffix}")
+    return aside
+
+
+def set_aside_if_unreadable(path: Path, *, timeout: float = BUSY_TIMEOUT) -> Path | None:
+    """Move the SQLite file ``path`` aside if it cannot be read (not SQLite, or damaged).
+
+    For the files of other libraries in our cache folder (yfinance's), which would fail the
+    same way on every run. Anything else (missing, locked, unwritable) is left as it is.
+    """
+    from .lock import LockHeld, hold
+
+    def problem() -> str | None:
+        try:
+            _check_file(path, _sound, timeout)
+        except _NotACache as bad:
+            return str(bad)
+        except (sqlite3.Error, OSError):
+            return None
+        return None
+
+    if not os.path.lexists(path) or problem() is None:
+        return None
+    try:
+        with hold(path.with_name(f"{path.name}.repair.lock"), wait=timeout):
+            reason = problem()  # another run may have replaced it meanwhile
+            if reason is None:
+                return None
+            aside = move_aside(path)
+    except (LockHeld, OSError) as exc:
+        log.warning("%s could not be read and cannot be moved aside: %s", path, exc)
+        return None
+    log.warning(
+        "%s could not be read: %s. Moved it aside to %s (kept for inspection); a fresh one is made",
+        path,
+        reason,
+        aside.name,
+    )
+    return aside
+
+
 def _memory_copy(
     source: Callable[[], sqlite3.Connection] | None,
 ) -> tuple[sqlite3.Connection, bool]:
@@ -386,16 +470,7 @@ class PriceCache:
 
     def _check_read_only(self) -> bool:
         """``_check`` the database file (True: it is empty, a new cache)."""
-        with open(self.path, "rb") as f:
-            head = f.read(16)
-        if head and head != b"SQLite format 3\x00":
-            raise _NotACache("it is not an SQLite database (no SQLite header)")
-        uri = f"{self.path.absolute().as_uri()}?mode=ro"
-        db = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
-        try:
-            return _check(db)
-        finally:
-            db.close()
+        return _check_file(self.path, _check, self.timeout)
 
     def _replace(self, reason: str) -> sqlite3.Connection:
         """Move the unreadable cache aside (kept for inspection) and start a fresh one."""
@@ -416,7 +491,7 @@ class PriceCache:
             except _NotACache as bad:
                 reason = str(bad)
             try:
-                aside = self._move_aside()
+                aside = move_aside(self.path)
             except OSError as exc:
                 raise self._unusable(f"{unusable}: {self._diagnose(exc)[0]}") from None
             self.moved_aside = aside
@@ -434,22 +509,6 @@ class PriceCache:
                 raise self._unusable(f"a fresh cache {bad}") from None
         finally:
             release()
-
-    def _move_aside(self) -> Path:
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = f"{DB_NAME}.corrupt-{stamp}"
-        aside, n = self.directory / base, 0
-        while any(os.path.lexists(f"{aside}{s}") for s in ("", *SIDE_FILES)):
-            n += 1
-            aside = self.directory / f"{base}-{n}"
-        # The side files first: a database put back without its WAL is whole, a WAL left
-        # behind would be replayed into the next database created at this path.
-        for suffix in (*SIDE_FILES, ""):
-            source = Path(f"{self.path}{suffix}")
-            if suffix and not os.path.lexists(source):
-                continue
-            os.rename(source, f"{aside}{suffix}")
-        return aside
 
     def _read_only(self) -> sqlite3.Connection:
         """The cache opened for reading only (to copy what it holds into memory)."""

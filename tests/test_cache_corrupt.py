@@ -27,8 +27,6 @@ from test_watch import WatchProc
 from conftest import NO_NETWORK, THESIS, run_cli
 from rotation_notes.cache import DB_NAME, SCHEMA_VERSION, CacheUnusable, PriceCache
 
-ASIDE = DB_NAME + ".corrupt-"
-
 
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory) -> Path:
@@ -103,12 +101,13 @@ def is_fresh_cache(cache: Path) -> bool:
         db.close()
 
 
-def asides(cache: Path) -> list[Path]:
+def asides(cache: Path, name: str = DB_NAME) -> list[Path]:
     """The databases moved aside (their -wal/-shm files, if any, beside each)."""
     return sorted(
         p
         for p in cache.iterdir()
-        if p.name.startswith(ASIDE) and not p.name.endswith(("-wal", "-shm", "-journal"))
+        if p.name.startswith(f"{name}.corrupt-")
+        and not p.name.endswith(("-wal", "-shm", "-journal"))
     )
 
 
@@ -142,6 +141,27 @@ def test_an_unreadable_cache_is_moved_aside_and_the_run_goes_on(
     again = run_cli("refresh", vault, "--cache", cache, "--offline")  # the fresh cache is fine
     assert again.returncode == 0 and "WARNING" not in again.stderr, again.stderr
     assert asides(cache) == [aside]
+
+
+def test_unreadable_yfinance_caches_in_the_folder_are_moved_aside_too(make_vault, tmp_path):
+    """yfinance keeps its own SQLite caches (time zones, cookies) in our folder; a damaged
+    one made every live fetch fail as "error: DatabaseError", on every run."""
+    cache = tmp_path / "cache"
+    (cache / "yfinance").mkdir(parents=True)
+    originals = {}
+    for name in ("tkr-tz.db", "cookies.db"):
+        originals[name] = os.urandom(5000)
+        (cache / "yfinance" / name).write_bytes(originals[name])
+    vault = make_vault({"t.md": THESIS})
+    result = run_cli("refresh", vault, "--cache", cache)
+    assert_refreshed(result, vault)
+    # the fetch fails for the reason it really has here (no network), not the cache's
+    assert "warning: Live fetch failed: network unreachable" in result.stderr
+    for name, data in originals.items():
+        (aside,) = asides(cache / "yfinance", name)
+        assert aside.read_bytes() == data
+        assert f"WARNING: {cache / 'yfinance' / name} could not be read" in result.stderr
+        assert f"Moved it aside to {aside.name}" in result.stderr
 
 
 def test_data_status_and_fetch_move_an_unreadable_cache_aside(filled, make_vault, tmp_path):
