@@ -379,7 +379,7 @@ def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: A
     now = now_utc()
     try:
         result = scheduled_refresh(root, run, now=now, calendar=Calendar(), wait=args.lock_wait)
-    except RotationNotesError as exc:  # e.g. the vault is busy, a bad data_dir
+    except Exception as exc:  # e.g. the vault is busy, a bad data_dir; recorded, then reported
         log.error("scheduled run failed: %s", exc)
         record_run(root, now, None, EXIT_FAILED, f"failed: {exc}", done=False)
         raise
@@ -397,7 +397,8 @@ def _open_cache(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps -
         vault = Vault.open(args.vault)
     except UsageError:
         vault = None  # the cache is usable without a vault
-    return vault, PriceCache(cache_dir_for(vault, args.cache))
+    # About the cache itself: one that cannot be used is an error here, not a fallback.
+    return vault, PriceCache(cache_dir_for(vault, args.cache), fallback=False)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -441,7 +442,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
             why = f"after the close of {latest}"
         else:
             why = f"every {args.prices_every:g} min"
-        count = prices.reload()
+        try:
+            count = prices.reload()
+        except Exception as exc:  # noqa: BLE001 - keep watching with the prices held
+            log.debug("price reload failed", exc_info=True)
+            watch_log.info("prices not refreshed (%s): %s; keeping the ones held", why, exc)
+            return []
         watch_log.info("prices refreshed (%s): %d symbols", why, count)
         return ["prices"]
 
@@ -599,6 +605,8 @@ def cmd_data_status(args: argparse.Namespace) -> int:
     _, cache = _open_cache(args)
     rows = cache.status()
     print(f"cache: {cache.path}")
+    if cache.moved_aside:
+        print(f"it could not be read: moved aside to {cache.moved_aside}; this is a fresh cache")
     if not rows:
         print("empty: nothing fetched yet ('rotation-notes data fetch VAULT' fills it)")
         return 0
@@ -624,8 +632,11 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     if not symbols:
         print(f"no thesis notes in {vault.root}", file=sys.stderr)
         return EXIT_FAILED if failed else 0
-    provider = YahooProvider(PriceCache(cache_dir_for(vault, args.cache)))
+    provider = YahooProvider(PriceCache(cache_dir_for(vault, args.cache), fallback=False))
     prices = provider.load(symbols)
+    if not provider.cache.persistent:  # it failed mid-fetch (disk full, locked): say so
+        print(f"rotation-notes: error: {provider.cache.problem}", file=sys.stderr)
+        return EXIT_FAILED
     bad = 0
     for s in symbols:
         src = prices.sources.get(s)
@@ -669,3 +680,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, never exit 1 ("--check found")
+        log.debug("internal error", exc_info=True)
+        print(
+            f"rotation-notes: internal error: {type(exc).__name__}: {exc} "
+            "(run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from .cache import PriceCache
+from .cache import PriceCache, set_aside_if_unreadable
 from .marketdata import (
     WARNINGS,
     MarketDataProvider,
@@ -467,6 +467,14 @@ def _configure_yfinance(folder: Path) -> None:
         return
     import yfinance as yf
 
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # yfinance's SQLite caches (time zones, cookies, ISINs): one that cannot be read
+        # would fail every live fetch, on every run, as "DatabaseError".
+        for db in sorted(folder.glob("*.db")):
+            set_aside_if_unreadable(db)
+    except OSError as exc:  # the cache folder is unusable (PriceCache has said so)
+        log.debug("yfinance's cache folder %s: %s", folder, exc)
+    # Where the folder cannot be used yfinance goes on without its cache, by itself.
     yf.set_tz_cache_location(str(folder))
     _yf_configured = folder

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ALL_REGIONS, NO_NETWORK, SAMPLE_NOTE, THESIS, run_cli, snapshot
 
 
@@ -174,3 +176,36 @@ def test_output_piped_into_a_reader_that_quits_is_not_a_crash(sample_vault):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+# --- the last resort: any other surprise is exit 2 and one line ---------------------------
+
+
+BOOM = """
+import sys
+import rotation_notes.refresh
+def boom(*args, **kwargs):
+    raise RuntimeError("something nobody foresaw")
+rotation_notes.refresh.refresh = boom
+from rotation_notes.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_an_unexpected_error_is_exit_2_and_one_line(verbose, sample_vault):
+    """A bug anywhere is exit 2 and one line, never exit 1 ("--check found a change")."""
+    args = ["refresh", str(sample_vault), "--check", *(["-v"] if verbose else [])]
+    done = subprocess.run(
+        [sys.executable, "-c", BOOM, *args], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2  # never 1, which means "--check found a change"
+    line = (
+        "rotation-notes: internal error: RuntimeError: something nobody foresaw "
+        "(run with -v for the traceback)"
+    )
+    assert done.stderr.strip().splitlines()[-1] == line
+    if verbose:
+        assert "Traceback (most recent call last)" in done.stderr
+    else:
+        assert done.stderr.strip() == line
