@@ -43,6 +43,7 @@ import pandas as pd
 import platformdirs
 
 from .errors import RotationNotesError
+from .files import read_regular
 from .marketdata import PriceSet, clean_series
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,11 @@ class _NotACache(Exception):
     """The database cannot be read as our price cache (corrupt, not SQLite, another schema)."""
 
 
+class _NewerCache(_NotACache):
+    """A sound cache of a newer rotation-notes: not ours to move aside (another install on
+    this machine is using it), so it is left as it is and this run keeps prices in memory."""
+
+
 def _code(exc: sqlite3.Error) -> int:
     """SQLite's primary result code (the extended code's low byte)."""
     return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
@@ -177,7 +183,7 @@ def _check(db: sqlite3.Connection) -> bool:
     if not str(version).isdigit():
         raise _NotACache(f"its schema version is {version!r}")
     if int(version) > SCHEMA_VERSION:
-        raise _NotACache(
+        raise _NewerCache(
             f"it was written by a newer rotation-notes (schema version {version}; "
             f"this version reads {SCHEMA_VERSION})"
         )
@@ -199,8 +205,7 @@ def _check_file(path: Path, check: Callable[[sqlite3.Connection], bool], timeout
     """Run ``check`` on the SQLite file ``path`` through a read-only connection, after a look
     at its header: SQLite then neither checkpoints into the file nor deletes its ``-wal`` when
     it closes, so a file that fails is moved aside exactly as it was found."""
-    with open(path, "rb") as f:
-        head = f.read(16)
+    head = read_regular(path, 16)  # never a pipe: SQLite would block opening it
     if head and head != b"SQLite format 3\x00":
         raise _NotACache("it is not an SQLite database (no SQLite header)")
     uri = f"{path.absolute().as_uri()}?mode=ro"
@@ -462,6 +467,10 @@ class PriceCache:
             if db is not None:
                 with suppress(sqlite3.Error):
                     db.close()
+            if isinstance(exc, _NewerCache):
+                raise self._unusable(
+                    str(exc), hint="upgrade rotation-notes, or " + _OTHER
+                ) from None
             if isinstance(exc, _NotACache):
                 raise
             if isinstance(exc, sqlite3.Error) and _corrupt(exc):

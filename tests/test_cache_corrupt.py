@@ -86,7 +86,6 @@ UNREADABLE = {
     "truncated": (truncated, "it is damaged"),
     "damaged-page": (damaged_page, "it is damaged"),
     "foreign-bars": (foreign_bars, "it is not a rotation-notes price cache (its tables: bars)"),
-    "future-schema": (future_schema, "it was written by a newer rotation-notes (schema version"),
 }
 
 
@@ -284,6 +283,45 @@ def test_a_database_path_that_is_a_folder_is_left_alone(make_vault, tmp_path):
     assert_refreshed(result, vault)
     assert f"cannot use the price cache {cache}: {DB_NAME} there is not a file" in result.stderr
     assert tree(cache) == {f"{DB_NAME}/keep.txt": b"mine"}
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_database_path_that_is_a_pipe_or_folder_never_hangs_and_is_left(
+    kind, make_vault, tmp_path
+):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if kind == "fifo":
+        os.mkfifo(cache / DB_NAME)  # SQLite would block opening it for reading
+    else:
+        (cache / DB_NAME).mkdir()
+    vault = make_vault({"t.md": THESIS})
+    result = run_cli("refresh", vault, "--cache", cache, "--offline")  # a hang: run_cli's timeout
+    assert_refreshed(result, vault)
+    assert f"cannot use the price cache {cache}: {DB_NAME} there is not a file" in result.stderr
+    assert (cache / DB_NAME).is_fifo() if kind == "fifo" else (cache / DB_NAME).is_dir()
+
+
+def test_a_cache_of_a_newer_version_is_left_as_it_is(filled, make_vault, tmp_path):
+    """Another, newer install on this machine uses it: moving it aside on every run of this
+    one would pile up copies and lose that install's cache."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    future_schema(cache, filled)
+    original = (cache / DB_NAME).read_bytes()
+    vault = make_vault({"t.md": THESIS})
+    for _ in range(2):
+        result = run_cli("refresh", vault, "--cache", cache, "--offline")
+        assert result.returncode == 0, result.stderr
+        assert "it was written by a newer rotation-notes (schema version 2" in result.stderr
+        assert "upgrade rotation-notes" in result.stderr
+    assert (
+        "updated    t.md"
+        in run_cli(
+            "refresh", make_vault({"t.md": THESIS}, name="v2"), "--cache", cache, "--offline"
+        ).stderr
+    )
+    assert asides(cache) == [] and (cache / DB_NAME).read_bytes() == original
 
 
 def _privileged(cmd: str) -> bool:
