@@ -24,7 +24,7 @@ import pytest
 from test_data_cli import fill_cache
 from test_watch import WatchProc
 
-from conftest import NO_NETWORK, THESIS, run_cli
+from conftest import NO_NETWORK, THESIS, run_cli, run_scheduled
 from rotation_notes.cache import DB_NAME, SCHEMA_VERSION, CacheUnusable, PriceCache
 
 
@@ -548,14 +548,7 @@ def test_a_scheduled_run_with_an_unreadable_cache_refreshes_and_logs_it(
     sample_vault, isolated_cache, filled
 ):
     truncated(isolated_cache, filled)
-    env = {**os.environ, **NO_NETWORK, "ROTATION_NOTES_NOW": "2026-08-24T23:00:00Z"}
-    done = subprocess.run(
-        [sys.executable, "-m", "rotation_notes", "refresh", "--scheduled", str(sample_vault)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    done = run_scheduled(sample_vault)
     assert done.returncode == 0, done.stderr  # refreshed from bundled data: "stale", retried
     assert "refreshed for session 2026-08-24 from stale data" in done.stderr
     assert "Traceback" not in done.stderr

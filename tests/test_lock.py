@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_watch import WatchProc
 
-from conftest import FIGURES, NO_NETWORK, SAMPLE_NOTE, run_cli
+from conftest import FIGURES, SAMPLE_NOTE, run_cli, run_scheduled
 from rotation_notes import lock
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the POSIX lock")
@@ -127,14 +127,7 @@ def test_refresh_and_scheduled_runs_leave_no_lock_file(sample_vault):
     result = run_cli("refresh", sample_vault, "--as-of", "2026-02-04")
     assert result.returncode == 0, result.stderr
     assert folder.is_dir() and list(folder.iterdir()) == []
-    env = {**os.environ, **NO_NETWORK, "ROTATION_NOTES_NOW": "2026-08-24T23:00:00Z"}
-    scheduled = subprocess.run(
-        [sys.executable, "-m", "rotation_notes", "refresh", "--scheduled", str(sample_vault)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    scheduled = run_scheduled(sample_vault)
     assert scheduled.returncode in (0, 2), scheduled.stderr  # 2: the live fetch failed
     assert "refresh for session 2026-08-24" in scheduled.stderr or "refreshed" in scheduled.stderr
     assert list(folder.iterdir()) == []

@@ -351,10 +351,16 @@ def test_a_duplicate_key_names_both_lines(make_vault, case):
     assert f"updated    {GOOD}" in result.stderr
 
 
+def refresh_with_catalyst(make_vault, event: str) -> subprocess.CompletedProcess[str]:
+    """A thesis that lists one catalyst note, ``Event.md`` holding ``event``, refreshed."""
+    top = 'catalysts:\n  - "[[Event]]"\n'
+    return refresh_cli(make_vault({"t.md": thesis(top=top), "Event.md": event}))
+
+
 def test_duplicate_key_in_a_linked_catalyst_note(make_vault):
-    event = "---\nevent_start: 2026-02-03\nevent_start: 2026-02-04\n---\n"
-    vault = make_vault({"t.md": thesis(top='catalysts:\n  - "[[Event]]"\n'), "Event.md": event})
-    result = refresh_cli(vault)
+    result = refresh_with_catalyst(
+        make_vault, "---\nevent_start: 2026-02-03\nevent_start: 2026-02-04\n---\n"
+    )
     assert result.returncode == 2
     assert "Event.md:3: key 'event_start' appears twice in one mapping (lines 2 and 3)" in (
         result.stderr
@@ -453,9 +459,7 @@ def test_out_of_range_values_are_named(make_vault, extra, expect):
 
 
 def test_an_invalid_catalyst_date_says_invalid_not_missing(make_vault):
-    event = "---\nevent_start: 2026-02-30\n---\n"
-    vault = make_vault({"t.md": thesis(top='catalysts:\n  - "[[Event]]"\n'), "Event.md": event})
-    result = refresh_cli(vault)
+    result = refresh_with_catalyst(make_vault, "---\nevent_start: 2026-02-30\n---\n")
     assert result.returncode == 2
     assert (
         "Event.md:2: '2026-02-30' is not a valid date (day is out of range for month) "
