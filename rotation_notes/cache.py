@@ -43,7 +43,7 @@ import pandas as pd
 import platformdirs
 
 from .errors import RotationNotesError
-from .files import read_regular
+from .files import is_regular, read_regular
 from .marketdata import PriceSet, clean_series
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,22 @@ def _check(db: sqlite3.Connection) -> bool:
                 f"it is not a rotation-notes price cache (table {table} has columns "
                 f"{', '.join(have)})"
             )
+    extra = [
+        f"{kind} {name}"
+        for kind, name in db.execute(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')"
+        )
+    ]
+    if extra:  # code that would run inside our writes: not ours
+        raise _NotACache(f"it is not a rotation-notes price cache (it holds {', '.join(extra)})")
+    (bad,) = db.execute(
+        "SELECT count(*) FROM bars WHERE typeof(close) != 'real' OR NOT (close > 0) "
+        "OR typeof(date) != 'text' OR length(date) != 10 "
+        "OR date NOT GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]' "
+        "OR date < '1800-01-01' OR date > '2199-12-31'"
+    ).fetchone()
+    if bad:
+        raise _NotACache(f"it is damaged: {bad} price rows are not a date and a close")
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     version = row[0] if row else str(SCHEMA_VERSION)
     if not str(version).isdigit():
@@ -455,6 +471,8 @@ class PriceCache:
         so a cache that fails the check is moved aside exactly as it was found.
         """
         db: sqlite3.Connection | None = None
+        if (odd := self._odd_file()) is not None:
+            raise self._unusable(odd, hint="remove it, or " + _OTHER)
         try:
             new = not os.path.lexists(self.path) or self._check_read_only()
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
@@ -476,6 +494,19 @@ class PriceCache:
             if isinstance(exc, sqlite3.Error) and _corrupt(exc):
                 raise _NotACache(_unreadable(exc)) from exc
             raise self._unusable(*self._diagnose(exc)) from None
+
+    def _odd_file(self) -> str | None:
+        """Why the database or a side file of it must not be opened, if one must not.
+
+        A link could send our writes to a file elsewhere (a vault's own ``cache_dir`` may come
+        from a stranger); SQLite blocks opening a pipe, a hot ``-journal`` one too.
+        """
+        for suffix in ("", *SIDE_FILES):
+            side = Path(f"{self.path}{suffix}")
+            if os.path.islink(side) or (os.path.lexists(side) and not is_regular(side)):
+                what = "a symbolic link" if os.path.islink(side) else "not a regular file"
+                return f"{side.name} there is {what}; rotation-notes does not open it"
+        return None
 
     def _check_read_only(self) -> bool:
         """``_check`` the database file (True: it is empty, a new cache)."""
@@ -521,7 +552,7 @@ class PriceCache:
 
     def _read_only(self) -> sqlite3.Connection:
         """The cache opened for reading only (to copy what it holds into memory)."""
-        if not self.path.is_file():
+        if not self.path.is_file() or self._odd_file() is not None:
             raise FileNotFoundError(self.path)
         uri = self.path.absolute().as_uri()
         try:

@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -44,6 +45,24 @@ def _date(text: str) -> dt.date:
     return day
 
 
+def _seconds(text: str) -> float:
+    """A duration: a finite number of seconds, 0 or more ("nan" would wait forever)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or value > 86_400:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds from 0 to 86400")
+    return value
+
+
+def _positive_minutes(text: str) -> float:
+    value = _seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be more than 0 minutes")
+    return value
+
+
 def _vault_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "vault",
@@ -60,9 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep the figures, tables and charts of Obsidian thesis notes current.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # -v/-q before or after the command; SUPPRESS keeps a subcommand's default from
+    # overwriting what was given before it
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
-    common.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    for flags, helptext in (
+        (("-v", "--verbose"), "log debug detail"),
+        (("-q", "--quiet"), "only errors on stderr"),
+    ):
+        common.add_argument(*flags, action="store_true", default=argparse.SUPPRESS, help=helptext)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -125,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--lock-wait",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="SECONDS",
         help="how long to wait for another run writing this vault (default 60)",
@@ -200,14 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument(
         "--debounce",
-        type=float,
+        type=_seconds,
         default=0.5,
         metavar="SECONDS",
         help="re-render this long after the last change to a note (default 0.5)",
     )
     w.add_argument(
         "--prices-every",
-        type=float,
+        type=_positive_minutes,
         metavar="MINUTES",
         help="refresh prices on this interval (default: after each US market close)",
     )
@@ -367,7 +393,8 @@ def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: A
         for n in report.notes:
             log.info("%s %s%s", n.status, n.path, f": {n.error}" if n.error else "")
         sources = report.data.values()
-        live = not any(d.get("message", "").startswith("live fetch failed") for d in sources)
+        # any symbol from a fallback (a failed fetch, --offline) leaves the session to retry
+        live = not any(d.get("message") for d in sources)
         # live data must also reach the session (Yahoo settles after the calendar's close)
         reaches = all(
             (d.get("last_session") or "") >= session.isoformat()

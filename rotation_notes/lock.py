@@ -59,7 +59,7 @@ def state_dir() -> Path:
 
 
 def vault_key(root: Path) -> str:
-    return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    return hashlib.sha256(os.fsencode(root.resolve())).hexdigest()[:16]
 
 
 def lock_path(root: Path) -> Path:

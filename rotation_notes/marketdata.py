@@ -141,6 +141,9 @@ def _times(ratio: float) -> str:
     return sign + (f"{r:.3g}" if r < 100 else f"{r:,.0f}" if r < 1e6 else f"{r:.1e}")
 
 
+_TIME_AFTER_DAY = r"^(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+
+
 def clean_closes(
     symbol: str, dates: pd.Series, closes: pd.Series, *, outliers: bool = True
 ) -> tuple[pd.Series, list[str]]:
@@ -177,9 +180,17 @@ def clean_closes(
     """
     warnings: list[str] = []
     raw_dates = pd.Series(dates).reset_index(drop=True)
+    # A time and a UTC offset after the day ("2026-08-21 00:00:00-04:00", as yfinance writes
+    # its CSVs) name the exchange's own day: keep that day, drop the rest.
+    local = raw_dates.astype(str).str.replace(_TIME_AFTER_DAY, r"\1", regex=True)
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")  # "could not infer format": mixed inputs are expected
-        idx = pd.to_datetime(raw_dates, errors="coerce")
+        try:
+            idx = pd.to_datetime(local, errors="coerce")
+        except (TypeError, ValueError):  # mixed zones pandas will not put on one axis
+            idx = pd.to_datetime(local, errors="coerce", utc=True)
+    if getattr(idx.dt, "tz", None) is not None:
+        idx = idx.dt.tz_localize(None)
     values = pd.to_numeric(pd.Series(closes).reset_index(drop=True), errors="coerce")
     s = pd.Series(values.to_numpy(dtype="float64"), index=pd.DatetimeIndex(idx), name=symbol)
     unreadable = s.index.isna()
@@ -312,7 +323,12 @@ class CsvDirectoryProvider:
                     f"so files over {MAX_CSV_BYTES / 1e6:.0f} MB are not read"
                 )
             frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
-        cols = {c.strip().lower(): c for c in frame.columns}
+        cols: dict[str, str] = {}
+        for c in frame.columns:
+            key = str(c).strip().lower()
+            if key in cols and key in ("date", "close"):
+                raise ValueError(f"{path.name} has two '{key}' columns; which one holds it?")
+            cols[key] = c
         if "date" not in cols or "close" not in cols:
             raise ValueError(
                 f"{path.name} needs 'Date' and 'Close' columns, has {list(frame.columns)}"

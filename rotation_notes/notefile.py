@@ -228,8 +228,12 @@ class _SafeLoader(yaml.SafeLoader):
         # properties. Merge keys (``<<``) may be overridden, as YAML allows.
         if isinstance(node, yaml.MappingNode):
             seen: dict[Any, yaml.Mark] = {}
+            merge: yaml.Mark | None = None
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
+                    if merge is not None:  # the second silently wins, key by key
+                        raise DuplicateKeyError("<<", merge, key_node.start_mark)
+                    merge = key_node.start_mark
                     continue
                 key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
                 try:

@@ -142,6 +142,8 @@ class _Run:
     def __init__(self, vault: Vault, options: RefreshOptions) -> None:
         self.vault, self.options = vault, options
         self._linked: dict[str, tuple[NoteText, dict[str, Any]]] = {}
+        #: thesis -> warnings found while reading the notes it links to
+        self.warnings: dict[str, list[str]] = {}
         #: chart file's real path -> (the note that drew it this run, its bytes, its path)
         self.charts: dict[str, tuple[str, bytes, str]] = {}
 
@@ -155,8 +157,15 @@ class _Run:
                     path=rel,
                     hint="rotation-notes reads notes inside the vault only",
                 )
-            head, _ = read_head(path)
+            head, size = read_head(path)
             note = decode_note(head)
+            if note.frontmatter_src is None and size > len(head) and head.startswith(b"---"):
+                raise LinkError(
+                    f"linked note {rel}: its frontmatter is not closed within its first "
+                    f"{len(head):,} bytes; not read",
+                    path=rel,
+                    hint="keep a note's properties short (under 256 KiB)",
+                )
             self._linked[rel] = (note, parse_frontmatter(note, rel))
         return self._linked[rel]
 
@@ -185,7 +194,11 @@ class _Run:
             seen.add(target)
             try:
                 cnote, cmeta = self.read_linked(target)
-            except (OSError, NoteError):
+            except (OSError, NoteError) as exc:
+                # a linked note we cannot read may be a catalyst: say so, do not guess
+                self.warnings.setdefault(rel, []).append(
+                    f"linked note {target} not checked for an event window: {exc}"
+                )
                 continue
             if cmeta.get("event_start") is not None:
                 out.append(parse_catalyst(cmeta, cnote, target, link))
@@ -194,6 +207,14 @@ class _Run:
     def prepare(self, rel: str, explicit: bool) -> _Prepared | None:
         path = self.vault.abs(rel)
         head, size = read_head(path)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            text = head[: 64 * 1024].decode("utf-16", "replace")
+            if text.lstrip("\ufeff").startswith("---") and SPEC_KEY in text:
+                raise NoteError(
+                    "note is UTF-16; rotation-notes reads notes in UTF-8, as Obsidian writes them",
+                    path=rel,
+                    hint="re-save it as UTF-8; it was left untouched",
+                )
         if may_be_thesis(head, SPEC_KEY):
             if size > MAX_NOTE_BYTES:
                 raise NoteError(
@@ -406,12 +427,16 @@ def refresh(
     if not options.dry_run and options.candidates is None:
         sweep_stale_temps(vault.root)  # a killed run's temp files (the watcher: at start-up)
     run = _Run(vault, options)
-    env = make_env(
-        vault.abs(vault.inside(vault.config.templates_dir, what="templates_dir"))
-        if vault.config.templates_dir
-        else None,
-        vault.root,
-    )
+    templates = None
+    if vault.config.templates_dir:
+        templates = vault.abs(vault.inside(vault.config.templates_dir, what="templates_dir"))
+        if not templates.is_dir():  # a typo would silently fall back to the shipped ones
+            raise UsageError(
+                f"templates_dir '{vault.config.templates_dir}' in rotation-notes.toml is not a "
+                "vault folder",
+                hint="create it, or fix the name",
+            )
+    env = make_env(templates, vault.root)
 
     if options.notes:
         targets = []
@@ -518,6 +543,7 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     if missing:
         report.warnings.append(f"no region for {', '.join(missing)}; 'refresh --init' inserts them")
     report.warnings.extend(composed.context["data"]["warnings"])
+    report.warnings.extend(run.warnings.get(p.rel, []))
 
     new_text = render_note(p.note, p.regions, env, composed.context, p.rel)
     new_raw = p.note.encode(new_text)

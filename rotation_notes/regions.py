@@ -341,6 +341,17 @@ def _unclosed_fence(lines: list[str], start: int) -> int | None:
     return opened
 
 
+def _unclosed_comment(lines: list[str], start: int) -> int | None:
+    """The line of an Obsidian ``%%`` comment that runs to the end of the note, if any."""
+    opened = None
+    for ln in _scan(lines, start):
+        if ln.in_code or _MARKER.fullmatch(ln.body):
+            continue
+        for _ in range(ln.body.count("%%")):
+            opened = ln.index if opened is None else None
+    return opened
+
+
 def insert_missing(
     note: NoteText, regions: list[Region], wanted: Iterable[str], path: Path | str = ""
 ) -> str:
@@ -432,6 +443,17 @@ def insert_missing(
                 line=fence + 1,
                 hint=f"close the code block, or add the markers by hand (see docs/regions.md); "
                 f"missing: {', '.join(appended_names)}",
+            )
+        comment = _unclosed_comment(lines, note.body_start)
+        if comment is not None:
+            # Obsidian hides everything after it: markers and charts there would vanish.
+            raise MarkerError(
+                f"line {comment + 1} opens a %% comment that is never closed, so regions "
+                "appended at the end would be hidden inside it",
+                path=path,
+                line=comment + 1,
+                hint=f"close the comment with another %%, or add the markers by hand (see "
+                f"docs/regions.md); missing: {', '.join(appended_names)}",
             )
         end_line()
         for heading, new in appended.items():

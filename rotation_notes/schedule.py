@@ -21,6 +21,7 @@ import logging.handlers
 import os
 import plistlib
 import re
+import shlex
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -213,6 +214,7 @@ class UnitSpec:
 
 
 def _quote_systemd(arg: str) -> str:
+    arg = arg.replace("%", "%%")  # systemd expands %-specifiers in ExecStart
     return (
         '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if re.search(r"\s|\"", arg)
@@ -220,18 +222,23 @@ def _quote_systemd(arg: str) -> str:
     )
 
 
+def _systemd_text(value: object) -> str:
+    return str(value).replace("%", "%%")
+
+
 def systemd_units(spec: UnitSpec) -> dict[str, str]:
     h, m = spec.hour_minute()
     service = (
         "[Unit]\n"
-        f"Description=rotation-notes nightly refresh of {spec.vault}\n"
+        f"Description=rotation-notes nightly refresh of {_systemd_text(spec.vault)}\n"
         "After=network-online.target\nWants=network-online.target\n\n"
         "[Service]\nType=oneshot\n"
         f"ExecStart={' '.join(_quote_systemd(a) for a in spec.command)}\n"
     )
     timer = (
         "[Unit]\n"
-        f"Description=rotation-notes nightly refresh of {spec.vault} ({spec.at} {spec.tz})\n\n"
+        f"Description=rotation-notes nightly refresh of {_systemd_text(spec.vault)} "
+        f"({spec.at} {spec.tz})\n\n"
         "[Timer]\n"
         f"OnCalendar=*-*-* {h:02d}:{m:02d}:00 {spec.tz}\n"
         "Persistent=true\nRandomizedDelaySec=120\n\n"
@@ -295,15 +302,22 @@ def windows_task_xml(spec: UnitSpec) -> dict[str, str]:
 
 def cron_line(spec: UnitSpec, log_path: Path) -> dict[str, str]:
     h, m = spec.hour_minute()
-    cmd = " ".join(f"'{a}'" for a in spec.command)
+    # cron ends a command at an unescaped %; shlex quoting handles quotes in names
+    cmd = " ".join(shlex.quote(a).replace("%", "\\%") for a in spec.command)
+    out = shlex.quote(str(output_log(log_path))).replace("%", "\\%")
     body = (
         f"# rotation-notes nightly refresh of {spec.vault}\n"
-        f"CRON_TZ={spec.tz}\n{m} {h} * * * {cmd} >> '{output_log(log_path)}' 2>&1\n"
+        f"CRON_TZ={spec.tz}\n{m} {h} * * * {cmd} >> {out} 2>&1\n"
     )
     return {"crontab": body}
 
 
 def units_for(platform: str, spec: UnitSpec, log_path: Path) -> dict[str, str]:
+    for what, value in (("the vault's path", spec.vault), ("the log's path", log_path)):
+        text = str(value)
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+            # a line break would start a line of its own in a unit file or a crontab
+            raise ValueError(f"{what} {text!r} holds a control character; rename that folder")
     return {
         "linux": lambda: systemd_units(spec),
         "macos": lambda: launchd_plist(spec, log_path),

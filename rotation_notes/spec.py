@@ -8,6 +8,7 @@ them when a note is renamed. The full schema is in docs/frontmatter.md.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
@@ -43,7 +44,9 @@ _SYMBOL = re.compile(r"\^?[A-Za-z0-9][A-Za-z0-9.=\-]{0,19}")
 _CHART_FILE = re.compile(r"[^/\\:*?\"<>|#^\[\]]+\.png", re.IGNORECASE)
 #: Names Windows reserves for devices, whatever the extension (a vault synced there
 #: could not hold the file): CON, PRN, AUX, NUL, COM0-9, LPT0-9 (and superscript digits).
-_WINDOWS_RESERVED = re.compile(r"(con|prn|aux|nul|(com|lpt)[0-9\u00b9\u00b2\u00b3])\s*", re.I)
+_WINDOWS_RESERVED = re.compile(
+    r"(con|prn|aux|nul|conin\$|conout\$|(com|lpt)[0-9\u00b9\u00b2\u00b3])\s*", re.I
+)
 #: Bidirectional controls: they make a file name display as something else.
 _BIDI = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 #: Longest chart file name, in UTF-8 bytes: file systems allow 255, and the hidden temp
@@ -198,13 +201,23 @@ class _Reader:
     def text(self, value: Any, keys: tuple[str | int, ...], default: str | None = None) -> str:
         if value is None and default is not None:
             return default
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, str | int | float)
-            or str(value).strip() == ""
-        ):
+        if isinstance(value, bool):  # YAML 1.1 reads yes/no/on/off as true/false
+            raise self.fail(
+                keys,
+                f"is read as {str(value).lower()} (YAML takes yes, no, on and off for true "
+                "and false)",
+                hint='quote it: "ON"',
+            )
+        if not isinstance(value, str | int | float) or str(value).strip() == "":
             raise self.fail(keys, "must be a non-empty text value")
         return str(value).strip()
+
+    def flag(self, value: Any, keys: tuple[str | int, ...]) -> bool:
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.fail(keys, f"{_shown(value)} must be true or false (unquoted)")
+        return value
 
     def symbol(self, value: Any, keys: tuple[str | int, ...]) -> str:
         text = self.text(value, keys)
@@ -249,7 +262,12 @@ class _Reader:
 
     def number(self, value: Any, keys: tuple[str | int, ...]) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(keys, f"{_shown(value)} is not a number")
+            hint = None
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    float(value)
+                    hint = "YAML reads 1.8e1 as text: write 18, 18.0 or 1.8e+1"
+            raise self.fail(keys, f"{_shown(value)} is not a number", hint=hint)
         try:
             number = float(value)
         except OverflowError:  # an int past any float; its digits are not echoed back
@@ -297,7 +315,15 @@ def parse_spec(
     names_raw = r.mapping(
         raw_names, (*root, "names"), set(raw_names) if isinstance(raw_names, dict) else set()
     )
-    names = {str(k).upper(): r.text(v, (*root, "names", str(k))) for k, v in names_raw.items()}
+    names: dict[str, str] = {}
+    for symbol, v in names_raw.items():
+        if str(symbol).upper() in names:  # IWM and iwm: one symbol named twice
+            raise r.fail(
+                (*root, "names", str(symbol)),
+                f"'{symbol}' names a symbol already named (symbols ignore case)",
+                hint="keep one of the two",
+            )
+        names[str(symbol).upper()] = r.text(v, (*root, "names", str(symbol)))
 
     setup = r.mapping(spec.get("setup"), (*root, "setup"), set(SCHEMA_KEYS["setup"]))
     stale = r.positive_int(
@@ -322,10 +348,10 @@ def parse_spec(
                 name=r.text(m["name"], (*k, "name")),
                 long=r.number(m["long"], (*k, "long")),
                 short=r.number(m["short"], (*k, "short")),
-                unit=str(m.get("unit") or ""),
+                unit=r.text(m["unit"], (*k, "unit")) if m.get("unit") is not None else "",
                 source=r.text(m["source"], (*k, "source")),
                 as_of=r.date(m["as_of"], (*k, "as_of")),
-                gap=bool(m.get("gap", False)),
+                gap=r.flag(m.get("gap"), (*k, "gap")),
             )
         )
 
@@ -380,7 +406,8 @@ def parse_spec(
         label = r.text(
             p.get("label"), (*k, "label"), f"{start.year}-{end.year}" if end else f"Since {start}"
         )
-        periods.append(Period(label, start, end, str(p.get("setup") or "")))
+        setup_text = r.text(p["setup"], (*k, "setup")) if p.get("setup") is not None else ""
+        periods.append(Period(label, start, end, setup_text))
     if hist.get("since") is not None:
         since = r.date(hist["since"], (*root, "history", "since"))
         periods.append(Period(f"Current rotation (since {since})", since, None, "This thesis"))

@@ -129,7 +129,7 @@ def _load_config(root: Path) -> VaultConfig:
         if key in data and not isinstance(data[key], str):
             raise UsageError(f"{path}: '{key}' must be a folder path")
     stale = data.get("stale_after_days", 90)
-    if not isinstance(stale, int) or stale < 0:
+    if isinstance(stale, bool) or not isinstance(stale, int) or stale < 0:
         raise UsageError(f"{path}: 'stale_after_days' must be a whole number of days")
     provider = data.get("provider", "yfinance")
     if provider not in PROVIDERS:
@@ -257,7 +257,20 @@ class Vault:
 
     def attachment_dir(self, note: str) -> str:
         """Where Obsidian would put a new attachment pasted into ``note``."""
-        setting = str(self.app.get("attachmentFolderPath", "/") or "/").strip()
+        raw = self.app.get("attachmentFolderPath", "/")
+        if not isinstance(raw, str):
+            raise UsageError(
+                f"attachmentFolderPath in .obsidian/app.json is {raw!r}, not a folder path",
+                hint="set 'Default location for new attachments' again in Obsidian's settings",
+            )
+        setting = (raw or "/").strip()
+        bad = set(setting) & set('<>:"|?*')
+        if bad:
+            raise UsageError(
+                f"attachmentFolderPath {setting!r} in .obsidian/app.json holds "
+                f"{''.join(sorted(bad))!r}, which Windows (and a vault synced there) cannot hold",
+                hint="rename that folder in Obsidian's settings",
+            )
         note_dir = posixpath.dirname(note)
         if setting in ("/", ""):
             return ""

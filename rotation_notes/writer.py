@@ -47,7 +47,15 @@ STALE_AFTER = 3600.0
 
 
 def temp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    """The hidden temp file beside ``target``; the target's name is shortened so that the
+    whole name fits the 255 bytes file systems allow (a note's name may use most of them)."""
+    suffix = f"{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    room = 255 - 1 - len(suffix.encode())
+    name = os.fsencode(target.name)[:room]
+    stem = (
+        name.decode("utf-8", "ignore") if len(name) < len(os.fsencode(target.name)) else target.name
+    )
+    return target.with_name(f".{stem}{suffix}")
 
 
 def _pid_alive(pid: int) -> bool:

@@ -109,12 +109,12 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
 
 
 def run_scheduled(
-    vault: Path, now: str = "2026-08-24T23:00:00Z"
+    vault: Path, *args: str, now: str = "2026-08-24T23:00:00Z"
 ) -> subprocess.CompletedProcess[str]:
     """``refresh --scheduled`` as the scheduler runs it, with the clock set to ``now``."""
     env = {**os.environ, **NO_NETWORK, "ROTATION_NOTES_NOW": now}
     return subprocess.run(
-        [sys.executable, "-m", "rotation_notes", "refresh", "--scheduled", str(vault)],
+        [sys.executable, "-m", "rotation_notes", "refresh", "--scheduled", *args, str(vault)],
         capture_output=True,
         text=True,
         env=env,

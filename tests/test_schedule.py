@@ -173,7 +173,7 @@ def test_windows_task_xml():
 def test_cron_line(tmp_path):
     body = cron_line(spec(), tmp_path / "log")["crontab"]
     assert "CRON_TZ=America/New_York\n30 18 * * * " in body
-    assert "'--scheduled' '/home/u/My Vault'" in body
+    assert "--scheduled '/home/u/My Vault'" in body
 
 
 def test_schedule_cli_install_status_uninstall(sample_vault, tmp_path, monkeypatch):
