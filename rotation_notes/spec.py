@@ -212,6 +212,14 @@ class _Reader:
             raise self.fail(keys, "must be a non-empty text value")
         return str(value).strip()
 
+    def unit(self, value: Any, keys: tuple[str | int, ...]) -> str:
+        """A unit as written, spaces kept (" USD" is set apart from the figure on purpose)."""
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return value
+        return self.text(value, keys)
+
     def flag(self, value: Any, keys: tuple[str | int, ...]) -> bool:
         if value is None:
             return False
@@ -348,7 +356,7 @@ def parse_spec(
                 name=r.text(m["name"], (*k, "name")),
                 long=r.number(m["long"], (*k, "long")),
                 short=r.number(m["short"], (*k, "short")),
-                unit=r.text(m["unit"], (*k, "unit")) if m.get("unit") is not None else "",
+                unit=r.unit(m.get("unit"), (*k, "unit")),
                 source=r.text(m["source"], (*k, "source")),
                 as_of=r.date(m["as_of"], (*k, "as_of")),
                 gap=r.flag(m.get("gap"), (*k, "gap")),

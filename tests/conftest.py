@@ -108,6 +108,20 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
     )
 
 
+def run_main(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The CLI's ``main`` in this process, output captured: what ``run_cli`` observes (exit code,
+    stdout, stderr) at a fraction of the cost, for the many cases that cannot hang."""
+    import contextlib
+    import io
+
+    from rotation_notes.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(list(map(str, args)), code, out.getvalue(), err.getvalue())
+
+
 def run_scheduled(
     vault: Path, *args: str, now: str = "2026-08-24T23:00:00Z"
 ) -> subprocess.CompletedProcess[str]:

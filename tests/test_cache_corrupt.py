@@ -281,7 +281,10 @@ def test_a_database_path_that_is_a_folder_is_left_alone(make_vault, tmp_path):
     vault = make_vault({"t.md": THESIS})
     result = run_cli("refresh", vault, "--cache", cache, "--offline")
     assert_refreshed(result, vault)
-    assert f"cannot use the price cache {cache}: {DB_NAME} there is not a file" in result.stderr
+    assert (
+        f"cannot use the price cache {cache}: {DB_NAME} there is not a regular file"
+        in result.stderr
+    )
     assert tree(cache) == {f"{DB_NAME}/keep.txt": b"mine"}
 
 
@@ -298,7 +301,10 @@ def test_a_database_path_that_is_a_pipe_or_folder_never_hangs_and_is_left(
     vault = make_vault({"t.md": THESIS})
     result = run_cli("refresh", vault, "--cache", cache, "--offline")  # a hang: run_cli's timeout
     assert_refreshed(result, vault)
-    assert f"cannot use the price cache {cache}: {DB_NAME} there is not a file" in result.stderr
+    assert (
+        f"cannot use the price cache {cache}: {DB_NAME} there is not a regular file"
+        in result.stderr
+    )
     assert (cache / DB_NAME).is_fifo() if kind == "fifo" else (cache / DB_NAME).is_dir()
 
 

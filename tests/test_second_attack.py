@@ -15,14 +15,16 @@ from pathlib import Path
 import pytest
 from test_data_cli import fill_cache
 
-from conftest import ALL_REGIONS, THESIS, THESIS_FRONTMATTER, run_cli, run_scheduled
+from conftest import ALL_REGIONS, THESIS, THESIS_FRONTMATTER, run_cli, run_main, run_scheduled
 from rotation_notes.cache import DB_NAME
 
 GOOD = "good.md"
 
 
 def refresh_cli(vault: Path, *args: str | Path):
-    return run_cli("refresh", vault, "--offline", "--data", vault / "Data" / "market-data", *args)
+    """The CLI in this process (what a user sees: exit code and stderr), for cases that
+    cannot hang; a pipe in the vault goes through ``refresh_subprocess``."""
+    return run_main("refresh", vault, "--offline", "--data", vault / "Data" / "market-data", *args)
 
 
 # --- class 1/3/4: the price cache a vault or a user points at ----------------------------

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALL_REGIONS, SAMPLE_NOTE, THESIS, THESIS_FRONTMATTER, run_cli, snapshot
+from conftest import (
+    ALL_REGIONS,
+    SAMPLE_NOTE,
+    THESIS,
+    THESIS_FRONTMATTER,
+    run_cli,
+    run_main,
+    snapshot,
+)
 from rotation_notes.charts import MARK_KEY, is_own_chart
 from rotation_notes.marketdata import CsvDirectoryProvider, PriceSet, SymbolSource
 from rotation_notes.notefile import decode_note
@@ -48,6 +56,13 @@ def outside_regions(text: str) -> str:
 
 
 def refresh_cli(vault: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in this process (what a user sees: exit code and stderr), for cases that
+    cannot hang; a pipe in the vault goes through ``refresh_subprocess``."""
+    return run_main("refresh", vault, "--offline", "--data", vault / "Data" / "market-data", *args)
+
+
+def refresh_subprocess(vault: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess: a hang becomes run_cli's timeout, not a stuck test run."""
     return run_cli("refresh", vault, "--offline", "--data", vault / "Data" / "market-data", *args)
 
 
@@ -96,7 +111,7 @@ def test_a_folder_or_pipe_at_the_chart_path_is_named_not_touched(make_vault, kin
         target.mkdir()
     else:
         os.mkfifo(target)
-    result = refresh_cli(vault)
+    result = refresh_subprocess(vault)
     assert result.returncode == 2
     what = "a folder" if kind == "folder" else "a named pipe (FIFO)"
     assert "t.md:" in result.stderr and f"the chart file c.png is {what}" in result.stderr
@@ -267,7 +282,7 @@ def test_pipes_and_sockets_are_skipped_not_opened(make_vault, kind, where):
             fh.write('templates_dir = "tpl"\n')
     _special(vault / where, kind)
     before = regular_files(vault / "Data")
-    result = refresh_cli(vault)  # run_cli's own timeout (300 s) turns a hang into a failure
+    result = refresh_subprocess(vault)  # run_cli's own timeout (300 s) turns a hang into a failure
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     if where == "tpl/setup.md.j2":
         assert result.returncode == 2
@@ -294,7 +309,7 @@ def test_explicit_catalyst_link_to_a_pipe_names_it(make_vault):
     top = 'catalysts:\n  - "[[Event]]"\n'
     vault = make_vault({"t.md": thesis(top=top), GOOD: THESIS})
     os.mkfifo(vault / "Event.md")
-    result = refresh_cli(vault)
+    result = refresh_subprocess(vault)
     assert result.returncode == 2
     assert "catalyst [[Event]] does not resolve to a note (Event.md is a named pipe" in (
         result.stderr
