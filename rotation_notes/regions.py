@@ -433,28 +433,22 @@ def insert_missing(
         out.append(line)
     insert(inserts.get(len(lines), []))
     if appended:
-        fence = _unclosed_fence(lines, note.body_start)
-        if fence is not None:
-            # Obsidian shows everything after it as code: markers there would be text.
-            raise MarkerError(
-                f"line {fence + 1} opens a code block that is never closed, so regions "
-                "appended at the end would be inside it",
-                path=path,
-                line=fence + 1,
-                hint=f"close the code block, or add the markers by hand (see docs/regions.md); "
-                f"missing: {', '.join(appended_names)}",
-            )
-        comment = _unclosed_comment(lines, note.body_start)
-        if comment is not None:
-            # Obsidian hides everything after it: markers and charts there would vanish.
-            raise MarkerError(
-                f"line {comment + 1} opens a %% comment that is never closed, so regions "
-                "appended at the end would be hidden inside it",
-                path=path,
-                line=comment + 1,
-                hint=f"close the comment with another %%, or add the markers by hand (see "
-                f"docs/regions.md); missing: {', '.join(appended_names)}",
-            )
+        # Obsidian shows everything after an unclosed code block as code, and hides everything
+        # after an unclosed %% comment: markers (and charts) appended there would not work.
+        for find, opened, where, fix in (
+            (_unclosed_fence, "a code block", "inside it", "close the code block"),
+            (_unclosed_comment, "a %% comment", "hidden inside it", "close it with another %%"),
+        ):
+            at = find(lines, note.body_start)
+            if at is not None:
+                raise MarkerError(
+                    f"line {at + 1} opens {opened} that is never closed, so regions appended "
+                    f"at the end would be {where}",
+                    path=path,
+                    line=at + 1,
+                    hint=f"{fix}, or add the markers by hand (see docs/regions.md); "
+                    f"missing: {', '.join(appended_names)}",
+                )
         end_line()
         for heading, new in appended.items():
             out.extend([nl, f"## {heading}" + nl, *new])
