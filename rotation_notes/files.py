@@ -71,10 +71,6 @@ def read_regular(path: Path | str, limit: int = -1) -> bytes:
         return fh.read(limit)
 
 
-def read_regular_text(path: Path | str, encoding: str = "utf-8") -> str:
-    return read_regular(path).decode(encoding)
-
-
 def read_if_exists(path: Path | str) -> bytes | None:
     """The bytes of a regular file, or None when nothing is there."""
     try:
