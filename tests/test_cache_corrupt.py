@@ -330,6 +330,11 @@ def test_a_cache_of_a_newer_version_is_left_as_it_is(filled, make_vault, tmp_pat
     assert asides(cache) == [] and (cache / DB_NAME).read_bytes() == original
 
 
+def refresh_in_mount_namespace(setup: str, vault: Path, cache: Path):
+    """``refresh VAULT --cache CACHE --offline`` in a private mount namespace after ``setup``."""
+    return run_cli_in_mount_namespace(setup, "refresh", vault, "--cache", cache, "--offline")
+
+
 def _privileged(cmd: str) -> bool:
     done = subprocess.run(["unshare", "-m", "sh", "-c", cmd], capture_output=True)
     return done.returncode == 0
@@ -360,13 +365,10 @@ def test_a_cache_on_a_read_only_disk_is_read_and_left_as_it_is(filled, make_vaul
     cache = copy_cache(filled, tmp_path / "cache")
     before = tree(cache)
     vault = make_vault({"t.md": THESIS}, data=False)  # prices only from the cache
-    result = run_cli_in_mount_namespace(
+    result = refresh_in_mount_namespace(
         f"mount --bind '{cache}' '{cache}' && mount -o remount,bind,ro '{cache}'",
-        "refresh",
         vault,
-        "--cache",
         cache,
-        "--offline",
     )
     assert_refreshed(result, vault)
     assert (
@@ -383,7 +385,8 @@ def test_a_folder_that_cannot_be_written_is_read_and_left_as_it_is(filled, make_
     for a folder the user may not write."""
     cache = copy_cache(filled, tmp_path / "cache")
     before = tree(cache)
-    frozen = [cache / DB_NAME, cache / "yfinance", cache]
+    # every file too: yfinance's own -shm files are otherwise written by SQLite on any open
+    frozen = [*sorted(cache.rglob("*"), reverse=True), cache]
     if subprocess.run(["chattr", "+i", *map(str, frozen)], capture_output=True).returncode:
         pytest.skip("chattr +i is not available here (it stands in for a folder we cannot write)")
     try:
@@ -409,14 +412,11 @@ def test_a_full_disk_is_left_as_it_is(make_vault, tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     vault = make_vault({"t.md": THESIS})
-    result = run_cli_in_mount_namespace(
+    result = refresh_in_mount_namespace(
         f"mount -t tmpfs -o size=64k tmpfs '{cache}' "
         f"&& (dd if=/dev/zero of='{cache}/mine' bs=4k 2>/dev/null; true)",
-        "refresh",
         vault,
-        "--cache",
         cache,
-        "--offline",
     )
     assert_refreshed(result, vault)
     assert f"WARNING: cannot use the price cache {cache}: the disk is full" in result.stderr
