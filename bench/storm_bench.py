@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 # A proxy on a closed port: Yahoo fails at once, exactly as in the tests.
 from conftest import NO_NETWORK  # noqa: E402
-from rotation_notes.notefile import decode_note  # noqa: E402
+from rotation_notes.note.regions import find_regions  # noqa: E402
+from rotation_notes.note.text import decode_note  # noqa: E402
 from rotation_notes.refresh import RefreshOptions, refresh  # noqa: E402
-from rotation_notes.regions import find_regions  # noqa: E402
-from rotation_notes.writer import TEMP_MARK  # noqa: E402
+from rotation_notes.vault.writer import TEMP_MARK  # noqa: E402
 
 NOTE = "Small cap rotation 2026.md"
 AS_OF: tuple[str | None, ...] = (None, "2026-02-04", "2026-04-01", "2026-06-30")

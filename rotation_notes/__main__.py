@@ -1,3 +1,3 @@
-from .cli import main
+from rotation_notes.cli import main
 
 raise SystemExit(main())

@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RotationNotesError
+from rotation_notes import __version__
+from rotation_notes.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RotationNotesError
 
 log = logging.getLogger("rotation_notes")
 
@@ -34,7 +34,7 @@ exit codes: 0 refreshed, 1 --check found changes, 2 a note failed or bad usage, 
 
 
 def _date(text: str) -> dt.date:
-    from .spec import MAX_DATE, MIN_DATE
+    from rotation_notes.thesis.spec import MAX_DATE, MIN_DATE
 
     try:
         day = dt.date.fromisoformat(text)
@@ -291,7 +291,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
 def cmd_refresh(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .refresh import RefreshOptions, refresh
+    from rotation_notes.refresh import RefreshOptions, refresh
 
     options = RefreshOptions(
         notes=args.notes,
@@ -320,8 +320,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         bar.set_postfix_str(rel[-40:], refresh=False)
         bar.update(1 if done else 0)
 
-    from .lock import vault_lock
-    from .vault import find_vault_root
+    from rotation_notes.vault.lock import vault_lock
+    from rotation_notes.vault.vault import find_vault_root
 
     root = find_vault_root(args.vault)
     if args.scheduled:
@@ -374,8 +374,14 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: ANN001
 
-    from .refresh import refresh
-    from .schedule import Calendar, attach_run_log, now_utc, record_run, scheduled_refresh
+    from rotation_notes.refresh import refresh
+    from rotation_notes.schedule import (
+        Calendar,
+        attach_run_log,
+        now_utc,
+        record_run,
+        scheduled_refresh,
+    )
 
     if options.check or options.diff or options.as_of or options.notes or options.init:
         print(
@@ -415,10 +421,10 @@ def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: A
 
 
 def _open_cache(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps --help fast
-    from .cache import PriceCache
-    from .errors import UsageError
-    from .sources import cache_dir_for
-    from .vault import Vault
+    from rotation_notes.errors import UsageError
+    from rotation_notes.prices.cache import PriceCache
+    from rotation_notes.prices.sources import cache_dir_for
+    from rotation_notes.vault.vault import Vault
 
     try:
         vault = Vault.open(args.vault)
@@ -431,12 +437,12 @@ def _open_cache(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps -
 def cmd_watch(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .lock import vault_lock
-    from .refresh import RefreshOptions, refresh
-    from .sources import make_provider
-    from .vault import Vault
-    from .watch import MemoryPrices, Watcher
-    from .yahoo import last_closed_session
+    from rotation_notes.prices.sources import make_provider
+    from rotation_notes.prices.yahoo import last_closed_session
+    from rotation_notes.refresh import RefreshOptions, refresh
+    from rotation_notes.vault.lock import vault_lock
+    from rotation_notes.vault.vault import Vault
+    from rotation_notes.watch import MemoryPrices, Watcher
 
     watch_log = logging.getLogger("rotation_notes.watch")
     handler = logging.StreamHandler(sys.stderr)
@@ -508,8 +514,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     import subprocess
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from .errors import UsageError
-    from .schedule import (
+    from rotation_notes.errors import UsageError
+    from rotation_notes.schedule import (
         UnitSpec,
         current_platform,
         foreign_units,
@@ -519,7 +525,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         unit_dir,
         units_for,
     )
-    from .vault import find_vault_root
+    from rotation_notes.vault.vault import find_vault_root
 
     try:
         root = find_vault_root(args.vault)
@@ -648,10 +654,10 @@ def cmd_data_status(args: argparse.Namespace) -> int:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    from .cache import PriceCache
-    from .refresh import thesis_symbols
-    from .sources import cache_dir_for
-    from .yahoo import YahooProvider
+    from rotation_notes.prices.cache import PriceCache
+    from rotation_notes.prices.sources import cache_dir_for
+    from rotation_notes.prices.yahoo import YahooProvider
+    from rotation_notes.refresh import thesis_symbols
 
     vault, symbols, failed = thesis_symbols(args.vault)
     for n in failed:

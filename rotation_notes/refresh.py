@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .charts import is_own_chart
-from .compose import ChartPlan, build_context, render_note, session_as_of
-from .errors import (
+from rotation_notes.errors import (
     EXIT_CHANGES,
     EXIT_FAILED,
     EXIT_OK,
@@ -31,9 +29,8 @@ from .errors import (
     RotationNotesError,
     UsageError,
 )
-from .files import NotRegularFile, is_regular, kind_of, read_regular
-from .marketdata import MarketDataProvider, PriceSet
-from .notefile import (
+from rotation_notes.note.regions import REGION_NAMES, Region, find_regions, insert_missing
+from rotation_notes.note.text import (
     BOM,
     NoteText,
     decode_note,
@@ -43,12 +40,22 @@ from .notefile import (
     parse_frontmatter,
     read_head,
 )
-from .regions import REGION_NAMES, Region, find_regions, insert_missing
-from .render import make_env
-from .sources import make_provider
-from .spec import SPEC_KEY, CatalystWindow, ThesisSpec, is_thesis, parse_catalyst, parse_spec
-from .vault import Vault
-from .writer import read_bytes, replace_if_unchanged, sweep_stale_temps
+from rotation_notes.output.charts import is_own_chart
+from rotation_notes.output.templates import make_env
+from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet
+from rotation_notes.prices.sources import make_provider
+from rotation_notes.thesis.compose import ChartPlan, build_context, render_note, session_as_of
+from rotation_notes.thesis.spec import (
+    SPEC_KEY,
+    CatalystWindow,
+    ThesisSpec,
+    is_thesis,
+    parse_catalyst,
+    parse_spec,
+)
+from rotation_notes.vault.files import NotRegularFile, is_regular, kind_of, read_regular
+from rotation_notes.vault.vault import Vault
+from rotation_notes.vault.writer import read_bytes, replace_if_unchanged, sweep_stale_temps
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 
 import platformdirs
 
-from .files import read_regular
-from .lock import state_dir, vault_key, vault_lock
+from rotation_notes.vault.files import read_regular
+from rotation_notes.vault.lock import state_dir, vault_key, vault_lock
 
 log = logging.getLogger(__name__)
 

@@ -26,13 +26,13 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from .errors import RotationNotesError
-from .files import read_regular
-from .marketdata import MarketDataProvider, PriceSet
-from .notefile import decode_note, find_wikilinks
-from .refresh import RefreshReport
-from .vault import CONFIG_NAME, IGNORED_DIRS, Vault
-from .writer import TEMP_MARK
+from rotation_notes.errors import RotationNotesError
+from rotation_notes.note.text import decode_note, find_wikilinks
+from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet
+from rotation_notes.refresh import RefreshReport
+from rotation_notes.vault.files import read_regular
+from rotation_notes.vault.vault import CONFIG_NAME, IGNORED_DIRS, Vault
+from rotation_notes.vault.writer import TEMP_MARK
 
 log = logging.getLogger(__name__)
 

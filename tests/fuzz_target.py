@@ -28,8 +28,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rotation_notes.errors import FrontmatterError, MarkerError
-from rotation_notes.notefile import BOM, decode_note, parse_frontmatter
-from rotation_notes.regions import REGION_NAMES, find_regions, insert_missing, replace_regions
+from rotation_notes.note.regions import REGION_NAMES, find_regions, insert_missing, replace_regions
+from rotation_notes.note.text import BOM, decode_note, parse_frontmatter
 
 NAMES = [*REGION_NAMES, "setupx", "Setup", ""]
 

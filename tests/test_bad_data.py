@@ -20,11 +20,11 @@ import pandas as pd
 import pytest
 
 from conftest import ALL_REGIONS, FIGURES, SAMPLE_DATA, SHARED, run_cli
-from rotation_notes.cache import PriceCache
-from rotation_notes.marketdata import clean_closes
-from rotation_notes.notefile import decode_note
+from rotation_notes.note.regions import find_regions
+from rotation_notes.note.text import decode_note
+from rotation_notes.prices.cache import PriceCache
+from rotation_notes.prices.marketdata import clean_closes
 from rotation_notes.refresh import RefreshOptions, refresh
-from rotation_notes.regions import find_regions
 
 AS_OF = "2026-02-04"
 CHART = "iwm-vs-qqq-price-chart.png"

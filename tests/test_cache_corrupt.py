@@ -25,7 +25,7 @@ from test_data_cli import fill_cache
 from test_watch import WatchProc
 
 from conftest import NO_NETWORK, THESIS, run_cli, run_scheduled
-from rotation_notes.cache import DB_NAME, SCHEMA_VERSION, CacheUnusable, PriceCache
+from rotation_notes.prices.cache import DB_NAME, SCHEMA_VERSION, CacheUnusable, PriceCache
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ def test_the_wal_and_shm_files_are_moved_aside_with_it(tmp_path, caplog):
     files = {"": b"garbage " * 100, "-wal": b"its wal " * 50, "-shm": b"its shm " * 40}
     for suffix, data in files.items():
         Path(f"{cache / DB_NAME}{suffix}").write_bytes(data)
-    with caplog.at_level(logging.WARNING, logger="rotation_notes.cache"):
+    with caplog.at_level(logging.WARNING, logger="rotation_notes.prices.cache"):
         c = PriceCache(cache)
     assert c.persistent and c.moved_aside is not None
     for suffix, data in files.items():
@@ -213,7 +213,7 @@ def test_two_runs_that_find_the_same_damage_move_it_aside_once(tmp_path, filled)
             f"""
             import sys
             from pathlib import Path
-            from rotation_notes.cache import PriceCache
+            from rotation_notes.prices.cache import PriceCache
             sys.stdin.readline()
             c = PriceCache(Path({str(cache)!r}), fallback=False)
             print(c.persistent, c.moved_aside is not None, len(c.status()))
@@ -436,7 +436,7 @@ def test_a_disk_that_fills_up_during_a_fetch_goes_on_in_memory(filled, tmp_path)
             import logging, sys
             from pathlib import Path
             import pandas as pd
-            from rotation_notes.cache import PriceCache
+            from rotation_notes.prices.cache import PriceCache
             logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
             c = PriceCache(Path({str(cache)!r}))
             assert c.persistent
@@ -477,7 +477,7 @@ def test_a_cache_locked_at_open_is_left_and_the_run_goes_on_in_memory(tmp_path, 
     try:
         with pytest.raises(CacheUnusable, match="another program kept it locked for over 0.2 s"):
             PriceCache(cache, timeout=0.2, fallback=False)
-        with caplog.at_level(logging.WARNING, logger="rotation_notes.cache"):
+        with caplog.at_level(logging.WARNING, logger="rotation_notes.prices.cache"):
             c = PriceCache(cache, timeout=0.2)
         assert not c.persistent
         c.store("X", pd.Series([1.0], index=pd.bdate_range("2026-01-05", periods=1)), provider="t")
@@ -499,7 +499,7 @@ def test_a_cache_locked_mid_run_goes_on_with_a_copy_in_memory(filled, tmp_path, 
     holder.execute("INSERT INTO meta VALUES ('other', 'writer')")
     try:
         assert c.persistent and len(c.closes("IWM")) > 6000  # reading does not wait
-        with caplog.at_level(logging.WARNING, logger="rotation_notes.cache"):
+        with caplog.at_level(logging.WARNING, logger="rotation_notes.prices.cache"):
             c.store("NEW", c.closes("IWM").iloc[-3:], provider="test")  # writing does
         assert not c.persistent
         assert len(c.closes("NEW")) == 3 and len(c.closes("IWM")) > 6000  # the copy, and the new

@@ -24,8 +24,8 @@ import datetime as dt, sys
 sys.path.insert(0, {tests!r})
 from yahoo_fake import FakeYahoo, load_closes
 from yfinance.data import YfData
-from rotation_notes.cache import PriceCache
-from rotation_notes.yahoo import YahooProvider
+from rotation_notes.prices.cache import PriceCache
+from rotation_notes.prices.yahoo import YahooProvider
 from pathlib import Path
 
 base = load_closes(Path({data!r}), {symbols!r})
@@ -48,7 +48,7 @@ STORE_WORKER = r"""
 import sys
 sys.path.insert(0, {tests!r})
 import pandas as pd
-from rotation_notes.cache import PriceCache
+from rotation_notes.prices.cache import PriceCache
 from pathlib import Path
 
 cache = PriceCache(Path({cache!r}))

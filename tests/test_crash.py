@@ -35,8 +35,8 @@ from pathlib import Path
 import pytest
 
 from conftest import NO_NETWORK, SAMPLE, SAMPLE_NOTE, run_cli
-from rotation_notes.cache import DB_NAME, PriceCache
-from rotation_notes.writer import TEMP_MARK, TEMP_RE, sweep_stale_temps
+from rotation_notes.prices.cache import DB_NAME, PriceCache
+from rotation_notes.vault.writer import TEMP_MARK, TEMP_RE, sweep_stale_temps
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 

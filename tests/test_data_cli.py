@@ -6,8 +6,8 @@ import datetime as dt
 import json
 
 from conftest import SAMPLE_DATA, THESIS, run_cli
-from rotation_notes.cache import PriceCache
-from rotation_notes.yahoo import YahooProvider
+from rotation_notes.prices.cache import PriceCache
+from rotation_notes.prices.yahoo import YahooProvider
 from yahoo_fake import FakeYahoo, load_closes
 
 SYMBOLS = ["IWM", "QQQ", "^RUT", "^IXIC"]

@@ -9,8 +9,8 @@ import zipfile
 
 from conftest import ROOT
 from rotation_notes.cli import build_parser
-from rotation_notes.regions import REGION_NAMES
-from rotation_notes.spec import SCHEMA_KEYS
+from rotation_notes.note.regions import REGION_NAMES
+from rotation_notes.thesis.spec import SCHEMA_KEYS
 
 
 def test_every_frontmatter_key_is_documented():

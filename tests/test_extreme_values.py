@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import SAMPLE_DATA, THESIS, THESIS_FRONTMATTER, run_cli
-from rotation_notes.charts import ChartLine, render_chart
+from rotation_notes.output.charts import ChartLine, render_chart
 
 #: A library's warning printed raw (``UserWarning: ...``), or a crash.
 STRAY = re.compile(r"\w*Warning\b|Traceback")
@@ -67,14 +67,14 @@ def test_a_chart_matplotlib_warns_about_is_drawn_and_the_warning_logged(caplog):
 
     with (
         warnings.catch_warnings(record=True) as escaped,
-        caplog.at_level(logging.DEBUG, logger="rotation_notes.charts"),
+        caplog.at_level(logging.DEBUG, logger="rotation_notes.output.charts"),
     ):
         warnings.simplefilter("always")
         result = render_chart(lines, 90)
 
     assert [str(w.message) for w in escaped] == []
     assert result.png.startswith(b"\x89PNG")
-    logged = [r.getMessage() for r in caplog.records if r.name == "rotation_notes.charts"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "rotation_notes.output.charts"]
     assert logged and all(m.startswith("chart of IWM, QQQ: ") for m in logged)
     assert any("UserWarning" in m for m in logged), logged
     assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name.startswith("rot"))

@@ -77,8 +77,8 @@ def test_second_run_writes_nothing(sample_vault):
 
 
 def test_text_outside_regions_is_untouched(sample_vault):
-    from rotation_notes.notefile import decode_note
-    from rotation_notes.regions import find_regions
+    from rotation_notes.note.regions import find_regions
+    from rotation_notes.note.text import decode_note
 
     def outside(raw: bytes) -> list[str]:
         note = decode_note(raw)

@@ -13,7 +13,7 @@ import pytest
 from test_watch import WatchProc
 
 from conftest import FIGURES, SAMPLE_NOTE, run_cli, run_scheduled
-from rotation_notes import lock
+from rotation_notes.vault import lock
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the POSIX lock")
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the POSIX lock"
 WORKER = r"""
 import os, sys
 from pathlib import Path
-from rotation_notes.lock import vault_lock
+from rotation_notes.vault.lock import vault_lock
 
 vault, shared, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 inside, counter, overlaps = shared / "inside", shared / "counter", shared / "overlaps"

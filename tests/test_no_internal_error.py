@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE_DATA
-from rotation_notes.marketdata import CsvDirectoryProvider
-from rotation_notes.notefile import decode_note
+from rotation_notes.note.regions import find_regions
+from rotation_notes.note.text import decode_note
+from rotation_notes.prices.marketdata import CsvDirectoryProvider
 from rotation_notes.refresh import RefreshOptions, refresh
-from rotation_notes.regions import find_regions
 
 REGIONS = "".join(
     f"%% rotation-notes:{n} %%\n%% /rotation-notes:{n} %%\n"

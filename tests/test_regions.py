@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rotation_notes.errors import MarkerError
-from rotation_notes.notefile import decode_note
-from rotation_notes.regions import find_regions, insert_missing, normalise, replace_regions
+from rotation_notes.note.regions import find_regions, insert_missing, normalise, replace_regions
+from rotation_notes.note.text import decode_note
 
 
 def regions_of(text: str):
@@ -140,7 +140,7 @@ def test_init_is_a_no_op_when_regions_exist():
 
 
 def test_percent_formatting():
-    from rotation_notes.render import fmt_pct, fmt_pp
+    from rotation_notes.output.templates import fmt_pct, fmt_pp
 
     assert [fmt_pct(5.83), fmt_pct(-1.44), fmt_pct(-0.004), fmt_pct(None), fmt_pp(7.25, 2)] == [
         "+5.8%",
@@ -153,7 +153,7 @@ def test_percent_formatting():
 
 def test_huge_and_tiny_numbers_stay_short():
     """No 300-digit cell: past a bound, scientific notation; below a cent, significant digits."""
-    from rotation_notes.render import fmt_number, fmt_pct, fmt_pp, fmt_price
+    from rotation_notes.output.templates import fmt_number, fmt_pct, fmt_pp, fmt_price
 
     # ordinary values are written as before
     assert [fmt_number(18), fmt_number(17.25), fmt_number(-3), fmt_number(0)] == [

@@ -205,7 +205,7 @@ def test_schedule_cli_install_status_uninstall(sample_vault, tmp_path, monkeypat
 
 
 def test_a_second_writer_gets_a_clear_message(sample_vault):
-    from rotation_notes.lock import vault_lock
+    from rotation_notes.vault.lock import vault_lock
 
     before = (sample_vault / SAMPLE_NOTE).read_bytes()
     with vault_lock(sample_vault, wait=0):
@@ -218,7 +218,8 @@ def test_a_second_writer_gets_a_clear_message(sample_vault):
 
 def test_state_is_written_before_the_lock_is_released(tmp_path, calendar, monkeypatch):
     """A run waiting for the lock must see the previous run's state (no refresh twice)."""
-    from rotation_notes import lock, schedule
+    from rotation_notes import schedule
+    from rotation_notes.vault import lock
 
     held_during_write = []
     real_write = schedule.write_state
@@ -257,7 +258,7 @@ def test_scheduled_cli_guards(sample_vault, tmp_path, monkeypatch):
 
 
 def test_a_busy_scheduled_run_is_logged_and_recorded(sample_vault):
-    from rotation_notes.lock import vault_lock
+    from rotation_notes.vault.lock import vault_lock
 
     env = {"ROTATION_NOTES_NOW": "2026-08-24T23:00:00Z"}
     with vault_lock(sample_vault, wait=0):

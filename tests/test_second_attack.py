@@ -16,7 +16,7 @@ import pytest
 from test_data_cli import fill_cache
 
 from conftest import ALL_REGIONS, THESIS, THESIS_FRONTMATTER, run_cli, run_main, run_scheduled
-from rotation_notes.cache import DB_NAME
+from rotation_notes.prices.cache import DB_NAME
 
 GOOD = "good.md"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, THESIS
-from rotation_notes import writer
 from rotation_notes.refresh import RefreshOptions, refresh
+from rotation_notes.vault import writer
 
 sys.path.insert(0, str(ROOT / "bench"))
 

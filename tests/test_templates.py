@@ -8,8 +8,8 @@ import time
 import pytest
 
 from conftest import THESIS, run_cli, snapshot
+from rotation_notes.output.sandbox import RenderLimitError, memory_limit
 from rotation_notes.refresh import RefreshOptions, refresh
-from rotation_notes.sandbox import RenderLimitError, memory_limit
 
 
 def vault_with_template(make_vault, source: str):

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import SAMPLE, SAMPLE_DATA, SHARED, THESIS, run_cli, snapshot
-from rotation_notes.vault import Vault
+from rotation_notes.vault.vault import Vault
 
 CHART = "Attachments/iwm-vs-qqq-price-chart.png"
 

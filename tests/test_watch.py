@@ -239,7 +239,7 @@ def test_prices_refresh_on_an_interval_and_are_logged(make_vault, watch):
 
 def test_edits_reuse_prices_in_memory():
     """Re-rendering after an edit never asks the provider again for a known symbol."""
-    from rotation_notes.marketdata import PriceSet
+    from rotation_notes.prices.marketdata import PriceSet
     from rotation_notes.watch import MemoryPrices
 
     asked: list[list[str]] = []

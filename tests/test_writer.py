@@ -10,7 +10,7 @@ from conftest import THESIS
 from rotation_notes import refresh as refresh_mod
 from rotation_notes.errors import ConcurrentEditError
 from rotation_notes.refresh import RefreshOptions, refresh
-from rotation_notes.writer import replace_if_unchanged
+from rotation_notes.vault.writer import replace_if_unchanged
 
 
 def test_refuses_when_file_changed_since_read(tmp_path):

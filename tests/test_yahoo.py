@@ -9,16 +9,16 @@ import pandas as pd
 import pytest
 
 from conftest import SAMPLE_DATA, THESIS
-from rotation_notes.cache import PriceCache
-from rotation_notes.marketdata import CsvDirectoryProvider, SymbolSource, data_warnings
-from rotation_notes.refresh import RefreshOptions, refresh
-from rotation_notes.yahoo import (
+from rotation_notes.prices.cache import PriceCache
+from rotation_notes.prices.marketdata import CsvDirectoryProvider, SymbolSource, data_warnings
+from rotation_notes.prices.yahoo import (
     NETWORK,
     PROVIDER,
     YahooProvider,
     classify,
     last_closed_session,
 )
+from rotation_notes.refresh import RefreshOptions, refresh
 from yahoo_fake import FIXTURES, FakeYahoo, load_closes
 
 SYMBOLS = ["IWM", "QQQ", "^RUT", "^IXIC", "^GSPC", "IWO", "IWN", "SPY"]

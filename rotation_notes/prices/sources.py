@@ -16,10 +16,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cache import ENV_VAR, PriceCache, default_cache_dir
-from .errors import UsageError
-from .marketdata import CsvDirectoryProvider, MarketDataProvider, PriceSet, SymbolSource
-from .vault import Vault
+from rotation_notes.errors import UsageError
+from rotation_notes.prices.cache import ENV_VAR, PriceCache, default_cache_dir
+from rotation_notes.prices.marketdata import (
+    CsvDirectoryProvider,
+    MarketDataProvider,
+    PriceSet,
+    SymbolSource,
+)
+from rotation_notes.vault.vault import Vault
 
 OFFLINE_NOTE = "offline run: not fetched"
 
@@ -107,6 +112,6 @@ def make_provider(
     cache = PriceCache(cache_dir_for(vault, cache_dir))
     if offline:
         return OfflineProvider(cache, bundled)
-    from .yahoo import YahooProvider
+    from rotation_notes.prices.yahoo import YahooProvider
 
     return YahooProvider(cache, fallback=bundled)

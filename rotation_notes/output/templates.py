@@ -22,10 +22,8 @@ import jinja2
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 
-from .errors import TemplateError
-from .files import open_regular
-from .metrics import Figure
-from .sandbox import (
+from rotation_notes.errors import TemplateError
+from rotation_notes.output.sandbox import (
     LimitedSandbox,
     RenderLimitError,
     memory_limit,
@@ -33,15 +31,17 @@ from .sandbox import (
     time_limit,
     work_budget,
 )
+from rotation_notes.thesis.metrics import Figure
+from rotation_notes.vault.files import open_regular
 
 #: Largest template file a vault may bring (the shipped ones are ~2 KB).
 MAX_TEMPLATE_BYTES = 256 * 1024
 
 
 def default_templates_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    shipped = here / "templates"  # inside an installed wheel
-    return shipped if shipped.is_dir() else here.parent / "templates"  # source checkout
+    package = Path(__file__).resolve().parent.parent
+    shipped = package / "templates"  # inside an installed wheel
+    return shipped if shipped.is_dir() else package.parent / "templates"  # source checkout
 
 
 #: From this size on a price or a hand-entered number is written in scientific notation

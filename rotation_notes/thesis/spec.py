@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import SpecError
-from .notefile import NoteText, WikiLink, as_wikilink, key_line
+from rotation_notes.errors import SpecError
+from rotation_notes.note.text import NoteText, WikiLink, as_wikilink, key_line
 
 SPEC_KEY = "rotation-notes"
 CATALYSTS_KEY = "catalysts"

@@ -38,8 +38,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from .cache import PriceCache, set_aside_if_unreadable
-from .marketdata import (
+from rotation_notes.prices.cache import PriceCache, set_aside_if_unreadable
+from rotation_notes.prices.marketdata import (
     WARNINGS,
     MarketDataProvider,
     PriceSet,

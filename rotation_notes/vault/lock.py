@@ -31,7 +31,7 @@ from pathlib import Path
 import platformdirs
 from filelock import FileLock, Timeout
 
-from .errors import RotationNotesError
+from rotation_notes.errors import RotationNotesError
 
 log = logging.getLogger(__name__)
 

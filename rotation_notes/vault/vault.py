@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import UsageError
-from .files import kind_of, read_regular
+from rotation_notes.errors import UsageError
+from rotation_notes.vault.files import kind_of, read_regular
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MarkerError
-from .notefile import NoteText, line_body, split_lines
+from rotation_notes.errors import MarkerError
+from rotation_notes.note.text import NoteText, line_body, split_lines
 
 #: Every region the tool knows, in the order ``--init`` inserts them.
 REGION_NAMES: tuple[str, ...] = (
@@ -210,7 +210,7 @@ def check_rendered(name: str, text: str, path: Path | str) -> None:
 
 def check_same_regions(before: list[Region], text: str, path: Path | str) -> None:
     """The note about to be written has the same regions, in the same order, as before."""
-    from .notefile import decode_note  # the text as it will be read back
+    from rotation_notes.note.text import decode_note  # the text as it will be read back
 
     try:
         after = find_regions(decode_note(text.encode("utf-8", "surrogateescape")), path)

@@ -42,9 +42,9 @@ from typing import Any, TypeVar
 import pandas as pd
 import platformdirs
 
-from .errors import RotationNotesError
-from .files import is_regular, read_regular
-from .marketdata import PriceSet, clean_series
+from rotation_notes.errors import RotationNotesError
+from rotation_notes.prices.marketdata import PriceSet, clean_series
+from rotation_notes.vault.files import is_regular, read_regular
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ def set_aside_if_unreadable(path: Path, *, timeout: float = BUSY_TIMEOUT) -> Pat
     For the files of other libraries in our cache folder (yfinance's), which would fail the
     same way on every run. Anything else (missing, locked, unwritable) is left as it is.
     """
-    from .lock import LockHeld, hold
+    from rotation_notes.vault.lock import LockHeld, hold
 
     def problem() -> str | None:
         try:
@@ -514,7 +514,7 @@ class PriceCache:
 
     def _replace(self, reason: str) -> sqlite3.Connection:
         """Move the unreadable cache aside (kept for inspection) and start a fresh one."""
-        from .lock import LockHeld, acquire
+        from rotation_notes.vault.lock import LockHeld, acquire
 
         unusable = f"it cannot be read ({reason}) and cannot be moved aside"
         try:  # one run at a time: a second one finds the fresh cache the first made

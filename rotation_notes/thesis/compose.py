@@ -15,14 +15,14 @@ from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 
-from . import metrics as m
-from .charts import COLOR_NAMES, ChartLine, ChartResult, render_chart
-from .errors import DataError
-from .marketdata import PriceSet, data_warnings
-from .notefile import NoteText
-from .regions import Region, check_rendered, check_same_regions, replace_regions
-from .render import one_line_values, render_region
-from .spec import CatalystWindow, ThesisSpec
+from rotation_notes.errors import DataError
+from rotation_notes.note.regions import Region, check_rendered, check_same_regions, replace_regions
+from rotation_notes.note.text import NoteText
+from rotation_notes.output.charts import COLOR_NAMES, ChartLine, ChartResult, render_chart
+from rotation_notes.output.templates import one_line_values, render_region
+from rotation_notes.prices.marketdata import PriceSet, data_warnings
+from rotation_notes.thesis import metrics as m
+from rotation_notes.thesis.spec import CatalystWindow, ThesisSpec
 
 
 def session_as_of(

@@ -21,8 +21,8 @@ from typing import Any
 import frontmatter
 import yaml
 
-from .errors import FrontmatterError
-from .files import open_regular
+from rotation_notes.errors import FrontmatterError
+from rotation_notes.vault.files import open_regular
 
 BOM = b"\xef\xbb\xbf"
 #: Frontmatter larger than this is not parsed (Obsidian's own property editor gives up far sooner).

@@ -32,9 +32,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .errors import ConcurrentEditError, NoteError
-from .files import NotRegularFile, open_regular, read_if_exists
-from .vault import walk_vault
+from rotation_notes.errors import ConcurrentEditError, NoteError
+from rotation_notes.vault.files import NotRegularFile, open_regular, read_if_exists
+from rotation_notes.vault.vault import walk_vault
 
 log = logging.getLogger(__name__)
 

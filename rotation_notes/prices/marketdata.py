@@ -26,8 +26,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from .files import open_regular
-from .metrics import DROPPED
+from rotation_notes.thesis.metrics import DROPPED
+from rotation_notes.vault.files import open_regular
 
 log = logging.getLogger(__name__)
 
