@@ -53,7 +53,13 @@ from rotation_notes.thesis.spec import (
     parse_catalyst,
     parse_spec,
 )
-from rotation_notes.vault.files import NotRegularFile, is_regular, kind_of, read_regular
+from rotation_notes.vault.files import (
+    NotRegularFile,
+    is_regular,
+    kind_of,
+    read_regular,
+    stays_inside,
+)
 from rotation_notes.vault.vault import Vault
 from rotation_notes.vault.writer import read_bytes, replace_if_unchanged, sweep_stale_temps
 
@@ -158,7 +164,7 @@ class _Run:
         """A linked note's properties (only its head is read: the frontmatter fits in it)."""
         if rel not in self._linked:
             path = self.vault.abs(rel)
-            if not path.resolve().is_relative_to(self.vault.root):
+            if not stays_inside(path, self.vault.root):
                 raise LinkError(
                     f"linked note {rel} is a link to a file outside the vault; not read",
                     path=rel,
@@ -230,7 +236,7 @@ class _Run:
                     path=rel,
                     hint="move bulk material (pasted data, logs) into a linked note",
                 )
-            if not path.resolve().is_relative_to(self.vault.root):
+            if not stays_inside(path, self.vault.root):
                 raise NoteError(
                     f"note is a link to a file outside the vault ({path.resolve()}); not changed",
                     path=rel,
@@ -299,7 +305,7 @@ class _Run:
                     raise NoteError(str(exc), path=p.rel) from exc
                 rel = f"{folder}/{chart.file}" if folder else chart.file
             real = self.vault.abs(rel).resolve()
-            if not real.is_relative_to(self.vault.root):
+            if not stays_inside(real, self.vault.root):
                 raise LinkError(
                     f"chart {chart.file} resolves outside the vault ({real})",
                     path=p.rel,

@@ -31,7 +31,7 @@ from rotation_notes.note.text import decode_note, find_wikilinks
 from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet
 from rotation_notes.refresh import RefreshReport
 from rotation_notes.vault.files import read_regular
-from rotation_notes.vault.vault import CONFIG_NAME, IGNORED_DIRS, Vault
+from rotation_notes.vault.vault import CONFIG_NAME, Vault, ignored_name
 from rotation_notes.vault.writer import TEMP_MARK
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class Watcher:
         except ValueError:
             return None
         parts = rel.split("/")
-        if any(part in IGNORED_DIRS or part.startswith(".") for part in parts):
+        if any(ignored_name(part) for part in parts):
             return None  # .obsidian/, .trash/, .git/ and our own hidden temp files
         if TEMP_MARK in parts[-1]:
             return None

@@ -32,7 +32,7 @@ from rotation_notes.output.sandbox import (
     work_budget,
 )
 from rotation_notes.thesis.metrics import Figure
-from rotation_notes.vault.files import open_regular
+from rotation_notes.vault.files import open_regular, stays_inside
 
 #: Largest template file a vault may bring (the shipped ones are ~2 KB).
 MAX_TEMPLATE_BYTES = 256 * 1024
@@ -140,7 +140,7 @@ class VaultTemplateLoader(jinja2.FileSystemLoader):
         if not os.path.lexists(filename):
             raise jinja2.TemplateNotFound(template)  # the shipped template is used
         real = Path(filename).resolve()
-        if not real.is_relative_to(self.vault_root):
+        if not stays_inside(real, self.vault_root):
             raise TemplateError(
                 f"template {template} is a link to a file outside the vault ({real}); not used",
                 path=filename,

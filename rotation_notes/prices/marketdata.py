@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from rotation_notes.thesis.metrics import DROPPED
-from rotation_notes.vault.files import open_regular
+from rotation_notes.vault.files import open_regular, stays_inside
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +344,7 @@ class CsvDirectoryProvider:
             if path is None:
                 out.missing[symbol] = f"no {symbol_file_name(symbol)} in {self.name}"
                 continue
-            if self.confine is not None and not path.resolve().is_relative_to(self.confine):
+            if self.confine is not None and not stays_inside(path, self.confine):
                 out.missing[symbol] = f"{path.name} links outside the vault; not read"
                 continue
             try:

@@ -24,6 +24,7 @@ from rotation_notes.prices.marketdata import (
     PriceSet,
     SymbolSource,
 )
+from rotation_notes.vault.files import stays_inside
 from rotation_notes.vault.vault import Vault
 
 OFFLINE_NOTE = "offline run: not fetched"
@@ -43,7 +44,7 @@ def cache_dir_for(vault: Vault | None, override: Path | None) -> Path:
         except UsageError as exc:
             raise UsageError(exc.message, hint=hint) from None
         path = vault.abs(rel)
-        if not path.resolve().is_relative_to(vault.root):
+        if not stays_inside(path, vault.root):
             raise UsageError(
                 f"{where} '{vault.config.cache_dir}' links outside the vault", hint=hint
             )
@@ -56,7 +57,7 @@ def bundled_provider(vault: Vault) -> CsvDirectoryProvider | None:
         return None
     rel = vault.inside(vault.config.data_dir, what="data_dir")
     folder = vault.abs(rel)
-    if folder.exists() and not folder.resolve().is_relative_to(vault.root):
+    if folder.exists() and not stays_inside(folder, vault.root):
         raise UsageError(
             f"data_dir '{vault.config.data_dir}' in rotation-notes.toml links outside the vault",
             hint="bundled data must live inside the vault; use --data DIR for a folder elsewhere",

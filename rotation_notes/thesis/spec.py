@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rotation_notes.defaults import STALE_AFTER_DAYS
 from rotation_notes.errors import SpecError
 from rotation_notes.note.text import NoteText, WikiLink, as_wikilink, key_line
 
@@ -299,7 +300,7 @@ class _Reader:
 
 
 def parse_spec(
-    meta: dict[str, Any], note: NoteText, path: Path | str, stale_after_days: int = 90
+    meta: dict[str, Any], note: NoteText, path: Path | str, stale_after_days: int = STALE_AFTER_DAYS
 ) -> ThesisSpec:
     """Validate a thesis note's frontmatter into a ThesisSpec."""
     r = _Reader(note, path)

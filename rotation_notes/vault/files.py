@@ -37,6 +37,16 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
+def stays_inside(path: Path | str, root: Path) -> bool:
+    """Whether ``path``, with every symlink followed, is ``root`` or under it.
+
+    The one vault-boundary check: every file read from or written to a vault (notes,
+    linked notes, charts, templates, bundled data, the cache) passes it. ``root`` must
+    already be resolved (``Vault.root`` is).
+    """
+    return Path(path).resolve().is_relative_to(root)
+
+
 class NotRegularFile(OSError):
     """The path exists but is not a regular file (a FIFO, socket, device or folder)."""
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from rotation_notes.defaults import STALE_AFTER_DAYS
 from rotation_notes.errors import UsageError
 from rotation_notes.vault.files import kind_of, read_regular
 
@@ -30,6 +31,11 @@ CONFIG_NAME = "rotation-notes.toml"
 MAX_SETTINGS_BYTES = 1024 * 1024
 #: Folders Obsidian itself ignores, and so do we.
 IGNORED_DIRS = frozenset({".obsidian", ".trash", ".git"})
+
+
+def ignored_name(name: str) -> bool:
+    """A folder (or file) Obsidian does not show: the ones above and every hidden one."""
+    return name in IGNORED_DIRS or name.startswith(".")
 
 
 _WARNED: set[tuple[str, str, str]] = set()
@@ -58,7 +64,7 @@ def walk_vault(root: Path) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
             except OSError:
                 is_dir = False
             if is_dir:
-                if e.name not in IGNORED_DIRS and not e.name.startswith("."):
+                if not ignored_name(e.name):
                     dirs.append(e)
             else:
                 others.append(e)
@@ -97,7 +103,7 @@ def find_vault_root(start: Path) -> Path:
 class VaultConfig:
     data_dir: str | None = None
     templates_dir: str | None = None
-    stale_after_days: int = 90
+    stale_after_days: int = STALE_AFTER_DAYS
     provider: str = "yfinance"
     cache_dir: str | None = None
 
@@ -128,7 +134,7 @@ def _load_config(root: Path) -> VaultConfig:
     for key in ("data_dir", "templates_dir", "cache_dir"):
         if key in data and not isinstance(data[key], str):
             raise UsageError(f"{path}: '{key}' must be a folder path")
-    stale = data.get("stale_after_days", 90)
+    stale = data.get("stale_after_days", STALE_AFTER_DAYS)
     if isinstance(stale, bool) or not isinstance(stale, int) or stale < 0:
         raise UsageError(f"{path}: 'stale_after_days' must be a whole number of days")
     provider = data.get("provider", "yfinance")

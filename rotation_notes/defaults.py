@@ -1,0 +1,7 @@
+"""One home for each default a user can change (in a note's properties or rotation-notes.toml).
+
+docs/frontmatter.md and the README quote these; nothing else writes the numbers out.
+"""
+
+#: A hand-entered setup metric older than this many days is flagged stale in the note.
+STALE_AFTER_DAYS = 90
