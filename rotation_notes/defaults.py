@@ -5,3 +5,6 @@ docs/frontmatter.md and the README quote these; nothing else writes the numbers 
 
 #: A hand-entered setup metric older than this many days is flagged stale in the note.
 STALE_AFTER_DAYS = 90
+
+#: How many calendar days a chart spans when its ``days:`` is not given.
+CHART_DAYS = 90

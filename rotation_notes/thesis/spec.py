@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rotation_notes.defaults import STALE_AFTER_DAYS
+from rotation_notes.defaults import CHART_DAYS, STALE_AFTER_DAYS
 from rotation_notes.errors import SpecError
 from rotation_notes.note.text import NoteText, WikiLink, as_wikilink, key_line
 
@@ -447,7 +447,7 @@ def parse_spec(
             ChartSpec(
                 file,
                 chart_tickers,
-                r.positive_int(c.get("days"), (*k, "days"), 90, most=MAX_CHART_DAYS),
+                r.positive_int(c.get("days"), (*k, "days"), CHART_DAYS, most=MAX_CHART_DAYS),
             )
         )
     files = [c.file.lower() for c in charts]
