@@ -506,7 +506,7 @@ def refresh(
         )
         prices = provider.load(symbols)
     report_all = RefreshReport(vault.root, reports, dry_run=options.dry_run)
-    report_all.data = {s: {**vars(src)} for s, src in prices.sources.items()}
+    report_all.data = {s: src.to_json() for s, src in prices.sources.items()}
     for s, why in {**prices.missing, **prices.unknown}.items():
         report_all.data[s] = {
             "provider": None,

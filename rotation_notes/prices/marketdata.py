@@ -21,7 +21,7 @@ import warnings as _warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,23 @@ class SymbolSource:
     kind: str  # "live" | "cache" | "bundled" | "csv"
     last_session: str | None  # YYYY-MM-DD
     message: str = ""  # e.g. "live fetch failed: network unreachable"
+    #: What decisions read (never ``message``): "ok" as fresh as the provider was asked
+    #: for; "offline" not fetched (an offline run); "partial" the provider sent fewer
+    #: sessions than for the other symbols; "fallback" a live fetch failed, older data used.
+    status: str = "ok"
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        """The report's shape for scripts (``status`` is internal; ``message`` says it)."""
+        return {
+            "provider": self.provider,
+            "kind": self.kind,
+            "last_session": self.last_session,
+            "message": self.message,
+        }
 
 
 @dataclass

@@ -92,7 +92,7 @@ class OfflineProvider:
             series, kind, provider = found
             out.closes[s] = series
             out.sources[s] = SymbolSource(
-                provider, kind, series.index[-1].date().isoformat(), OFFLINE_NOTE
+                provider, kind, series.index[-1].date().isoformat(), OFFLINE_NOTE, status="offline"
             )
         return out
 

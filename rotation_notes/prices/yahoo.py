@@ -439,7 +439,9 @@ class YahooProvider:
                     note = f"partial data: Yahoo returned sessions to {sent} only"
                     log.info("%s: %s (others to %s)", s, note, newest)
                 out.closes[s] = cached
-                out.sources[s] = SymbolSource(PROVIDER, kind, last.isoformat(), note)
+                out.sources[s] = SymbolSource(
+                    PROVIDER, kind, last.isoformat(), note, status="partial" if note else "ok"
+                )
                 continue
             cls, msg = failures[s]
             if cls == UNKNOWN and cached.empty:
@@ -452,7 +454,9 @@ class YahooProvider:
             series, kind, provider = found
             last = series.index[-1].date().isoformat()
             out.closes[s] = series
-            out.sources[s] = SymbolSource(provider, kind, last, f"live fetch failed: {cls}")
+            out.sources[s] = SymbolSource(
+                provider, kind, last, f"live fetch failed: {cls}", status="fallback"
+            )
             log.info("%s: live fetch failed (%s: %s); using %s to %s", s, cls, msg, provider, last)
         return out
 

@@ -291,7 +291,7 @@ def build_context(
         composed.charts.append(ChartPlan(chart.file, rel, embed, result, caption))
 
     sources = [
-        {"symbol": s, **vars(prices.sources[s])} for s in spec.symbols() if s in prices.sources
+        {"symbol": s, **prices.sources[s].to_json()} for s in spec.symbols() if s in prices.sources
     ]
     providers = sorted({src["provider"] for src in sources})
     groups: dict[tuple[str, str, str], list[str]] = {}
