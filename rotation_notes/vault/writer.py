@@ -14,6 +14,10 @@ open and writes to it after the rename, loses that save (tests/test_storm.py).
 A run killed between creating its temp file and the rename (SIGKILL, power
 loss) leaves that temp file behind; the next writing run removes it
 (``sweep_stale_temps``): its name carries the writer's process id.
+
+Test-only: ``ROTATION_NOTES_TEST_KILL_AT_STEP`` (``_step``) stops the process at a chosen
+step of a write, so that tests and bench/crash_bench.py kill a run at a deterministic point.
+It is inert unless set, and never set by anything but tests.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import logging
 import os
 import re
 import secrets
+import signal
 import stat
 import sys
 import time
@@ -44,6 +49,27 @@ TEMP_RE = re.compile(r"\.(?P<target>.+)\.rotation-notes-(?P<pid>[0-9]+)-[0-9a-f]
 #: A temp file this old is debris whatever its process id says (a write takes milliseconds;
 #: the id may have been reused, or the file may come from another machine through a sync tool).
 STALE_AFTER = 3600.0
+
+
+#: Test-only (see the module's docstring). When set, each write step reached is printed to
+#: stderr as ``rotation-notes write step N: WHAT NAME``; ``N`` >= 1 then SIGKILLs this process
+#: at its Nth step (counted across the process's writes), ``0`` kills nothing (to count them).
+KILL_AT_STEP_ENV = "ROTATION_NOTES_TEST_KILL_AT_STEP"
+_steps_done = 0
+
+
+def _step(what: str, path: Path) -> None:
+    """A kill point of the test-only hook; does nothing unless ``KILL_AT_STEP_ENV`` is set."""
+    at = os.environ.get(KILL_AT_STEP_ENV)
+    if not at:
+        return
+    global _steps_done
+    _steps_done += 1
+    print(
+        f"rotation-notes write step {_steps_done}: {what} {path.name}", file=sys.stderr, flush=True
+    )
+    if _steps_done == int(at):
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def temp_name(target: Path) -> Path:
@@ -133,12 +159,17 @@ def _replace(path: Path, expected: bytes | None, new: bytes, *, rounds: int) -> 
     tmp = temp_name(real)
     old = None
     try:
+        _step("create temp", real)
         with open(tmp, "xb") as fh:
+            _step("write temp", real)
             fh.write(new)
             fh.flush()
+            _step("fsync temp", real)
             os.fsync(fh.fileno())
+        _step("chmod temp", real)
         if st is not None:
             os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        _step("check", real)
         try:
             old = open_regular(real)  # held open across the rename, closed below
         except FileNotFoundError:
@@ -151,6 +182,7 @@ def _replace(path: Path, expected: bytes | None, new: bytes, *, rounds: int) -> 
             # Windows cannot rename over a file this process holds open: no late check there
             old.close()
             old = None
+        _step("rename", real)
         exchanged = _swap(tmp, real) if st is not None else _swap_new(tmp, real)
     except BaseException:
         if old is not None:
@@ -158,7 +190,9 @@ def _replace(path: Path, expected: bytes | None, new: bytes, *, rounds: int) -> 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _step("fsync folder", real)
     _fsync_dir(real.parent)
+    _step("done", real)
     if exchanged:
         # ``tmp`` now holds whatever was at the path at the instant of the swap, even a
         # file another program renamed there after our check: that is what we replaced.
