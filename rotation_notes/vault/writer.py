@@ -52,7 +52,7 @@ STALE_AFTER = 3600.0
 
 
 #: Test-only (see the module's docstring). When set, each write step reached is printed to
-#: stderr as ``rotation-notes write step N: WHAT NAME``; ``N`` >= 1 then SIGKILLs this process
+#: stderr as ``rotation-notes write step N: WHAT: NAME``; ``N`` >= 1 then SIGKILLs this process
 #: at its Nth step (counted across the process's writes), ``0`` kills nothing (to count them).
 KILL_AT_STEP_ENV = "ROTATION_NOTES_TEST_KILL_AT_STEP"
 _steps_done = 0
@@ -66,7 +66,7 @@ def _step(what: str, path: Path) -> None:
     global _steps_done
     _steps_done += 1
     print(
-        f"rotation-notes write step {_steps_done}: {what} {path.name}", file=sys.stderr, flush=True
+        f"rotation-notes write step {_steps_done}: {what}: {path.name}", file=sys.stderr, flush=True
     )
     if _steps_done == int(at):
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
