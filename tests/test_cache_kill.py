@@ -1,4 +1,11 @@
-"""A run killed mid-fetch (SIGKILL) never leaves a half-written cache."""
+"""A run killed mid-fetch (SIGKILL) never leaves a half-written cache.
+
+Workers loop over fetches (or history replacements) and print a line after each one. A kill
+waits for a random number of them to complete (always at least one: the cache then holds
+something to break), then for a random part of the time the last one took: so it lands at a
+random moment inside the next, however fast or loaded the machine is. Nothing is judged by
+wall time; a hung worker meets a generous deadline.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 import pytest
@@ -18,6 +26,7 @@ from conftest import SAMPLE_DATA
 from yahoo_fake import load_closes
 
 SYMBOLS = ["IWM", "QQQ", "^RUT", "^GSPC"]
+KILLS = 8
 
 WORKER = r"""
 import datetime as dt, sys
@@ -32,6 +41,7 @@ base = load_closes(Path({data!r}), {symbols!r})
 cache = PriceCache(Path({cache!r}))
 days = sorted(set(base["IWM"].index))[-400:]
 i = int(sys.argv[1]) * 1000
+print("ready", flush=True)
 while True:
     i += 1
     day = days[i % len(days)]
@@ -55,6 +65,7 @@ cache = PriceCache(Path({cache!r}))
 days = pd.bdate_range("1900-01-01", periods=60000)
 base = pd.Series(range(1, len(days) + 1), index=days, dtype="float64")
 i = 0
+print("ready", flush=True)
 while True:
     i += 1
     cache.store("BIG", base * (1.0 if i % 2 else 2.0), provider="test", replace_all=True)
@@ -86,17 +97,38 @@ def check_cache(path: Path, base: dict[str, pd.Series]) -> int:
     return symbols_seen
 
 
-def _kill_later(script: Path, arg: str, delay: float) -> str:
+#: Only a hung worker takes this long to print its next line.
+DEADLINE = 300.0
+
+
+def _next_line(out: IO[str], proc: subprocess.Popen[str]) -> str:
+    line = out.readline()
+    assert line, f"the worker ended (exit {proc.wait(timeout=DEADLINE)}) before its next line"
+    return line
+
+
+def _kill_mid_work(script: Path, arg: str, rng: random.Random) -> int:
+    """Run the worker, wait until it has done 1 or 2 units of work, then kill it after a
+    random part of the time its last unit took; returns the units completed."""
     proc = subprocess.Popen(
         [sys.executable, str(script), arg],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    out, _ = proc.communicate()
-    return out
+    assert proc.stdout is not None
+    try:
+        assert _next_line(proc.stdout, proc).startswith("ready")
+        done, last = rng.randint(1, 2), time.monotonic()
+        for _ in range(done):
+            _next_line(proc.stdout, proc)
+            unit, last = time.monotonic() - last, time.monotonic()
+        time.sleep(rng.uniform(0, unit))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+    out, _ = proc.communicate(timeout=DEADLINE)
+    return done + len(out.splitlines())  # and those completed while it slept
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -108,8 +140,8 @@ def test_history_replacement_is_all_or_nothing_under_sigkill(tmp_path):
     script.write_text(STORE_WORKER.format(tests=str(Path(__file__).parent), cache=str(cache)))
     rng = random.Random(7)
     stores = 0
-    for n in range(12):
-        stores += _kill_later(script, str(n), rng.uniform(1.0, 2.5)).count("stored")
+    for n in range(KILLS):
+        stores += _kill_mid_work(script, str(n), rng)
         db = sqlite3.connect(cache / "prices.sqlite3")
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         (count,) = db.execute("SELECT count(*) FROM bars").fetchone()
@@ -119,8 +151,7 @@ def test_history_replacement_is_all_or_nothing_under_sigkill(tmp_path):
         assert count in (0, 60000), f"kill {n}: {count} rows, a half-written history"
         if count:
             assert last_close[0] == 60000 * first_close[0], f"kill {n}: mixed old and new closes"
-    assert stores > 0
-    print(f"12 kills during {stores} history replacements, every history whole")
+    print(f"{KILLS} kills during {stores} history replacements, every history whole")
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -133,20 +164,9 @@ def test_cache_survives_sigkill_at_random_moments(tmp_path):
     )
     base = load_closes(SAMPLE_DATA, SYMBOLS)
     rng = random.Random(20261124)
-    kills, loops = 0, 0
-    for n in range(8):
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(n)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        time.sleep(rng.uniform(1.5, 6.0))
-        proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
-        kills += 1
-        loops += out.count("loop")
+    loops = 0
+    for n in range(KILLS):
+        loops += _kill_mid_work(script, str(n), rng)
         check_cache(cache, base)
     assert check_cache(cache, base) == len(SYMBOLS)
-    print(f"{kills} kills, {loops} completed fetch loops, cache intact after each")
+    print(f"{KILLS} kills, {loops} completed fetch loops, cache intact after each")
