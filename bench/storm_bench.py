@@ -238,10 +238,10 @@ class User:
             self.inserts.append(line)
             self.fig.inserted += 1
 
-    def run(self, until: float) -> None:
-        while time.monotonic() < until:
-            burst_end = min(until, time.monotonic() + self.rng.uniform(0.2, 1.5))
-            while time.monotonic() < burst_end:
+    def run(self, going: Callable[[], bool]) -> None:
+        while going():
+            burst_end = time.monotonic() + self.rng.uniform(0.2, 1.5)
+            while time.monotonic() < burst_end and going():
                 self.edit()
                 time.sleep(self.rng.uniform(0.002, 0.008))
             time.sleep(self.rng.uniform(0.35, 1.2))  # a pause: the watcher's debounce fires
@@ -262,11 +262,11 @@ class User:
 
 
 def _loop(
-    until: float, run: Callable[[], None], problems: list[str], pause: float = 0.0
+    going: Callable[[], bool], run: Callable[[], None], problems: list[str], pause: float = 0.0
 ) -> Callable[[], None]:
     def body() -> None:
         try:
-            while time.monotonic() < until:
+            while going():
                 run()
                 time.sleep(pause)
         except Exception as exc:  # noqa: BLE001 - reported, never swallowed
@@ -282,9 +282,20 @@ def run_storm(
     parallel: int = 3,
     seed: int = 0,
     scheduled_every: float = 3.0,
+    min_refresh_runs: int = 0,
+    min_writes: int = 0,
+    min_user_lines: int = 0,
+    deadline: float = 1800.0,
     log: Callable[[str], None] = print,
 ) -> Figures:
-    """Run the storm on ``vault`` (a copy of vault_sample) in this process's environment."""
+    """Run the storm on ``vault`` (a copy of vault_sample) in this process's environment.
+
+    It lasts ``seconds``, and beyond them until the refresh loops have made
+    ``min_refresh_runs`` runs, refreshes and scheduled runs have written the note (or deferred
+    a write) ``min_writes`` times and the user has written ``min_user_lines`` lines: the
+    amount of work, not the time, is what a test asks for. ``deadline`` (seconds) stops a
+    storm that cannot get there; that is then a problem in the figures.
+    """
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
     rng = random.Random(seed)
     fig = Figures(seconds=seconds, parallel=parallel)
@@ -313,7 +324,8 @@ def run_storm(
             if "watching" in line:
                 ready.set()
 
-    threading.Thread(target=read_watcher, daemon=True).start()
+    reader = threading.Thread(target=read_watcher, daemon=True)
+    reader.start()
     if not ready.wait(60):
         watcher.kill()
         raise RuntimeError("the watcher did not start:\n" + "\n".join(watch_lines))
@@ -370,37 +382,55 @@ def run_storm(
 
     t0 = time.monotonic()
     until = t0 + seconds
+    stopped = threading.Event()
+
+    def going() -> bool:
+        if stopped.is_set():
+            return False
+        now = time.monotonic()
+        with lock:
+            enough = (
+                fig.refresh_runs >= min_refresh_runs
+                and sum(fig.written.values()) + sum(fig.deferred.values()) >= min_writes
+                and fig.user_lines >= min_user_lines
+            )
+        if (now >= until and enough) or now >= t0 + deadline:
+            if not enough:
+                fig.problems.append(f"the storm did not do its work in {deadline:g} s")
+            stopped.set()
+        return not stopped.is_set()
 
     def refresher(rnd: random.Random) -> Callable[[], None]:
         return lambda: one_refresh(rnd)
 
     threads = [
         threading.Thread(
-            target=_loop(until, refresher(random.Random(seed * 100 + i)), fig.problems)
+            target=_loop(going, refresher(random.Random(seed * 100 + i)), fig.problems)
         )
         for i in range(parallel)
     ]
     threads.append(
-        threading.Thread(target=_loop(until, one_scheduled, fig.problems, pause=scheduled_every))
+        threading.Thread(target=_loop(going, one_scheduled, fig.problems, pause=scheduled_every))
     )
     user = User(note, allowed, fig, rng, t0)
     for t in threads:
         t.start()
     try:
-        user.run(until)
+        user.run(going)
     except Exception as exc:  # noqa: BLE001
         fig.problems.append(f"user crashed: {type(exc).__name__}: {exc}")
+        stopped.set()
     log(f"user stopped after {user.n} edits; waiting for the writers to finish")
     for t in threads:
         t.join()
-    time.sleep(1.0)  # the watcher's last debounced render
+    time.sleep(1.0)  # a chance for the watcher's last debounced render (the final run completes it)
     watcher.send_signal(signal.SIGINT)
     try:
         code = watcher.wait(timeout=60)
     except subprocess.TimeoutExpired:
         watcher.kill()
         code = watcher.wait()
-    time.sleep(0.2)  # the reader thread drains the last lines
+    reader.join(timeout=60)  # it drains the last lines (stderr closes with the watcher)
     if code != 130:
         fig.problems.append(f"watcher exit code {code}")
     fig.seconds = time.monotonic() - t0
