@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE_DATA, SAMPLE_NOTE, run_cli, snapshot
+from conftest import SAMPLE_DATA, SAMPLE_NOTE, run_cli, run_main, snapshot
 
 GOLDEN = Path(__file__).parent / "golden" / "Small cap rotation 2026 as of 2026-02-04.md"
 
@@ -35,6 +35,7 @@ def pct(a: float, b: float) -> float:
 
 
 def test_sample_note_matches_golden_file(sample_vault):
+    """The real CLI in a subprocess, as a user runs it; the tests below run ``main`` in-process."""
     result = run_cli("refresh", sample_vault, "--as-of", "2026-02-04")
     assert result.returncode == 0, result.stderr
     rendered = (sample_vault / SAMPLE_NOTE).read_text(encoding="utf-8")
@@ -44,7 +45,7 @@ def test_sample_note_matches_golden_file(sample_vault):
 
 
 def test_figures_match_the_data_as_of_2026_02_04(sample_vault):
-    result = run_cli("refresh", sample_vault, "--as-of", "2026-02-04", "--json")
+    result = run_main("refresh", sample_vault, "--as-of", "2026-02-04", "--json")
     assert result.returncode == 0, result.stderr
     (note,) = json.loads(result.stdout)["notes"]
     assert note["as_of"] == "2026-02-04"
@@ -68,9 +69,9 @@ def test_figures_match_the_data_as_of_2026_02_04(sample_vault):
 
 
 def test_second_run_writes_nothing(sample_vault):
-    assert run_cli("refresh", sample_vault, "--as-of", "2026-02-04").returncode == 0
+    assert run_main("refresh", sample_vault, "--as-of", "2026-02-04").returncode == 0
     before = snapshot(sample_vault)
-    again = run_cli("refresh", sample_vault, "--as-of", "2026-02-04")
+    again = run_main("refresh", sample_vault, "--as-of", "2026-02-04")
     assert again.returncode == 0
     assert "unchanged" in again.stderr
     assert snapshot(sample_vault) == before  # same bytes and same mtimes, PNG included
@@ -86,7 +87,7 @@ def test_text_outside_regions_is_untouched(sample_vault):
         return [line for i, line in enumerate(note.lines) if i not in inner]
 
     before = (sample_vault / SAMPLE_NOTE).read_bytes()
-    assert run_cli("refresh", sample_vault, "--as-of", "2026-01-15").returncode == 0
+    assert run_main("refresh", sample_vault, "--as-of", "2026-01-15").returncode == 0
     after = (sample_vault / SAMPLE_NOTE).read_bytes()
     assert after != before
     assert outside(after) == outside(before)
