@@ -1,15 +1,18 @@
 """Hostile or broken vaults: each gets a clear error naming the file, and nothing else changes.
 
 Every case here puts one bad thing into a vault next to a good thesis note and
-runs the real CLI: the bad note fails with a message that names it, the good
-one is refreshed, and no other byte in the vault changes. YAML bombs also get
-their memory measured (``os.wait4`` gives the child's own peak RSS).
+runs the CLI: the bad note fails with a message that names it, the good one is
+refreshed, and no other byte in the vault changes. YAML bombs and huge notes run
+the real CLI in a subprocess, which also measures its own peak RSS: all the bombs
+sit in one vault, so one run shows that none of them was expanded. Cases that
+cannot hang or eat memory run the CLI's ``main`` in-process (``run_main``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,9 +24,11 @@ from conftest import (
     ALL_REGIONS,
     FIGURES,
     NO_NETWORK,
+    SAMPLE_DATA,
     THESIS,
     THESIS_FRONTMATTER,
-    run_cli,
+    make_files,
+    run_main,
     snapshot,
 )
 
@@ -47,9 +52,17 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def run_measured(*args: str | Path) -> tuple[int, str, str, float]:
+def run_measured(
+    *args: str | Path, env: dict[str, str] | None = None
+) -> tuple[int, str, str, float]:
     """The CLI in a subprocess: exit code, stdout, stderr and its own peak RSS in MB."""
-    env = {**os.environ, **NO_NETWORK, "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
+    env = {
+        **os.environ,
+        **NO_NETWORK,
+        "PYTHONIOENCODING": "utf-8",
+        "MPLBACKEND": "Agg",
+        **(env or {}),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         peak_file = Path(tmp) / "peak"
         result = subprocess.run(
@@ -103,28 +116,61 @@ YAML_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(YAML_CASES))
-def test_bad_yaml_fails_fast_names_the_note_and_spares_the_rest(make_vault, name):
-    bad_yaml, expect = YAML_CASES[name]
+@pytest.fixture(scope="module")
+def bombs_run(tmp_path_factory) -> tuple[dict, dict, int, str, str, float]:
+    """One vault holding every YAML case (``NAME.md``) and a good thesis, refreshed once by
+    the real CLI: (files before, files after, exit code, stdout, stderr, peak RSS in MB)."""
+    base = tmp_path_factory.mktemp("bombs")
+    vault = base / "vault"
+    (vault / ".obsidian").mkdir(parents=True)
     body = THESIS.removeprefix("---\n")
     # The comment puts the thesis key in the note's first bytes (as a bomb's thesis would have
     # it) without a second 'rotation-notes' key, itself an error.
-    vault = make_vault({"bad.md": "---\n# rotation-notes\n" + bad_yaml + body, GOOD: THESIS})
+    make_files(
+        vault,
+        {
+            GOOD: THESIS,
+            **{f"{name}.md": "---\n# rotation-notes\n" + bad + body for name, (bad, _) in CASES},
+        },
+    )
+    shutil.copytree(SAMPLE_DATA, vault / "Data" / "market-data")
+    (vault / "rotation-notes.toml").write_text('data_dir = "Data/market-data"\n')
     before = snapshot(vault)
-    code, out, err, rss_mb = run_measured("refresh", vault)
-    assert code == 2
-    assert f"bad.md{expect}" in err if expect.startswith(":") else expect in err, err
-    assert "bad.md" in err
-    assert "updated    good.md" in out + err
-    after = snapshot(vault)
-    assert after["bad.md"] == before["bad.md"]
-    assert changed_files(before, after) <= {GOOD, "Attachments/iwm-vs-qqq-price-chart.png"} | {
-        k for k in after if k.endswith(".png")
+    state = {
+        "ROTATION_NOTES_CACHE": str(base / "cache"),
+        "ROTATION_NOTES_STATE": str(base / "state"),
+        "ROTATION_NOTES_LOG": str(base / "state" / "scheduled.log"),
     }
-    assert not (vault / "PWNED").exists() and not Path("PWNED").exists()
+    code, out, err, rss_mb = run_measured("refresh", vault, env=state)
+    return before, snapshot(vault), code, out, err, rss_mb
+
+
+CASES = sorted(YAML_CASES.items())
+
+
+@pytest.mark.parametrize("name", sorted(YAML_CASES))
+def test_bad_yaml_fails_fast_names_the_note_and_spares_the_rest(bombs_run, name):
+    before, after, code, out, err, _ = bombs_run
+    _, expect = YAML_CASES[name]
+    note = f"{name}.md"
+    assert code == 2
+    # its own line says it (the bombs share a run)
+    (line,) = [x for x in err.splitlines() if re.match(rf"failed +{re.escape(note)}\b", x)]
+    assert f"{note}{expect}" in line if expect.startswith(":") else expect in line, err
+    assert "updated    good.md" in out + err
+    assert after[note] == before[note]
+    assert changed_files(before, after) <= {GOOD} | {k for k in after if k.endswith(".png")}
+    assert not Path("PWNED").exists()
+
+
+def test_no_yaml_bomb_is_expanded(bombs_run):
+    *_, out, err, rss_mb = bombs_run
+    assert f"1 updated, 0 unchanged, {len(YAML_CASES)} failed" in out + err
     # A normal run of this vault peaks near 150-200 MB (pandas, matplotlib); a bomb
     # that got expanded would need gigabytes.
-    FIGURES.append(f"YAML {name}: refused, peak RSS of the run {rss_mb:.0f} MB")
+    FIGURES.append(
+        f"{len(YAML_CASES)} YAML bombs and broken notes: refused, peak RSS {rss_mb:.0f} MB"
+    )
     if sys.platform.startswith("linux"):
         assert 50 < rss_mb < 600, f"peak RSS {rss_mb:.0f} MB"
 
@@ -173,7 +219,7 @@ def test_empty_binary_undecodable_and_gigantic_notes(make_vault):
         "latin1.md": "not a thesis note",
         "huge prose.md": "not a thesis note",
     }.items():
-        result = run_cli("refresh", vault, "--note", vault / name)
+        result = run_main("refresh", vault, "--note", vault / name)
         assert result.returncode == 2 and f"{name}: {expect}" in result.stderr, result.stderr
     assert snapshot(vault) == after
 
@@ -186,7 +232,7 @@ def test_note_symlinked_outside_the_vault_is_not_written(make_vault, tmp_path):
     outside.write_text(THESIS)
     vault = make_vault({GOOD: THESIS})
     (vault / "linked.md").symlink_to(outside)
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert "linked.md: note is a link to a file outside the vault" in result.stderr
     assert outside.read_text() == THESIS
@@ -207,7 +253,7 @@ def test_chart_symlinked_outside_the_vault_is_not_written(make_vault, tmp_path):
     )
     (vault / "owned.png").symlink_to(outside)
     before = (vault / "t.md").read_bytes()
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert "chart owned.png resolves outside the vault" in result.stderr
     assert outside.read_bytes() == b"not yours"
@@ -229,7 +275,7 @@ def test_vault_settings_cannot_point_outside_the_vault(make_vault, monkeypatch, 
     vault = make_vault({GOOD: THESIS})
     (vault / "rotation-notes.toml").write_text(setting + "\n")
     before = snapshot(vault)
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert expect in result.stderr, result.stderr
     assert snapshot(vault) == before
@@ -244,7 +290,7 @@ def test_data_dir_symlinked_outside_the_vault_is_refused(make_vault, tmp_path):
         'data_dir = "Data/market-data"\nprovider = "bundled"\n'
     )
     before = snapshot(vault)
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert "data_dir 'Data/market-data' in rotation-notes.toml links outside the vault" in (
         result.stderr
@@ -260,7 +306,7 @@ def test_cache_dir_symlinked_outside_the_vault_is_refused(make_vault, tmp_path, 
     (vault / "rotation-notes.toml").write_text(
         'data_dir = "Data/market-data"\ncache_dir = "cache"\n'
     )
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert "cache_dir in rotation-notes.toml 'cache' links outside the vault" in result.stderr
     assert list((tmp_path / "out").iterdir()) == []
@@ -289,7 +335,7 @@ def test_broken_markers_leave_the_note_untouched(make_vault, name):
     body, expect = BROKEN_MARKERS[name]
     vault = make_vault({"bad.md": THESIS_FRONTMATTER + "# T\n\n" + body, GOOD: THESIS})
     before = snapshot(vault)
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     first_line = len(THESIS_FRONTMATTER.splitlines()) + 3
     line = re.search(r"bad\.md:(\d+): ", result.stderr)
@@ -308,7 +354,7 @@ def test_a_csv_symlinked_outside_the_vault_is_not_read(make_vault, tmp_path):
         'data_dir = "Data/market-data"\nprovider = "bundled"\n'
     )
     before = snapshot(vault)
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert "IWM.csv links outside the vault; not read" in result.stderr, result.stderr
     assert snapshot(vault) == before
@@ -321,7 +367,7 @@ def test_a_linked_note_symlinked_outside_the_vault_is_not_read(make_vault, tmp_p
     vault = make_vault({"t.md": thesis + "# T\n\n" + "".join(ALL_REGIONS), GOOD: THESIS})
     (vault / "Cat.md").symlink_to(outside)
     before = snapshot(vault)
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert "linked note Cat.md is a link to a file outside the vault; not read" in result.stderr
     assert "dinner" not in result.stderr + result.stdout
