@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ALL_REGIONS, FIGURES, SAMPLE_DATA, SHARED, run_cli
+from conftest import ALL_REGIONS, FIGURES, SAMPLE_DATA, SHARED, run_main
 from rotation_notes.note.regions import find_regions
 from rotation_notes.note.text import decode_note
 from rotation_notes.prices.cache import PriceCache
@@ -131,7 +131,7 @@ def vault_with(make_vault, **kwargs: str) -> Path:
 
 def refreshed(vault: Path, *args: str) -> tuple[str, dict]:
     """Refresh through the CLI; the note's text and its --json report."""
-    result = run_cli("refresh", vault, "--json", *args)
+    result = run_main("refresh", vault, "--json", *args)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     (report,) = json.loads(result.stdout)["notes"]
@@ -446,7 +446,7 @@ def test_as_of_before_all_data_fails_that_note_only(make_vault):
     vault = make_vault({"t.md": thesis(), "Ev.md": EVENT, "early.md": early})
     before = (vault / "t.md").read_bytes()
 
-    result = run_cli("refresh", vault, "--as-of", "1990-01-01", "--json")
+    result = run_main("refresh", vault, "--as-of", "1990-01-01", "--json")
 
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -493,7 +493,7 @@ def test_other_notes_are_unaffected_by_a_bad_symbol(make_vault):
     corrupt(bad, "IWM", set_close(BAD_CLOSES))
 
     for vault in (clean, bad):
-        result = run_cli("refresh", vault, "--as-of", AS_OF)
+        result = run_main("refresh", vault, "--as-of", AS_OF)
         assert result.returncode == 0, result.stderr
 
     assert (bad / "other.md").read_bytes() == (clean / "other.md").read_bytes()
@@ -520,7 +520,7 @@ def test_a_file_with_no_usable_close_fails_its_notes_with_the_reason(make_vault)
     corrupt(vault, "IWM", lambda rows: [[*r[:4], "0", *r[5:]] for r in rows])
     before = (vault / "t.md").read_bytes()
 
-    result = run_cli("refresh", vault, "--as-of", AS_OF)
+    result = run_main("refresh", vault, "--as-of", AS_OF)
 
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -546,7 +546,7 @@ SPIKE_RULE = (
 
 def refreshed_quietly(vault: Path, *args: str) -> tuple[str, dict]:
     """``refreshed``, and nothing on stderr but our own lines: no library warning."""
-    result = run_cli("refresh", vault, "--json", "--offline", *args)
+    result = run_main("refresh", vault, "--json", "--offline", *args)
     assert result.returncode == 0, result.stderr
     assert not STRAY.search(result.stderr), result.stderr
     (report,) = json.loads(result.stdout)["notes"]

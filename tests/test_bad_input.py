@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import THESIS, THESIS_FRONTMATTER, run_cli
+from conftest import THESIS, THESIS_FRONTMATTER, run_main
 from rotation_notes.refresh import RefreshOptions, refresh
 
 
@@ -149,27 +149,27 @@ def test_stale_hand_metric_is_flagged(make_vault):
     vault = make_vault(
         {"t.md": thesis + "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"}
     )
-    result = run_cli("refresh", vault, "--as-of", "2026-02-04")
+    result = run_main("refresh", vault, "--as-of", "2026-02-04")
     assert result.returncode == 0, result.stderr
     text = (vault / "t.md").read_text()
     assert "| Forward P/E ⚠ stale | 18x | 26x |" in text
     assert "| Forward P/E gap | -30.8% vs QQQ | — |" in text
     assert "as of 2026-01-02 (33 days old, older than 30 days" in text
-    fresh = run_cli("refresh", vault, "--as-of", "2026-01-20")
+    fresh = run_main("refresh", vault, "--as-of", "2026-01-20")
     assert fresh.returncode == 0
     assert "| Forward P/E | 18x | 26x |" in (vault / "t.md").read_text()
 
 
 def test_as_of_before_any_data_fails_clearly(make_vault):
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("refresh", vault, "--as-of", "1990-01-01")
+    result = run_main("refresh", vault, "--as-of", "1990-01-01")
     assert result.returncode == 2
     assert "no market data for IWM on or before 1990-01-01; it starts 2000-05-26" in result.stderr
 
 
 def test_no_network_and_no_data_fails_clearly(make_vault):
     vault = make_vault({"t.md": THESIS}, data=False)
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert (
         "t.md: no market data for IWM (live fetch failed: network unreachable; "
@@ -181,7 +181,7 @@ def test_no_network_and_no_data_fails_clearly(make_vault):
 def test_bad_names_value_fails_only_that_note(make_vault, names):
     bad = THESIS.replace("  history:", f"  names: {names}\n  history:", 1)
     vault = make_vault({"bad.md": bad, "good.md": THESIS})
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert "failed     bad.md:" in result.stderr and "must be a mapping" in result.stderr
     assert "updated    good.md" in result.stderr
@@ -204,13 +204,13 @@ def test_unreadable_linked_note_fails_the_thesis_visibly(make_vault):
 def test_two_theses_drawing_one_chart_differently_is_an_error(make_vault):
     other = THESIS.replace("  history:", "  charts:\n    - days: 30\n  history:", 1)
     vault = make_vault({"a.md": THESIS, "b.md": other})
-    first = run_cli("refresh", vault)
+    first = run_main("refresh", vault)
     assert first.returncode == 2
     assert (
         "b.md: chart iwm-vs-qqq-price-chart.png is also drawn by a.md, with different data or "
         "settings. give one of the two charts another file name" in first.stderr
     )
     before = (vault / "iwm-vs-qqq-price-chart.png").read_bytes()
-    again = run_cli("refresh", vault)  # no ping-pong: the shared file is not rewritten
+    again = run_main("refresh", vault)  # no ping-pong: the shared file is not rewritten
     assert "0 updated, 1 unchanged, 1 failed" in again.stderr
     assert (vault / "iwm-vs-qqq-price-chart.png").read_bytes() == before

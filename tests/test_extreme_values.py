@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from conftest import SAMPLE_DATA, THESIS, THESIS_FRONTMATTER, run_cli
+from conftest import SAMPLE_DATA, THESIS, THESIS_FRONTMATTER, run_cli, run_main
 from rotation_notes.output.charts import ChartLine, render_chart
 
 #: A library's warning printed raw (``UserWarning: ...``), or a crash.
@@ -96,7 +96,7 @@ def test_extreme_but_real_levels_are_kept_drawn_and_written_sensibly(make_vault)
     write_closes(data, "IWM", big)
     write_closes(data, "QQQ", tiny)
 
-    result = run_cli("refresh", vault, "--offline", "--as-of", AS_OF, "--json")
+    result = run_main("refresh", vault, "--offline", "--as-of", AS_OF, "--json")
 
     assert result.returncode == 0, result.stderr
     assert not STRAY.search(result.stderr), result.stderr
@@ -121,7 +121,7 @@ def test_a_hand_entered_metric_of_1e308_is_written_in_scientific_notation(make_v
     front = THESIS_FRONTMATTER.replace("  history:\n", metric + "  history:\n", 1)
     vault = make_vault({"t.md": THESIS.replace(THESIS_FRONTMATTER, front)})
 
-    result = run_cli("refresh", vault, "--offline", "--as-of", AS_OF)
+    result = run_main("refresh", vault, "--offline", "--as-of", AS_OF)
 
     assert result.returncode == 0, result.stderr
     setup = region((vault / "t.md").read_text(encoding="utf-8"), "setup")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -30,11 +31,19 @@ def refresh_cli(vault: Path, *args: str | Path):
 # --- class 1/3/4: the price cache a vault or a user points at ----------------------------
 
 
-def _filled_cache(make_vault, tmp_path: Path) -> Path:
-    """A real cache, filled through the Yahoo provider from recorded-style responses."""
-    cache = tmp_path / "cache"
+@pytest.fixture(scope="module")
+def filled_cache_template(tmp_path_factory) -> Path:
+    """A real cache, filled once through the Yahoo provider from recorded-style responses."""
+    cache = tmp_path_factory.mktemp("filled") / "cache"
     fill_cache(cache)
     gc.collect()  # close the provider's connection
+    return cache
+
+
+def _filled_cache(template: Path, tmp_path: Path) -> Path:
+    """A copy of the filled cache, for one test to break."""
+    cache = tmp_path / "cache"
+    shutil.copytree(template, cache)
     return cache
 
 
@@ -46,15 +55,15 @@ def test_a_cache_file_that_is_a_symlink_is_never_written_through(make_vault, tmp
     cache.mkdir()
     (cache / DB_NAME).symlink_to(outside)
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("refresh", vault, "--cache", cache, "--offline")
+    result = run_main("refresh", vault, "--cache", cache, "--offline")
     assert result.returncode == 0, result.stderr
     assert "updated    t.md" in result.stderr
     assert f"{DB_NAME} there is a symbolic link; rotation-notes does not open it" in result.stderr
     assert outside.read_bytes() == b""
 
 
-def test_a_pipe_as_the_cache_journal_never_hangs(make_vault, tmp_path):
-    cache = _filled_cache(make_vault, tmp_path)
+def test_a_pipe_as_the_cache_journal_never_hangs(make_vault, tmp_path, filled_cache_template):
+    cache = _filled_cache(filled_cache_template, tmp_path)
     for side in ("-wal", "-shm"):
         Path(f"{cache / DB_NAME}{side}").unlink(missing_ok=True)
     os.mkfifo(f"{cache / DB_NAME}-journal")  # SQLite would replay a "hot journal" from it
@@ -82,15 +91,15 @@ def test_a_pipe_as_the_cache_journal_never_hangs(make_vault, tmp_path):
     ids=["trigger", "view", "close-text", "date-9999"],
 )
 def test_a_cache_with_code_or_rows_that_are_not_prices_is_moved_aside(
-    sql, reason, make_vault, tmp_path
+    sql, reason, make_vault, tmp_path, filled_cache_template
 ):
-    cache = _filled_cache(make_vault, tmp_path)
+    cache = _filled_cache(filled_cache_template, tmp_path)
     db = sqlite3.connect(cache / DB_NAME)
     db.execute(sql)
     db.commit()
     db.close()
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("refresh", vault, "--cache", cache, "--offline")
+    result = run_main("refresh", vault, "--cache", cache, "--offline")
     assert result.returncode == 0, result.stderr
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
     assert "could not be read: " in result.stderr and reason in result.stderr
@@ -119,10 +128,10 @@ def test_durations_that_would_wait_forever_are_refused(make_vault, args):
 
 def test_quiet_and_verbose_work_before_the_command(make_vault):
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("-q", "refresh", vault, "--offline")
+    result = run_main("-q", "refresh", vault, "--offline")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # nothing failed: nothing to say
-    assert run_cli("-v", "refresh", vault, "--offline").returncode == 0
+    assert run_main("-v", "refresh", vault, "--offline").returncode == 0
 
 
 # --- class 2: generated unit files ---------------------------------------------------------
@@ -133,7 +142,7 @@ def test_schedule_refuses_a_vault_path_that_would_add_lines_to_a_unit(tmp_path, 
     evil = tmp_path / "notes\n* * * * * touch PWNED\n#"
     (evil / ".obsidian").mkdir(parents=True)
     for platform in ("cron", "linux"):
-        result = run_cli("schedule", "install", evil, "--platform", platform, "--no-activate")
+        result = run_main("schedule", "install", evil, "--platform", platform, "--no-activate")
         assert result.returncode == 2
         assert "holds a control character; rename that folder" in result.stderr
     assert not (tmp_path / "config").exists()
@@ -143,10 +152,10 @@ def test_schedule_escapes_percent_for_systemd_and_cron(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     vault = tmp_path / "Upside 20%pct"
     (vault / ".obsidian").mkdir(parents=True)
-    linux = run_cli("schedule", "install", vault, "--platform", "linux", "--print")
+    linux = run_main("schedule", "install", vault, "--platform", "linux", "--print")
     assert linux.returncode == 0, linux.stderr
     assert "20%%pct" in linux.stdout and "20%pct" not in linux.stdout.replace("%%", "")
-    cron = run_cli("schedule", "install", vault, "--platform", "cron", "--print")
+    cron = run_main("schedule", "install", vault, "--platform", "cron", "--print")
     assert "'" + str(vault).replace("%", "\\%") + "'" in cron.stdout
 
 

@@ -555,7 +555,7 @@ def test_init_on_a_cr_only_note_inserts_cr_regions(make_vault):
 def test_sample_note_is_untouched_by_these_rules(sample_vault):
     """The sample, refreshed as shipped, is still byte-for-byte what is committed."""
     before = (sample_vault / SAMPLE_NOTE).read_bytes()
-    result = run_cli("refresh", sample_vault)
+    result = run_main("refresh", sample_vault)
     assert result.returncode == 0, result.stderr
     assert (sample_vault / SAMPLE_NOTE).read_bytes() == before
 
@@ -565,15 +565,15 @@ def test_schedule_never_replaces_or_removes_a_unit_it_did_not_write(
 ):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     args = ("--platform", "linux", "--no-activate")
-    assert run_cli("schedule", "install", sample_vault, *args).returncode == 0
+    assert run_main("schedule", "install", sample_vault, *args).returncode == 0
     folder = tmp_path / "config" / "systemd" / "user"
     (timer,) = folder.glob("*.timer")
     timer.write_text("[Timer]\nOnCalendar=hourly\n# the user's own timer\n")
-    again = run_cli("schedule", "install", sample_vault, *args)
+    again = run_main("schedule", "install", sample_vault, *args)
     assert again.returncode == 2
     assert f"{timer} exists and was not written by rotation-notes; not replaced" in again.stderr
     assert "the user's own timer" in timer.read_text()
-    gone = run_cli("schedule", "uninstall", sample_vault, *args)
+    gone = run_main("schedule", "uninstall", sample_vault, *args)
     assert gone.returncode == 2 and f"not removed {timer}" in gone.stderr
     assert timer.exists() and not list(folder.glob("*.service"))  # ours was removed
 
