@@ -11,6 +11,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -165,12 +166,16 @@ REGION_ORDER = ("headline", "updated", "setup", "catalysts", "history", "trackin
 EVENT_PATHS = [("event_start",), ("event_end",)]
 
 
-def test_every_nasty_value_at_every_key():
+KEYS = [("spec", p) for p in SPEC_PATHS] + [("event", p) for p in EVENT_PATHS]
+
+
+@pytest.mark.parametrize(
+    ("target", "path"), KEYS, ids=[f"{t}-{'.'.join(map(str, p))}" for t, p in KEYS]
+)
+def test_every_nasty_value_at_every_key(templates_compiled_once, target, path):
     """Exhaustive: each value of NASTY at each key of the spec and of the catalyst note."""
-    cases = [("spec", p) for p in SPEC_PATHS] + [("event", p) for p in EVENT_PATHS]
-    for target, path in cases:
-        for value in NASTY:
-            check(target, path, value)
+    for value in NASTY:
+        check(target, path, value)
 
 
 @settings(
@@ -183,7 +188,9 @@ def test_every_nasty_value_at_every_key():
     path_index=st.integers(min_value=0, max_value=len(SPEC_PATHS) - 1),
     value=odd_value,
 )
-def test_any_value_at_any_key_is_refreshed_or_named(target, path_index, value):
+def test_any_value_at_any_key_is_refreshed_or_named(
+    templates_compiled_once, target, path_index, value
+):
     if target == "spec":
         check("spec", SPEC_PATHS[path_index], value)
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,7 +11,11 @@ from hypothesis import strategies as st
 from conftest import SAMPLE_DATA, THESIS_FRONTMATTER
 from rotation_notes.note.regions import REGION_NAMES, find_regions, replace_regions
 from rotation_notes.note.text import BOM, decode_note
+from rotation_notes.prices.marketdata import CsvDirectoryProvider
 from rotation_notes.refresh import RefreshOptions, refresh
+
+#: One provider for every example: the sample's CSVs are read once, not per example.
+PROVIDER = CsvDirectoryProvider(SAMPLE_DATA, label="bundled CSV")
 
 
 def _plain(line: str) -> bool:
@@ -106,7 +109,9 @@ def test_replace_never_changes_bytes_outside_regions(parts, data):
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(note_parts(), st.booleans(), ending)
-def test_refresh_keeps_user_bytes_and_second_run_is_a_no_op(parts, bom, fm_nl):
+def test_refresh_keeps_user_bytes_and_second_run_is_a_no_op(
+    templates_compiled_once, parts, bom, fm_nl
+):
     segments, _ = parts
     body = "".join(t for _, t in segments)
     front = THESIS_FRONTMATTER.replace("\n", fm_nl)
@@ -114,11 +119,9 @@ def test_refresh_keeps_user_bytes_and_second_run_is_a_no_op(parts, bom, fm_nl):
     with tempfile.TemporaryDirectory() as tmp:
         vault = Path(tmp)
         (vault / ".obsidian").mkdir()
-        shutil.copytree(SAMPLE_DATA, vault / "data")
-        (vault / "rotation-notes.toml").write_text('data_dir = "data"\n')
         note = vault / "thesis.md"
         note.write_bytes(raw)
-        first = refresh(vault, RefreshOptions(as_of=None))
+        first = refresh(vault, RefreshOptions(as_of=None), provider=PROVIDER)
         assert [n.status for n in first.notes] != ["failed"], first.notes[0].error
         new_raw = note.read_bytes()
         assert new_raw.startswith(BOM) == bom
@@ -127,7 +130,7 @@ def test_refresh_keeps_user_bytes_and_second_run_is_a_no_op(parts, bom, fm_nl):
         before = {
             p: (p.read_bytes(), p.stat().st_mtime_ns) for p in vault.rglob("*") if p.is_file()
         }
-        second = refresh(vault, RefreshOptions())
+        second = refresh(vault, RefreshOptions(), provider=PROVIDER)
         assert [n.status for n in second.notes] == ["unchanged"]
         after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in vault.rglob("*") if p.is_file()}
         assert after == before
