@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml constraints.txt
 sample: $(STAMP)
 	$(BIN)/rotation-notes refresh vault_sample
 
+# The suite runs on every core (pytest-xdist); `python -m pytest` alone runs it in one process.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check rotation_notes tests

@@ -197,6 +197,18 @@ THESIS = THESIS_FRONTMATTER + "# Thesis\n\n" + ALL_REGIONS
 FIGURES: list[str] = []
 
 
+def pytest_sessionfinish(session) -> None:
+    """A pytest-xdist worker hands its figures to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = list(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    FIGURES.extend(getattr(node, "workeroutput", {}).get("figures", []))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     if FIGURES:
         terminalreporter.section("figures")
