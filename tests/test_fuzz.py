@@ -1,6 +1,6 @@
 """The parser fuzz target (tests/fuzz_target.py), run for a bounded number of inputs in CI.
 
-The fuzzer tries ``ROTATION_NOTES_FUZZ_INPUTS`` inputs (default 1,500), and goes on (up
+The fuzzer tries ``ROTATION_NOTES_FUZZ_INPUTS`` inputs (default 1,000), and goes on (up
 to 20 times as many) until it has reached every kind of outcome: a count, never a time, so
 a slow machine runs the same test. The inputs tried and the outcomes seen are printed in
 the test summary. For a longer run by hand: ``python bench/fuzz_parser.py --seconds 600``.
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from conftest import FIGURES
 
-INPUTS = int(os.environ.get("ROTATION_NOTES_FUZZ_INPUTS", "1500"))
+INPUTS = int(os.environ.get("ROTATION_NOTES_FUZZ_INPUTS", "1000"))
 KINDS = ("frontmatter-ok", "frontmatter-error", "marker-error", "init-refused")
 
 

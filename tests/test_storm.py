@@ -26,10 +26,10 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals a
 
 DEFERRED = "changed while it was being refreshed"
 #: The storm's least length; it goes on until its work is done (run_storm's minimums).
-STORM_SECONDS = float(os.environ.get("ROTATION_NOTES_STORM_SECONDS", "8"))
+STORM_SECONDS = float(os.environ.get("ROTATION_NOTES_STORM_SECONDS", "3"))
 
 
-def test_storm_of_writers_and_a_typing_user_loses_no_line(sample_vault):
+def test_storm_of_writers_and_a_typing_user_loses_no_line(sample_vault, templates_compiled_once):
     fig = run_storm(
         sample_vault,
         STORM_SECONDS,
