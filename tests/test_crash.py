@@ -88,11 +88,18 @@ def build_stale_vault(dest: Path) -> None:
 
 
 def check_cache(cache: Path) -> None:
+    # as the kill left it (a connection may recover and checkpoint the WAL), for a failure
+    evidence = cache.with_name(cache.name + "-as-the-kill-left-it")
+    shutil.rmtree(evidence, ignore_errors=True)
+    shutil.copytree(cache, evidence, ignore=shutil.ignore_patterns("yfinance"))
     db = sqlite3.connect(cache / DB_NAME)
     try:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        result = db.execute("PRAGMA integrity_check").fetchone()
+    except sqlite3.DatabaseError as exc:
+        result = (f"{type(exc).__name__}: {exc}",)
     finally:
         db.close()
+    assert result == ("ok",), f"cache damaged: {result[0]}; as the kill left it: {evidence}"
     pc = PriceCache(cache)
     try:
         pc.status()  # every table read through the cache module
