@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE_DATA, THESIS_FRONTMATTER
-from rotation_notes.note.regions import REGION_NAMES, find_regions, replace_regions
+from rotation_notes.note.regions import find_regions, replace_regions
 from rotation_notes.note.text import BOM, decode_note
 from rotation_notes.refresh import RefreshOptions, refresh
+from rotation_notes.thesis.registry import NAMES as REGION_NAMES
 
 
 def _plain(line: str) -> bool:
