@@ -381,3 +381,13 @@ class CsvDirectoryProvider:
                 self.name, self.kind, series.index[-1].date().isoformat()
             )
         return out
+
+
+def load_prices(folder: Path | str, symbols: Sequence[str]) -> PriceSet:
+    """Daily closes of ``symbols`` from a folder of ``SYMBOL.csv`` files (Date, Close).
+
+    Cleaned as every provider's prices are (bad rows dropped, with warnings); a symbol
+    without a usable file is in ``missing`` with the reason. For scripts using the API.
+    """
+    directory = Path(folder)
+    return CsvDirectoryProvider(directory, label=f"CSV ({directory.name}/)").load(symbols)

@@ -205,21 +205,27 @@ class NoLinks:
 
 
 class TextLinks:
-    """Linked notes given as texts, keyed by the name a wikilink uses (``"FOMC June"``)."""
+    """Linked notes given as texts, keyed by name (``"FOMC June"``) or path (``"Events/FOMC"``).
+
+    A wikilink finds a note by its path or, as in Obsidian, by its file name alone; case
+    is ignored and the name keeps the case it was given in.
+    """
 
     def __init__(self, notes: Mapping[str, str | bytes]) -> None:
         self._notes: dict[str, NoteText] = {}
+        self._by_path: dict[str, str] = {}
+        self._by_name: dict[str, str] = {}
         for name, text in notes.items():
             raw = text.encode("utf-8") if isinstance(text, str) else text
-            key = name if name.lower().endswith(".md") else f"{name}.md"
-            self._notes[key.lower()] = decode_note(raw)
-        self._paths = {k: k for k in self._notes}
-        self._names = {posixpath.basename(k): k for k in self._notes}
+            path = name if name.lower().endswith(".md") else f"{name}.md"
+            self._notes[path] = decode_note(raw)
+            self._by_path.setdefault(path.lower(), path)
+            self._by_name.setdefault(posixpath.basename(path).lower(), path)
 
     def resolve(self, target: str, source: str) -> str | None:
         key = target.strip().lower()
         key = key if key.endswith(".md") else f"{key}.md"
-        return self._paths.get(key) or self._names.get(posixpath.basename(key))
+        return self._by_path.get(key) or self._by_name.get(posixpath.basename(key))
 
     def read(self, path: str) -> tuple[NoteText, dict[str, Any]]:
         note = self._notes[path]
@@ -349,6 +355,19 @@ class Rendered:
 
 
 _SHIPPED: SandboxedEnvironment | None = None
+
+
+def symbols_of(note: str | bytes, path: str = "thesis.md") -> list[str]:
+    """Every symbol a thesis note needs prices for (its legs, tracking, catalysts, charts)."""
+    raw = note.encode("utf-8") if isinstance(note, str) else note
+    thesis = read_thesis(decode_note(raw), path)
+    if thesis is None:
+        raise NoteError(
+            f"not a thesis note (no '{SPEC_KEY}' property)",
+            path=path,
+            hint="see docs/frontmatter.md for the thesis properties",
+        )
+    return thesis.spec.symbols()
 
 
 def render_thesis(
