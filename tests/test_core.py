@@ -415,3 +415,24 @@ def test_every_template_renders_from_the_built_context():
     for kind in registry.REGIONS:
         out = env.get_template(kind.template).render(context)
         assert out.strip(), kind.name
+
+
+def test_the_template_contract_is_documented():
+    """docs/regions.md names every field a template is given (template overrides rely on it)."""
+    import dataclasses
+
+    from rotation_notes.thesis import context
+
+    doc = (Path(__file__).parent.parent / "docs" / "regions.md").read_text(encoding="utf-8")
+    section = doc.split("## What a template is given", 1)[1]
+    classes = [
+        obj
+        for obj in vars(context).values()
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj)
+    ]
+    assert len(classes) >= 15
+    for cls in classes:
+        for f in dataclasses.fields(cls):
+            assert f"`{f.name}`" in section, f"{cls.__name__}.{f.name}"
+    for kind in registry.REGIONS:
+        assert f"| `{kind.name}` |" in section
