@@ -74,7 +74,7 @@ class Thesis:
 
     def charts_shown(self) -> list[ChartSpec]:
         """The charts the note shows: all of them with a charts region, else those embedded."""
-        if any(r.name == "charts" for r in self.regions):
+        if any(registry.BY_NAME[r.name].draws_all_charts for r in self.regions):
             return list(self.spec.charts)
         body = "".join(self.note.lines[self.note.body_start :])
         embedded = {link.target.lower() for link in find_wikilinks(body) if link.embed}

@@ -33,6 +33,8 @@ class RegionKind:
     placement: Placement
     #: whether a note with this spec should have the region (a warning and --init otherwise)
     applies: Callable[[ThesisSpec], bool] = _always
+    #: a note with this region draws every chart of its spec (else only the embedded ones)
+    draws_all_charts: bool = False
 
     @property
     def template(self) -> str:
@@ -54,6 +56,7 @@ REGIONS: tuple[RegionKind, ...] = (
         b.build_charts,
         Placement(("tracking",), "Tracking", before="tracking"),
         applies=_has_charts,
+        draws_all_charts=True,
     ),
     RegionKind("tracking", b.build_tracking, Placement(("tracking",), "Tracking", after="charts")),
 )
