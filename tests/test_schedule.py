@@ -12,11 +12,9 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 
 from conftest import NO_NETWORK, SAMPLE_NOTE, run_cli
 from rotation_notes.schedule import (
-    Calendar,
     UnitSpec,
     cron_line,
     launchd_plist,
@@ -28,11 +26,6 @@ from rotation_notes.schedule import (
 )
 
 UTC = dt.UTC
-
-
-@pytest.fixture(scope="module")
-def calendar() -> Calendar:
-    return Calendar()
 
 
 def at(text: str) -> dt.datetime:
@@ -48,58 +41,46 @@ class Counting:
         return self.result
 
 
-def test_calendar_knows_weekends_holidays_and_early_closes(calendar):
-    assert calendar.last_closed_session(at("2026-11-21T12:00")) == dt.date(2026, 11, 20)  # Sat
-    assert calendar.last_closed_session(at("2026-11-26T23:00")) == dt.date(
-        2026, 11, 25
-    )  # Thanksgiving
-    # the day after closes early, at 13:00 New York (18:00 UTC); settled 30 minutes later
-    assert calendar.last_closed_session(at("2026-11-27T18:15")) == dt.date(2026, 11, 25)
-    assert calendar.last_closed_session(at("2026-11-27T18:45")) == dt.date(2026, 11, 27)
-    assert calendar.last_closed_session(at("2026-11-24T21:00")) == dt.date(2026, 11, 23)
-    assert calendar.last_closed_session(at("2026-11-24T21:31")) == dt.date(2026, 11, 24)
-
-
-def test_weekend_and_holiday_do_nothing(tmp_path, calendar):
+def test_weekend_and_holiday_do_nothing(tmp_path):
     write_state(tmp_path, {"last_session": "2026-11-20"})
     run = Counting()
-    r = scheduled_refresh(tmp_path, run, now=at("2026-11-22T23:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-22T23:00"))
     assert (r.did_work, r.exit_code, run.calls) == (False, 0, 0)
     assert r.message == "nothing to do: no new session since 2026-11-20"
     write_state(tmp_path, {"last_session": "2026-11-25"})
-    r = scheduled_refresh(tmp_path, run, now=at("2026-11-26T23:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-26T23:00"))
     assert (r.did_work, run.calls) == (False, 0)
     assert r.message == "nothing to do: no new session since 2026-11-25"
 
 
-def test_work_once_after_a_close_then_nothing(tmp_path, calendar):
+def test_work_once_after_a_close_then_nothing(tmp_path):
     write_state(tmp_path, {"last_session": "2026-11-25"})
     run = Counting()
-    r = scheduled_refresh(tmp_path, run, now=at("2026-11-27T19:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-27T19:00"))
     assert (r.did_work, r.session, run.calls) == (True, dt.date(2026, 11, 27), 1)
     assert read_state(tmp_path)["last_session"] == "2026-11-27"
-    again = scheduled_refresh(tmp_path, run, now=at("2026-11-28T03:00"), calendar=calendar)
+    again = scheduled_refresh(tmp_path, run, now=at("2026-11-28T03:00"))
     assert (again.did_work, run.calls) == (False, 1)
 
 
-def test_catch_up_after_missed_days_runs_once(tmp_path, calendar):
+def test_catch_up_after_missed_days_runs_once(tmp_path):
     write_state(tmp_path, {"last_session": "2026-11-18"})
     run = Counting()
-    r = scheduled_refresh(tmp_path, run, now=at("2026-11-24T15:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-24T15:00"))
     assert run.calls == 1 and r.session == dt.date(2026, 11, 23)
     assert r.message == "refreshed for session 2026-11-23 (caught up from 2026-11-18)"
-    scheduled_refresh(tmp_path, run, now=at("2026-11-24T16:00"), calendar=calendar)
+    scheduled_refresh(tmp_path, run, now=at("2026-11-24T16:00"))
     assert run.calls == 1
 
 
-def test_stale_or_failed_runs_are_retried_next_time(tmp_path, calendar):
+def test_stale_or_failed_runs_are_retried_next_time(tmp_path):
     write_state(tmp_path, {"last_session": "2026-11-20"})
     stale = Counting((0, False))
-    r = scheduled_refresh(tmp_path, stale, now=at("2026-11-24T03:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, stale, now=at("2026-11-24T03:00"))
     assert "from stale data; will try again" in r.message
     assert read_state(tmp_path)["last_session"] == "2026-11-20"
     failed = Counting((2, True))
-    r = scheduled_refresh(tmp_path, failed, now=at("2026-11-24T04:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, failed, now=at("2026-11-24T04:00"))
     assert r.exit_code == 2 and failed.calls == 1
     assert read_state(tmp_path)["last_session"] == "2026-11-20"
 
@@ -216,7 +197,7 @@ def test_a_second_writer_gets_a_clear_message(sample_vault):
     assert run_cli("refresh", sample_vault, "--as-of", "2026-02-04").returncode == 0
 
 
-def test_state_is_written_before_the_lock_is_released(tmp_path, calendar, monkeypatch):
+def test_state_is_written_before_the_lock_is_released(tmp_path, monkeypatch):
     """A run waiting for the lock must see the previous run's state (no refresh twice)."""
     from rotation_notes import schedule
     from rotation_notes.vault import lock
@@ -237,7 +218,7 @@ def test_state_is_written_before_the_lock_is_released(tmp_path, calendar, monkey
     monkeypatch.setattr(schedule, "write_state", spy)
     write_state(tmp_path, {"last_session": "2026-11-20"})
     held_during_write.clear()
-    scheduled_refresh(tmp_path, Counting(), now=at("2026-11-24T03:00"), calendar=calendar)
+    scheduled_refresh(tmp_path, Counting(), now=at("2026-11-24T03:00"))
     assert held_during_write == [True]
 
 
