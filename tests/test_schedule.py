@@ -12,8 +12,10 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 
 from conftest import NO_NETWORK, SAMPLE_NOTE, run_cli
+from rotation_notes.errors import RotationNotesError
 from rotation_notes.schedule import (
     UnitSpec,
     cron_line,
@@ -264,3 +266,65 @@ def test_a_busy_scheduled_run_is_logged_and_recorded(sample_vault):
     assert "scheduled run failed: " in Path(os.environ["ROTATION_NOTES_LOG"]).read_text()
     status = run_cli("schedule", "status", sample_vault)
     assert "last run: 2026-08-24T23:00:00+00:00 (exit 2)" in status.stdout
+
+
+def report_with(sources, missing=()):
+    from rotation_notes.refresh import RefreshReport
+
+    report = RefreshReport(Path("."), [])
+    report.sources = dict(sources)
+    report.data = {s: src.to_json() for s, src in sources.items()}
+    report.data.update({s: {"kind": "missing", "message": "no data"} for s in missing})
+    return report
+
+
+def test_a_run_is_complete_by_status_never_by_message_text():
+    from rotation_notes.prices.marketdata import SymbolSource
+    from rotation_notes.schedule import data_complete
+
+    session = dt.date(2026, 11, 27)
+
+    def src(kind="live", last="2026-11-27", status="ok", message=""):
+        return SymbolSource("p", kind, last, message, status=status)
+
+    assert data_complete(report_with({"IWM": src(), "QQQ": src("cache")}), session)
+    # bundled data is what such a vault asks for: complete whatever its last session
+    assert data_complete(report_with({"IWM": src("bundled", "2026-08-21")}), session)
+    for status in ("offline", "partial", "fallback"):
+        # the status decides, whatever the message says (here: nothing)
+        assert not data_complete(report_with({"IWM": src(status=status)}), session), status
+    assert not data_complete(report_with({"IWM": src("cache", "2026-11-25")}), session)
+    assert not data_complete(report_with({"IWM": src()}, missing=["QQQ"]), session)
+
+
+def test_units_install_status_uninstall_in_process(tmp_path, monkeypatch, make_vault):
+    from rotation_notes.errors import UsageError
+    from rotation_notes.schedule import Units, install, status, uninstall
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    vault = make_vault({})
+    units = Units.plan(vault, "19:05", "America/New_York", "linux", must_exist=True)
+    out: list[str] = []
+    err: list[str] = []
+    assert install(units, print_only=False, activate=False, out=out.append, err=err.append) == 0
+    timer = next(p for p in units.paths if p.suffix == ".timer")
+    assert "OnCalendar=*-*-* 19:05:00 America/New_York" in timer.read_text()
+    assert f"wrote {timer}" in err and any(e.startswith("to activate: systemctl") for e in err)
+    out.clear()
+    assert status(units, out=out.append) == 0
+    assert out[0] == f"unit: {', '.join(map(str, units.paths))}"
+    out.clear()
+    assert uninstall(units, print_only=True, activate=True, out=out.append, err=err.append) == 0
+    assert f"would remove {timer}" in out and timer.exists()
+    assert uninstall(units, print_only=False, activate=False, out=out.append, err=err.append) == 0
+    assert not timer.exists()
+    timer.parent.mkdir(parents=True, exist_ok=True)
+    timer.write_text("[Timer]\nOnCalendar=hourly\n")  # the user's own file at our name
+    with pytest.raises(RotationNotesError, match="was not written by rotation-notes"):
+        install(units, print_only=False, activate=False, out=out.append, err=err.append)
+    with pytest.raises(UsageError, match="IANA zone"):
+        Units.plan(vault, "18:30", "Mars/Olympus", "linux", must_exist=True)
+    gone = Units.plan(tmp_path / "moved", "18:30", "UTC", "linux", must_exist=False)
+    assert gone.spec.vault == (tmp_path / "moved").resolve()
+    with pytest.raises(UsageError):
+        Units.plan(tmp_path / "moved", "18:30", "UTC", "linux", must_exist=True)
