@@ -1,8 +1,11 @@
-"""Command line: parse, call one library function, map errors to exit codes.
+"""Command line: parse, call one library function, print, map errors to exit codes.
 
 Exit codes (also in README.md): 0 everything refreshed; 1 ``--check`` found a
 note or chart that would change; 2 a note failed, or bad usage; 130
-interrupted. Heavy modules are imported inside commands so ``--help`` is fast.
+interrupted. A command returns its outcome's code; every error is raised, as a
+``RotationNotesError`` (or a bug, or Ctrl-C/SIGTERM), and ``main`` alone turns it
+into a message and a code. The logic lives in ``refresh``, ``watch`` and
+``schedule``. Heavy modules are imported inside commands so ``--help`` is fast.
 """
 
 from __future__ import annotations
@@ -526,6 +529,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the one place where errors become messages and exit codes."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

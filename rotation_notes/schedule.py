@@ -8,8 +8,13 @@ again (a run started at the same moment may have just done it), refreshes, and r
 session. A run that could only use stale data (a live fetch failed) or that failed is not
 recorded as done, so the next scheduled run tries again.
 
+Whether a run was complete is ``data_complete``, decided by each symbol's status. The session
+comes from the one market clock (``clock.py``).
+
 The unit generators are pure functions: systemd user timer + service (Linux), launchd agent
-(macOS), Task Scheduler XML (Windows), a crontab line elsewhere.
+(macOS), Task Scheduler XML (Windows), a crontab line elsewhere. ``install``, ``uninstall`` and
+``status`` write, enable, remove and report them (the only subprocess calls: systemctl,
+launchctl, schtasks); they say what they do through the ``out``/``err`` callables they are given.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ hash of the bytes it wrote (so there is no timing window in which a real edit
 could be mistaken for ours), and a note that changed between read and write is
 not written: the user's save produced an event of its own, so the note is
 rendered again after it. A failing render is logged and the loop goes on.
+
+``run_watch`` is the command: it builds the render callable (a locked refresh with prices held
+in memory by ``MemoryPrices``), refreshes every thesis once and runs the watcher.
+``PriceRefresh`` reloads the held prices after each NYSE close (the one market clock).
 """
 
 from __future__ import annotations
