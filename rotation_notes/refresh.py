@@ -39,7 +39,7 @@ from rotation_notes.note.text import (
 )
 from rotation_notes.output.charts import is_own_chart
 from rotation_notes.output.templates import make_env
-from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet
+from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet, SymbolSource
 from rotation_notes.prices.sources import make_provider
 from rotation_notes.thesis.chartplans import ChartPlan
 from rotation_notes.thesis.core import Thesis, catalyst_windows, compose, read_thesis
@@ -98,6 +98,8 @@ class NoteReport:
     diff: str = ""
     #: vault-relative path -> sha256 of the bytes this run wrote there (for the watcher)
     written: dict[str, str] = field(default_factory=dict)
+    #: the type of the error that failed the note (what decisions read, never ``error``)
+    error_type: type[Exception] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +121,8 @@ class RefreshReport:
     notes: list[NoteReport]
     data: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    #: symbol -> where its prices came from, with ``status`` (not in the JSON report)
+    sources: dict[str, SymbolSource] = field(default_factory=dict)
 
     def exit_code(self, check: bool) -> int:
         if any(n.status == "failed" for n in self.notes):
@@ -456,6 +460,7 @@ def refresh(
         )
         prices = provider.load(symbols)
     report_all = RefreshReport(vault.root, reports, dry_run=options.dry_run)
+    report_all.sources = dict(prices.sources)
     report_all.data = {s: src.to_json() for s, src in prices.sources.items()}
     for s, why in {**prices.missing, **prices.unknown}.items():
         report_all.data[s] = {
@@ -472,6 +477,7 @@ def refresh(
             _refresh_one(run, p, report, prices, env)
         except RotationNotesError as exc:
             report.status, report.error = "failed", _error_text(p.rel, exc)
+            report.error_type = type(exc)
             report.changed = []
         except OSError as exc:
             report.status, report.error = "failed", _os_error_text(p.rel, exc, vault.root)

@@ -98,19 +98,27 @@ class OfflineProvider:
 
 
 def make_provider(
-    vault: Vault, *, offline: bool, data_dir: Path | None, cache_dir: Path | None
+    vault: Vault,
+    *,
+    offline: bool,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    fetch_only: bool = False,
 ) -> MarketDataProvider:
+    """``fetch_only`` (``data fetch``): the vault's provider as chosen above, but the live one
+    without a fallback and with a cache that must be usable, so what failed is said."""
     if data_dir is not None:
         folder = data_dir.resolve()
         if not folder.is_dir():
             raise UsageError(f"--data {data_dir}: no such folder")
         return CsvDirectoryProvider(folder, label=f"CSV directory {folder}", kind="csv")
-    bundled = bundled_provider(vault)
+    use_bundled = not fetch_only or vault.config.provider == "bundled"
+    bundled = bundled_provider(vault) if use_bundled else None
     if vault.config.provider == "bundled":
         if bundled is None:
             raise UsageError('provider = "bundled" needs data_dir in rotation-notes.toml')
         return bundled
-    cache = PriceCache(cache_dir_for(vault, cache_dir))
+    cache = PriceCache(cache_dir_for(vault, cache_dir), fallback=not fetch_only)
     if offline:
         return OfflineProvider(cache, bundled)
     from rotation_notes.prices.yahoo import YahooProvider

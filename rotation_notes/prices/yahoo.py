@@ -34,10 +34,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from rotation_notes.clock import last_closed_session, settled_at
 from rotation_notes.prices.cache import PriceCache, set_aside_if_unreadable
 from rotation_notes.prices.marketdata import (
     WARNINGS,
@@ -51,9 +51,6 @@ from rotation_notes.prices.marketdata import (
 log = logging.getLogger(__name__)
 
 PROVIDER = "Yahoo Finance (yfinance)"
-NEW_YORK = ZoneInfo("America/New_York")
-#: Yahoo's daily bar is final a little after the 16:00 close.
-SETTLED = dt.time(16, 20)
 
 RATE_LIMITED = "rate-limited"
 TIMED_OUT = "timed out"
@@ -91,21 +88,6 @@ def classify(message: str) -> str:
         if rx.search(message):
             return kind
     return OTHER
-
-
-def last_closed_session(now: dt.datetime) -> dt.date:
-    """The latest weekday whose daily bar is settled at ``now`` (holidays not known)."""
-    local = now.astimezone(NEW_YORK)
-    day = local.date()
-    if local.weekday() >= 5 or local.time() < SETTLED:
-        day -= dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day
-
-
-def settled_at(session: dt.date) -> dt.datetime:
-    return dt.datetime.combine(session, SETTLED, tzinfo=NEW_YORK)
 
 
 class _Capture(logging.Handler):
