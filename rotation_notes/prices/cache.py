@@ -43,7 +43,6 @@ import pandas as pd
 import platformdirs
 
 from rotation_notes.errors import RotationNotesError
-from rotation_notes.prices.marketdata import PriceSet, clean_series
 from rotation_notes.vault.files import is_regular, read_regular
 
 log = logging.getLogger(__name__)
@@ -621,21 +620,6 @@ class PriceCache:
             (symbol,),
         ).fetchone()
         return FetchRecord(*row) if row else None
-
-    def newest(self, symbol: str, bundled: PriceSet | None) -> tuple[pd.Series, str, str] | None:
-        """(closes, kind, provider) from the cache or the bundled data, whichever is newer.
-
-        The cached closes are cleaned as every provider's are (``clean_series``): the cache
-        holds what Yahoo sent, or what an older version stored.
-        """
-        choices = []
-        cached = clean_series(self.closes(symbol))
-        if not cached.empty:
-            choices.append((cached, "cache", f"cache ({self.directory})"))
-        if bundled is not None and symbol in bundled.closes:
-            src = bundled.sources[symbol]
-            choices.append((bundled.closes[symbol], src.kind, src.provider))
-        return max(choices, key=lambda c: c[0].index[-1]) if choices else None
 
     @_guarded("reading")
     def name(self, symbol: str) -> str | None:

@@ -13,21 +13,14 @@ A further provider (Tiingo, Alpha Vantage) is one module implementing
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from rotation_notes.errors import UsageError
 from rotation_notes.prices.cache import ENV_VAR, PriceCache, default_cache_dir
-from rotation_notes.prices.marketdata import (
-    CsvDirectoryProvider,
-    MarketDataProvider,
-    PriceSet,
-    SymbolSource,
-)
+from rotation_notes.prices.live import OfflineProvider
+from rotation_notes.prices.marketdata import CsvDirectoryProvider, MarketDataProvider
 from rotation_notes.vault.files import stays_inside
 from rotation_notes.vault.vault import Vault
-
-OFFLINE_NOTE = "offline run: not fetched"
 
 
 def cache_dir_for(vault: Vault | None, override: Path | None) -> Path:
@@ -69,32 +62,6 @@ def bundled_provider(vault: Vault) -> CsvDirectoryProvider | None:
     return CsvDirectoryProvider(
         folder, label=f"bundled CSV ({rel}/)", kind="bundled", confine=vault.root
     )
-
-
-class OfflineProvider:
-    """The cache first, the bundled CSVs where they are newer or the cache has nothing."""
-
-    name = "offline"
-
-    def __init__(self, cache: PriceCache, fallback: MarketDataProvider | None) -> None:
-        self.cache, self.fallback = cache, fallback
-
-    def load(self, symbols: Sequence[str]) -> PriceSet:
-        out = PriceSet()
-        bundled = self.fallback.load(symbols) if self.fallback else PriceSet()
-        for s in symbols:
-            if name := self.cache.name(s):
-                out.names[s] = name
-            found = self.cache.newest(s, bundled)
-            if found is None:
-                out.missing[s] = bundled.missing.get(s, "not in the cache") + " (offline run)"
-                continue
-            series, kind, provider = found
-            out.closes[s] = series
-            out.sources[s] = SymbolSource(
-                provider, kind, series.index[-1].date().isoformat(), OFFLINE_NOTE, status="offline"
-            )
-        return out
 
 
 def make_provider(
