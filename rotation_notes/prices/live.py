@@ -22,7 +22,8 @@ same way for every provider:
   status "fallback"); a symbol that stops short of the others is "partial".
 
 The market clock (which session is the last closed one, and when its bar is
-final) comes in as a :class:`Clock`.
+final) comes in as a :class:`Clock`. :class:`OfflineProvider` is the same
+layer with the network off (``--offline``): the cache and the fallback only.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Choosing where a run's prices come from.
+"""Choosing where a run's prices come from: ``make_provider`` is the one place that
+picks, from the command line and the vault's settings; and where the cache is.
 
 - ``--data DIR``: the user's own CSV folder, nothing else.
 - ``--offline``: the cache, then the vault's bundled CSVs; never the network.
@@ -6,8 +7,9 @@
 - otherwise (the default): Yahoo Finance through yfinance, with the cache and
   the bundled CSVs as the fallback when a fetch fails.
 
-A further provider (Tiingo, Alpha Vantage) is one module implementing
-``MarketDataProvider.load`` and one branch here.
+A further live provider (Tiingo, Alpha Vantage) is one module with a fetch
+function (``live.Fetch``), wrapped in ``live.CachedLiveProvider`` as
+``yahoo.YahooProvider`` wraps Yahoo's, and one branch here.
 """
 
 from __future__ import annotations
