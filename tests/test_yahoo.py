@@ -76,7 +76,7 @@ def test_recorded_split_response_parses_to_adjusted_closes(tmp_path):
 def test_first_run_is_one_batched_download_then_nothing(tmp_path, fake):
     p = provider(tmp_path, fake)
     prices = p.load(SYMBOLS)
-    assert p.yahoo.calls == 1
+    assert p.download_calls == 1
     assert sorted({r.symbol for r in fake.data_requests()}) == sorted(SYMBOLS)
     assert all(r.params.get("period1") for r in fake.data_requests())  # full history
     iwm = prices.closes["IWM"]
@@ -92,7 +92,7 @@ def test_first_run_is_one_batched_download_then_nothing(tmp_path, fake):
     fake.requests.clear()
     again = provider(tmp_path, fake)
     prices2 = again.load(SYMBOLS)
-    assert again.yahoo.calls == 0 and fake.requests == []
+    assert again.download_calls == 0 and fake.requests == []
     assert prices2.sources["IWM"].kind == "cache"
     assert prices2.closes["IWM"].equals(iwm)
     assert prices2.names["IWM"] == "IWM long name"
@@ -107,7 +107,7 @@ def test_incremental_fetch_asks_only_for_recent_sessions(tmp_path, fake):
     fake.until = "2026-08-21"
     p = provider(tmp_path, fake)
     prices = p.load(["IWM", "QQQ"])
-    assert p.yahoo.calls == 1
+    assert p.download_calls == 1
     (first, *_) = fake.data_requests()
     start = (
         pd.Timestamp(int(first.params["period1"]), unit="s", tz="UTC")
@@ -127,7 +127,7 @@ def test_rate_limit_on_first_try_is_retried_with_backoff(tmp_path, fake):
     p = provider(tmp_path, fake, sleeps=sleeps)
     prices = p.load(["IWM", "QQQ"])
     assert sleeps == [2.0]
-    assert p.yahoo.calls == 2  # the retry asks only for what failed
+    assert p.download_calls == 2  # the retry asks only for what failed
     assert prices.sources["IWM"].kind == "live" and prices.sources["IWM"].message == ""
 
 
@@ -137,7 +137,7 @@ def test_rate_limit_that_persists_falls_back_and_says_so(tmp_path, fake):
     bundled = CsvDirectoryProvider(SAMPLE_DATA, label="bundled CSV (data/)", kind="bundled")
     p = provider(tmp_path, fake, sleeps=sleeps, fallback=bundled)
     prices = p.load(["IWM", "QQQ"])
-    assert sleeps == [2.0, 4.0] and p.yahoo.calls == 3  # bounded
+    assert sleeps == [2.0, 4.0] and p.download_calls == 3  # bounded
     assert prices.sources["IWM"].kind == "bundled"
     assert prices.sources["IWM"].message == "live fetch failed: rate-limited"
 
@@ -188,7 +188,7 @@ def test_split_revision_in_overlap_refetches_full_history(tmp_path, fake):
     fake.requests.clear()
     p = provider(tmp_path, fake)
     prices = p.load(["IWM"])
-    assert p.yahoo.calls == 2  # the incremental range, then the whole history again
+    assert p.download_calls == 2  # the incremental range, then the whole history again
     assert prices.closes["IWM"].loc["2010-01-04"] == pytest.approx(
         fake.closes["IWM"].loc["2010-01-04"], rel=1e-9
     )

@@ -291,6 +291,11 @@ class YahooProvider(CachedLiveProvider):
         )
         self.yahoo = fetch
 
+    @property
+    def download_calls(self) -> int:
+        """How many ``yf.download`` calls this provider made (the tests count them)."""
+        return self.yahoo.calls
+
 
 _yf_configured: Path | None = None
 
