@@ -143,3 +143,17 @@ def test_partial_answers_and_revised_history(tmp_path, feed):
         assert PriceCache(tmp_path).last_fetch("IWM").outcome == "revised"
     finally:
         SERIES["IWM"] = SERIES["IWM"] * 2
+
+
+def test_by_default_the_layer_keeps_the_nyse_clock(tmp_path, feed):
+    """No clock given: NYSE sessions. On Saturday 2026-08-22 the last closed session is
+    Friday's, so a cache holding it is current and nothing is asked."""
+    feed.today = "2026-08-21"
+    saturday = dt.datetime(2026, 8, 22, 15, 0, tzinfo=dt.UTC)
+
+    def make() -> CachedLiveProvider:
+        return CachedLiveProvider(feed, PriceCache(tmp_path), name="Feed", now=lambda: saturday)
+
+    assert make().load(["IWM"]).closes["IWM"].index[-1] == pd.Timestamp("2026-08-21")
+    feed.asked.clear()
+    assert make().load(["IWM"]).sources["IWM"].kind == "cache" and feed.asked == []

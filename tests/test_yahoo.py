@@ -9,15 +9,10 @@ import pandas as pd
 import pytest
 
 from conftest import SAMPLE_DATA, THESIS
+from rotation_notes.clock import last_closed_session
 from rotation_notes.prices.cache import PriceCache
 from rotation_notes.prices.marketdata import CsvDirectoryProvider, SymbolSource, data_warnings
-from rotation_notes.prices.yahoo import (
-    NETWORK,
-    PROVIDER,
-    YahooProvider,
-    classify,
-    last_closed_session,
-)
+from rotation_notes.prices.yahoo import NETWORK, PROVIDER, YahooProvider, classify
 from rotation_notes.refresh import RefreshOptions, refresh
 from yahoo_fake import FIXTURES, FakeYahoo, load_closes
 

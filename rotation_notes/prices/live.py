@@ -22,7 +22,8 @@ same way for every provider:
   status "fallback"); a symbol that stops short of the others is "partial".
 
 The market clock (which session is the last closed one, and when its bar is
-final) comes in as a :class:`Clock`. :class:`OfflineProvider` is the same
+final) is the NYSE calendar of ``rotation_notes.clock`` unless a :class:`Clock`
+is given. :class:`OfflineProvider` is the same
 layer with the network off (``--offline``): the cache and the fallback only.
 """
 
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from rotation_notes import clock as market
 from rotation_notes.prices.cache import PriceCache
 from rotation_notes.prices.marketdata import (
     WARNINGS,
@@ -81,6 +83,10 @@ class Clock:
 
     last_closed_session: Callable[[dt.datetime], dt.date]
     settled_at: Callable[[dt.date], dt.datetime]
+
+
+#: The one market clock: NYSE sessions, early closes included (``rotation_notes.clock``).
+NYSE = Clock(market.last_closed_session, market.settled_at)
 
 
 def newest(
@@ -143,7 +149,7 @@ class CachedLiveProvider:
         cache: PriceCache,
         *,
         name: str,
-        clock: Clock,
+        clock: Clock = NYSE,
         label: str | None = None,
         short: str | None = None,
         fallback: MarketDataProvider | None = None,

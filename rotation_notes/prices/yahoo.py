@@ -15,8 +15,7 @@ classes:
 - unknown symbol (Yahoo has no such ticker): an error for the notes using it;
 - anything else: reported as is.
 
-It also keeps yfinance's own caches (time zones, cookies) in our cache folder,
-and holds the market clock the layer is given (``last_closed_session``).
+It also keeps yfinance's own caches (time zones, cookies) in our cache folder.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from typing import Any
 
 import pandas as pd
 
-from rotation_notes.clock import last_closed_session, settled_at
 from rotation_notes.prices.cache import PriceCache, set_aside_if_unreadable
 from rotation_notes.prices.live import (
     NETWORK,
@@ -43,7 +41,6 @@ from rotation_notes.prices.live import (
     TIMED_OUT,
     UNKNOWN,
     CachedLiveProvider,
-    Clock,
     FetchOutcome,
 )
 from rotation_notes.prices.marketdata import MarketDataProvider, clean_closes
@@ -252,10 +249,6 @@ class YahooFetch:
         return out
 
 
-#: The market clock the cache layer asks (the one place this module hands it over).
-CLOCK = Clock(last_closed_session, settled_at)
-
-
 class YahooProvider(CachedLiveProvider):
     """The default provider: Yahoo's fetch inside the cache layer (``live``)."""
 
@@ -280,7 +273,6 @@ class YahooProvider(CachedLiveProvider):
             name=PROVIDER,
             label="Yahoo Finance",
             short="Yahoo",
-            clock=CLOCK,
             fallback=fallback,
             describe=fetch.names,
             now=now,
