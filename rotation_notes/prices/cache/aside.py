@@ -13,7 +13,7 @@ from pathlib import Path
 from rotation_notes.prices.cache.schema import (
     BUSY_TIMEOUT,
     SIDE_FILES,
-    NotACache,
+    _NotACache,
     corrupt,
     unreadable,
 )
@@ -28,14 +28,14 @@ def check_file(path: Path, check: Callable[[sqlite3.Connection], bool], timeout:
     it closes, so a file that fails is moved aside exactly as it was found."""
     head = read_regular(path, 16)  # never a pipe: SQLite would block opening it
     if head and head != b"SQLite format 3\x00":
-        raise NotACache("it is not an SQLite database (no SQLite header)")
+        raise _NotACache("it is not an SQLite database (no SQLite header)")
     uri = f"{path.absolute().as_uri()}?mode=ro"
     db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
     try:
         return check(db)
     except sqlite3.Error as exc:
         if corrupt(exc):
-            raise NotACache(unreadable(exc)) from exc
+            raise _NotACache(unreadable(exc)) from exc
         raise
     finally:
         db.close()
@@ -45,7 +45,7 @@ def sound(db: sqlite3.Connection) -> bool:
     """``quick_check`` alone, for SQLite files whose schema is not ours to know."""
     problems = [r[0] for r in db.execute("PRAGMA quick_check")]
     if problems != ["ok"]:
-        raise NotACache(f"it is damaged: {problems[0]}")
+        raise _NotACache(f"it is damaged: {problems[0]}")
     return False
 
 
@@ -79,7 +79,7 @@ def set_aside_if_unreadable(path: Path, *, timeout: float = BUSY_TIMEOUT) -> Pat
     def problem() -> str | None:
         try:
             check_file(path, sound, timeout)
-        except NotACache as bad:
+        except _NotACache as bad:
             return str(bad)
         except (sqlite3.Error, OSError):
             return None

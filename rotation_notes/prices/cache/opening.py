@@ -25,8 +25,8 @@ from rotation_notes.prices.cache.schema import (
     BUSY_TIMEOUT,
     DB_NAME,
     SIDE_FILES,
-    NewerCache,
-    NotACache,
+    _NewerCache,
+    _NotACache,
     check_cache,
     corrupt,
     create_schema,
@@ -62,7 +62,7 @@ def memory_copy(
                 src.close()
             if not check_cache(mem):
                 return mem, True
-        except (sqlite3.Error, NotACache, OSError, ValueError) as exc:
+        except (sqlite3.Error, _NotACache, OSError, ValueError) as exc:
             log.debug("nothing copied from the cache: %s", exc)
         mem.close()
         mem = sqlite3.connect(":memory:", isolation_level=None)
@@ -139,11 +139,11 @@ class CacheFile:
             raise self.unusable(*self.diagnose(exc)) from None
         try:
             return self.connect()
-        except NotACache as bad:
+        except _NotACache as bad:
             return self.replace(str(bad))
 
     def connect(self) -> sqlite3.Connection:
-        """The database, checked (``NotACache``) and ready; ``CacheUnusable`` if it cannot
+        """The database, checked (``_NotACache``) and ready; ``CacheUnusable`` if it cannot
         be opened.
 
         The check reads through a read-only connection, after a look at the file's header:
@@ -161,16 +161,16 @@ class CacheFile:
             if new:
                 create_schema(db)
             return db
-        except (sqlite3.Error, OSError, NotACache) as exc:
+        except (sqlite3.Error, OSError, _NotACache) as exc:
             if db is not None:
                 with suppress(sqlite3.Error):
                     db.close()
-            if isinstance(exc, NewerCache):
+            if isinstance(exc, _NewerCache):
                 raise self.unusable(str(exc), hint="upgrade rotation-notes, or " + OTHER) from None
-            if isinstance(exc, NotACache):
+            if isinstance(exc, _NotACache):
                 raise
             if isinstance(exc, sqlite3.Error) and corrupt(exc):
-                raise NotACache(unreadable(exc)) from exc
+                raise _NotACache(unreadable(exc)) from exc
             raise self.unusable(*self.diagnose(exc)) from None
 
     def odd_file(self) -> str | None:
@@ -206,7 +206,7 @@ class CacheFile:
         try:
             try:
                 return self.connect()  # replaced by another run meanwhile?
-            except NotACache as bad:
+            except _NotACache as bad:
                 reason = str(bad)
             try:
                 aside = move_aside(self.path)
@@ -223,7 +223,7 @@ class CacheFile:
             )
             try:
                 return self.connect()
-            except NotACache as bad:  # a fresh file that is not sound: leave it alone
+            except _NotACache as bad:  # a fresh file that is not sound: leave it alone
                 raise self.unusable(f"a fresh cache {bad}") from None
         finally:
             release()

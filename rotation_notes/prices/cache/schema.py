@@ -58,11 +58,14 @@ TABLES = {
 }
 
 
-class NotACache(Exception):
-    """The database cannot be read as our price cache (corrupt, not SQLite, another schema)."""
+class _NotACache(Exception):
+    """The database cannot be read as our price cache (corrupt, not SQLite, another schema).
+
+    Internal to the cache package (hence the underscore): it never leaves ``opening`` and
+    ``aside``, which turn it into a move aside or a ``CacheUnusable``."""
 
 
-class NewerCache(NotACache):
+class _NewerCache(_NotACache):
     """A sound cache of a newer rotation-notes: not ours to move aside (another install on
     this machine is using it), so it is left as it is and this run keeps prices in memory."""
 
@@ -93,7 +96,7 @@ def environmental(exc: BaseException) -> bool:
 
 
 def check_cache(db: sqlite3.Connection) -> bool:
-    """Raise ``NotACache`` unless ``db`` is a sound price cache of this or an older version.
+    """Raise ``_NotACache`` unless ``db`` is a sound price cache of this or an older version.
 
     Returns True for an empty database (a new cache). ``quick_check`` reads every page, so
     damage anywhere is found, not only in the pages this run would happen to read.
@@ -102,11 +105,11 @@ def check_cache(db: sqlite3.Connection) -> bool:
         problems = [r[0] for r in db.execute("PRAGMA quick_check")]
     except sqlite3.DatabaseError as exc:
         if corrupt(exc):
-            raise NotACache(unreadable(exc)) from exc
+            raise _NotACache(unreadable(exc)) from exc
         raise
     if problems != ["ok"]:
         more = f" and {len(problems) - 1} more problems" if len(problems) > 1 else ""
-        raise NotACache(f"it is damaged: {problems[0]}{more}")
+        raise _NotACache(f"it is damaged: {problems[0]}{more}")
     tables = {
         name
         for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -115,13 +118,13 @@ def check_cache(db: sqlite3.Connection) -> bool:
     if not tables:
         return True
     if tables != set(TABLES):
-        raise NotACache(
+        raise _NotACache(
             f"it is not a rotation-notes price cache (its tables: {', '.join(sorted(tables))})"
         )
     for table, columns in TABLES.items():
         have = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
         if have != columns:
-            raise NotACache(
+            raise _NotACache(
                 f"it is not a rotation-notes price cache (table {table} has columns "
                 f"{', '.join(have)})"
             )
@@ -132,7 +135,7 @@ def check_cache(db: sqlite3.Connection) -> bool:
         )
     ]
     if extra:  # code that would run inside our writes: not ours
-        raise NotACache(f"it is not a rotation-notes price cache (it holds {', '.join(extra)})")
+        raise _NotACache(f"it is not a rotation-notes price cache (it holds {', '.join(extra)})")
     (bad,) = db.execute(
         "SELECT count(*) FROM bars WHERE typeof(close) != 'real' OR NOT (close > 0) "
         "OR typeof(date) != 'text' OR length(date) != 10 "
@@ -140,13 +143,13 @@ def check_cache(db: sqlite3.Connection) -> bool:
         "OR date < '1800-01-01' OR date > '2199-12-31'"
     ).fetchone()
     if bad:
-        raise NotACache(f"it is damaged: {bad} price rows are not a date and a close")
+        raise _NotACache(f"it is damaged: {bad} price rows are not a date and a close")
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     version = row[0] if row else str(SCHEMA_VERSION)
     if not str(version).isdigit():
-        raise NotACache(f"its schema version is {version!r}")
+        raise _NotACache(f"its schema version is {version!r}")
     if int(version) > SCHEMA_VERSION:
-        raise NewerCache(
+        raise _NewerCache(
             f"it was written by a newer rotation-notes (schema version {version}; "
             f"this version reads {SCHEMA_VERSION})"
         )
