@@ -231,7 +231,7 @@ def _our_exception_classes() -> list[type[BaseException]]:
 
 #: Ours, but deliberately of another tree: a file that is not regular is an OSError to
 #: every caller that reads files; the YAML loader's own errors are turned into a
-#: FrontmatterError where the note is parsed; the cache's checks never leave cache.py.
+#: FrontmatterError where the note is parsed; the cache's checks never leave the cache package.
 OTHER_TREES = {"NotRegularFile", "YAMLLimitError", "DuplicateKeyError", "_NotACache", "_NewerCache"}
 
 
