@@ -1,8 +1,11 @@
-"""Command line: parse, call one library function, map errors to exit codes.
+"""Command line: parse, call one library function, print, map errors to exit codes.
 
 Exit codes (also in README.md): 0 everything refreshed; 1 ``--check`` found a
 note or chart that would change; 2 a note failed, or bad usage; 130
-interrupted. Heavy modules are imported inside commands so ``--help`` is fast.
+interrupted. A command returns its outcome's code; every error is raised, as a
+``RotationNotesError`` (or a bug, or Ctrl-C/SIGTERM), and ``main`` alone turns it
+into a message and a code. The logic lives in ``refresh``, ``watch`` and
+``schedule``. Heavy modules are imported inside commands so ``--help`` is fast.
 """
 
 from __future__ import annotations
@@ -373,49 +376,18 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: ANN001
-
-    from rotation_notes.refresh import refresh
-    from rotation_notes.schedule import (
-        Calendar,
-        attach_run_log,
-        now_utc,
-        record_run,
-        scheduled_refresh,
-    )
+    from rotation_notes.errors import UsageError
+    from rotation_notes.schedule import attach_run_log, run_scheduled
 
     if options.check or options.diff or options.as_of or options.notes or options.init:
-        print(
-            "rotation-notes: error: --scheduled refreshes the whole vault as of today; "
-            "it cannot be combined with --check, --diff, --as-of, --note or --init",
-            file=sys.stderr,
+        raise UsageError(
+            "--scheduled refreshes the whole vault as of today; "
+            "it cannot be combined with --check, --diff, --as-of, --note or --init"
         )
-        return EXIT_FAILED
     path = attach_run_log()
     logging.getLogger("rotation_notes").setLevel(logging.INFO)
     log.info("scheduled run for %s (log: %s)", root, path)
-
-    def run(session: dt.date) -> tuple[int, bool]:
-        report = refresh(root, options)
-        for n in report.notes:
-            log.info("%s %s%s", n.status, n.path, f": {n.error}" if n.error else "")
-        sources = report.data.values()
-        # any symbol from a fallback (a failed fetch, --offline) leaves the session to retry
-        live = not any(d.get("message") for d in sources)
-        # live data must also reach the session (Yahoo settles after the calendar's close)
-        reaches = all(
-            (d.get("last_session") or "") >= session.isoformat()
-            for d in sources
-            if d.get("kind") in ("live", "cache") and not d.get("message")
-        )
-        return report.exit_code(False), live and reaches
-
-    now = now_utc()
-    try:
-        result = scheduled_refresh(root, run, now=now, calendar=Calendar(), wait=args.lock_wait)
-    except Exception as exc:  # e.g. the vault is busy, a bad data_dir; recorded, then reported
-        log.error("scheduled run failed: %s", exc)
-        record_run(root, now, None, EXIT_FAILED, f"failed: {exc}", done=False)
-        raise
+    result = run_scheduled(root, options, wait=args.lock_wait)
     print(result.message, file=sys.stderr)
     return result.exit_code
 
@@ -434,16 +406,19 @@ def _open_cache(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps -
     return vault, PriceCache(cache_dir_for(vault, args.cache), fallback=False)
 
 
+def _interrupt_on_signals() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt (exit 130), from this moment on."""
+    import signal
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # main() turns it into exit 130; writes clean up their temp file
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupted)
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from rotation_notes.prices.sources import make_provider
-    from rotation_notes.prices.yahoo import last_closed_session
-    from rotation_notes.refresh import RefreshOptions, refresh
-    from rotation_notes.vault.lock import vault_lock
-    from rotation_notes.vault.vault import Vault
-    from rotation_notes.watch import MemoryPrices, Watcher
-
+    _interrupt_on_signals()  # before anything slow: a stop at any moment exits 130
     watch_log = logging.getLogger("rotation_notes.watch")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
@@ -451,187 +426,39 @@ def cmd_watch(args: argparse.Namespace) -> int:
     watch_log.setLevel(logging.ERROR if args.quiet else logging.INFO)
     watch_log.propagate = False
 
-    vault = Vault.open(args.vault)
-    prices = MemoryPrices(
-        make_provider(vault, offline=args.offline, data_dir=args.data, cache_dir=args.cache)
-    )
+    from rotation_notes.watch import run_watch
 
-    def render(rels: list[str] | None):  # noqa: ANN202
-        options = RefreshOptions(
-            candidates=rels, offline=args.offline, data_dir=args.data, cache_dir=args.cache
-        )
-        with vault_lock(vault.root, wait=10.0):  # one writer: a scheduled run may be at work
-            return refresh(vault.root, options, provider=prices)
-
-    live = not (args.offline or args.data or vault.config.provider == "bundled")
-    session = [last_closed_session(dt.datetime.now(dt.UTC))]
-
-    def prices_tick() -> list[str]:
-        if args.prices_every is None:
-            latest = last_closed_session(dt.datetime.now(dt.UTC))
-            if latest <= session[0]:
-                return []
-            session[0] = latest
-            why = f"after the close of {latest}"
-        else:
-            why = f"every {args.prices_every:g} min"
-        try:
-            count = prices.reload()
-        except Exception as exc:  # noqa: BLE001 - keep watching with the prices held
-            log.debug("price reload failed", exc_info=True)
-            watch_log.info("prices not refreshed (%s): %s; keeping the ones held", why, exc)
-            return []
-        watch_log.info("prices refreshed (%s): %d symbols", why, count)
-        return ["prices"]
-
-    import signal
-
-    def interrupted(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # main() turns it into exit 130; writes clean up their temp file
-
-    signal.signal(signal.SIGTERM, interrupted)  # until the watcher installs its own handlers
-    watch_log.info("refreshing every thesis note in %s", vault.root)
-    initial = render(None)
-    for n in initial.notes:
-        if n.status == "failed":
-            watch_log.info("failed %s (trigger: start): %s", n.path, n.error)
-        else:
-            watch_log.info("%s %s (trigger: start)", n.status, n.path)
-    watcher = Watcher(
-        vault.root,
-        render,
-        debounce=args.debounce,
+    return run_watch(
+        args.vault,
+        offline=args.offline,
+        data_dir=args.data,
+        cache_dir=args.cache,
         poll=args.poll,
-        templates_dir=vault.config.templates_dir,
-        on_tick=prices_tick if live else None,
-        tick_every=60.0 if args.prices_every is None else args.prices_every * 60,
+        debounce=args.debounce,
+        prices_every=args.prices_every,
     )
-    return watcher.run(initial)
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    import shutil
-    import subprocess
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from rotation_notes.schedule import Units, install, status, uninstall
 
-    from rotation_notes.errors import UsageError
-    from rotation_notes.schedule import (
-        UnitSpec,
-        current_platform,
-        foreign_units,
-        log_file,
-        read_state,
-        state_file,
-        unit_dir,
-        units_for,
+    units = Units.plan(
+        args.vault, args.at, args.tz, args.platform, must_exist=args.schedule_command == "install"
     )
-    from rotation_notes.vault.vault import find_vault_root
+    if args.schedule_command == "status":
+        return status(units, out=_out)
+    action = install if args.schedule_command == "install" else uninstall
+    return action(
+        units, print_only=args.print_only, activate=not args.no_activate, out=_out, err=_err
+    )
 
-    try:
-        root = find_vault_root(args.vault)
-    except UsageError:
-        if args.schedule_command == "install":
-            raise
-        root = Path(args.vault).expanduser().resolve()  # a vault moved or deleted since
-    platform = args.platform or current_platform()
-    spec = UnitSpec(root, args.at, args.tz, str(Path(sys.executable).absolute()))
-    try:
-        ZoneInfo(args.tz)
-        spec.hour_minute()
-        units = units_for(platform, spec, log_file())
-    except (ValueError, KeyError, ZoneInfoNotFoundError) as exc:
-        print(
-            f"rotation-notes: error: {exc} (--at HH:MM, --tz an IANA zone like America/New_York)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    folder = unit_dir(platform)
 
-    failures = 0
+def _out(text: str) -> None:
+    print(text)
 
-    def run(cmd: list[str]) -> None:
-        nonlocal failures
-        if args.no_activate or args.print_only or not shutil.which(cmd[0]):
-            print(
-                f"to {'run' if args.print_only else 'activate'}: {' '.join(cmd)}", file=sys.stderr
-            )
-            return
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode:
-            failures += 1
-            print(f"{' '.join(cmd)} failed: {done.stderr.strip()}", file=sys.stderr)
 
-    if args.schedule_command == "install":
-        if args.print_only:
-            for name, body in units.items():
-                print(f"# {folder / name}\n{body}")
-            return 0
-        foreign = foreign_units(folder, units)
-        if foreign:
-            print(
-                f"rotation-notes: error: {', '.join(map(str, foreign))} exists and was not "
-                "written by rotation-notes; not replaced. Move it away, or install for "
-                "another vault folder name",
-                file=sys.stderr,
-            )
-            return EXIT_FAILED
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, body in units.items():
-            # Task Scheduler XML declares (and schtasks expects) UTF-16
-            encoding = "utf-16" if name.endswith(".xml") else "utf-8"
-            (folder / name).write_text(body, encoding=encoding)
-            print(f"wrote {folder / name}", file=sys.stderr)
-        first = folder / next(iter(units))
-        if platform == "linux":
-            run(["systemctl", "--user", "daemon-reload"])
-            run(["systemctl", "--user", "enable", "--now", f"{spec.name}.timer"])
-            print("to run while logged out: loginctl enable-linger $USER", file=sys.stderr)
-        elif platform == "macos":
-            run(["launchctl", "load", "-w", str(first)])
-        elif platform == "windows":
-            run(["schtasks", "/Create", "/TN", spec.name, "/XML", str(first), "/F"])
-        else:
-            print(
-                f"add it to your crontab: (crontab -l; cat '{first}') | crontab -", file=sys.stderr
-            )
-        return EXIT_FAILED if failures else 0
-    if args.schedule_command == "uninstall":
-        if platform == "linux":
-            run(["systemctl", "--user", "disable", "--now", f"{spec.name}.timer"])
-        elif platform == "macos":
-            run(["launchctl", "unload", "-w", str(folder / next(iter(units)))])
-        elif platform == "windows":
-            run(["schtasks", "/Delete", "/TN", spec.name, "/F"])
-        foreign = foreign_units(folder, units)
-        for name in units:
-            if folder / name in foreign:
-                failures += 1
-                print(
-                    f"not removed {folder / name}: not written by rotation-notes", file=sys.stderr
-                )
-                continue
-            if args.print_only:
-                print(f"would remove {folder / name}")
-                continue
-            (folder / name).unlink(missing_ok=True)
-            print(f"removed {folder / name}", file=sys.stderr)
-        return EXIT_FAILED if failures else 0
-    installed = [str(folder / n) for n in units if (folder / n).exists()]
-    print(f"unit: {', '.join(installed) if installed else 'not installed'}")
-    state = read_state(root)
-    if not state:
-        print(f"last run: never (state: {state_file(root)})")
-    else:
-        print(f"last run: {state.get('last_run')} (exit {state.get('last_exit_code')})")
-        print(f"last session processed: {state.get('last_session', 'none yet')}")
-        print(f"outcome: {state.get('last_outcome')}")
-    path = log_file()
-    if path.exists():
-        tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
-        print(f"log ({path}):")
-        for line in tail:
-            print(f"  {line}")
-    return 0
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def cmd_data_status(args: argparse.Namespace) -> int:
@@ -654,9 +481,8 @@ def cmd_data_status(args: argparse.Namespace) -> int:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    from rotation_notes.prices.cache import PriceCache
-    from rotation_notes.prices.sources import cache_dir_for
-    from rotation_notes.prices.yahoo import YahooProvider
+    from rotation_notes.prices.cache import CacheUnusable, PriceCache
+    from rotation_notes.prices.sources import make_provider
     from rotation_notes.refresh import thesis_symbols
 
     vault, symbols, failed = thesis_symbols(args.vault)
@@ -665,11 +491,20 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     if not symbols:
         print(f"no thesis notes in {vault.root}", file=sys.stderr)
         return EXIT_FAILED if failed else 0
-    provider = YahooProvider(PriceCache(cache_dir_for(vault, args.cache), fallback=False))
+    provider = make_provider(
+        vault, offline=False, data_dir=None, cache_dir=args.cache, fetch_only=True
+    )
+    cache = getattr(provider, "cache", None)  # a live provider's; bundled CSVs have none
+    if not isinstance(cache, PriceCache):
+        cache = None
+        print(
+            f'provider = "bundled" in rotation-notes.toml: nothing to fetch; prices come '
+            f"from {provider.name}",
+            file=sys.stderr,
+        )
     prices = provider.load(symbols)
-    if not provider.cache.persistent:  # it failed mid-fetch (disk full, locked): say so
-        print(f"rotation-notes: error: {provider.cache.problem}", file=sys.stderr)
-        return EXIT_FAILED
+    if cache is not None and not cache.persistent:  # it failed mid-fetch (disk full, locked)
+        raise CacheUnusable(cache.problem or f"the price cache {cache.path} failed")
     bad = 0
     for s in symbols:
         src = prices.sources.get(s)
@@ -679,20 +514,22 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
         elif src is None:
             bad += 1
             print(f"{s:<8} failed: {prices.missing.get(s, 'no data')}", file=sys.stderr)
-        elif src.message:
+        elif not src.complete:
             bad += 1
             print(f"{s:<8} {src.message}; cache holds data to {src.last_session}", file=sys.stderr)
         else:
-            what = "fetched" if src.kind == "live" else "already current"
+            what = {"live": "fetched", "cache": "already current"}.get(src.kind, src.provider)
             print(f"{s:<8} {what}, data to {src.last_session}", file=sys.stderr)
     print(
-        f"{len(symbols) - bad} of {len(symbols)} symbols current in {provider.cache.path}",
+        f"{len(symbols) - bad} of {len(symbols)} symbols current in "
+        f"{cache.path if cache is not None else provider.name}",
         file=sys.stderr,
     )
     return EXIT_FAILED if bad or failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the one place where errors become messages and exit codes."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

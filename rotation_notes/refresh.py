@@ -1,6 +1,7 @@
 """The refresh job: find thesis notes, load data once, render, write what changed.
 
-This is the I/O edge around the pure core in ``compose``. One broken note
+This is the I/O edge around the pure core in ``thesis.core``: it scans the vault,
+loads the prices once, hands each thesis to the core, compares and writes. One broken note
 never stops the others: each note's failure is caught, reported with its
 reason, and that note is left untouched.
 """
@@ -13,7 +14,6 @@ import difflib
 import hashlib
 import logging
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +29,9 @@ from rotation_notes.errors import (
     RotationNotesError,
     UsageError,
 )
-from rotation_notes.note.regions import REGION_NAMES, Region, find_regions, insert_missing
 from rotation_notes.note.text import (
-    BOM,
     NoteText,
     decode_note,
-    find_wikilinks,
     key_line,
     may_be_thesis,
     parse_frontmatter,
@@ -42,16 +39,14 @@ from rotation_notes.note.text import (
 )
 from rotation_notes.output.charts import is_own_chart
 from rotation_notes.output.templates import make_env
-from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet
+from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet, SymbolSource
 from rotation_notes.prices.sources import make_provider
-from rotation_notes.thesis.compose import ChartPlan, build_context, render_note, session_as_of
+from rotation_notes.thesis.chartplans import ChartPlan
+from rotation_notes.thesis.core import Thesis, catalyst_windows, compose, read_thesis
 from rotation_notes.thesis.spec import (
     SPEC_KEY,
     CatalystWindow,
     ThesisSpec,
-    is_thesis,
-    parse_catalyst,
-    parse_spec,
 )
 from rotation_notes.vault.files import (
     NotRegularFile,
@@ -103,6 +98,8 @@ class NoteReport:
     diff: str = ""
     #: vault-relative path -> sha256 of the bytes this run wrote there (for the watcher)
     written: dict[str, str] = field(default_factory=dict)
+    #: the type of the error that failed the note (what decisions read, never ``error``)
+    error_type: type[Exception] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +121,8 @@ class RefreshReport:
     notes: list[NoteReport]
     data: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    #: symbol -> where its prices came from, with ``status`` (not in the JSON report)
+    sources: dict[str, SymbolSource] = field(default_factory=dict)
 
     def exit_code(self, check: bool) -> int:
         if any(n.status == "failed" for n in self.notes):
@@ -145,10 +144,33 @@ class RefreshReport:
 class _Prepared:
     rel: str
     raw: bytes
-    note: NoteText
-    spec: ThesisSpec
-    regions: list[Region]
+    thesis: Thesis
     catalysts: list[CatalystWindow]
+
+    @property
+    def note(self) -> NoteText:
+        return self.thesis.note
+
+    @property
+    def spec(self) -> ThesisSpec:
+        return self.thesis.spec
+
+
+class _VaultLinks:
+    """The core's view of linked notes: Obsidian's link rules, notes inside the vault."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+
+    def resolve(self, target: str, source: str) -> str | None:
+        return self.run.vault.resolve_link(target, source)
+
+    def read(self, path: str) -> tuple[NoteText, dict[str, Any]]:
+        return self.run.read_linked(path)
+
+    def not_a_note(self, target: str) -> str:
+        special = self.run.vault.special_named(target)
+        return f"{special[0]} is {special[1]}, not a note" if special else ""
 
 
 class _Run:
@@ -182,41 +204,6 @@ class _Run:
             self._linked[rel] = (note, parse_frontmatter(note, rel))
         return self._linked[rel]
 
-    def catalysts(self, rel: str, note: NoteText, spec: ThesisSpec) -> list[CatalystWindow]:
-        out: list[CatalystWindow] = []
-        if spec.catalyst_links is not None:
-            for i, link in enumerate(spec.catalyst_links):
-                target = self.vault.resolve_link(link.target, rel)
-                if target is None or not target.lower().endswith(".md"):
-                    special = self.vault.special_named(link.target)
-                    raise LinkError(
-                        f"catalyst [[{link.target}]] does not resolve to a note"
-                        + (f" ({special[0]} is {special[1]}, not a note)" if special else ""),
-                        path=rel,
-                        key=f"catalysts[{i}]",
-                        hint="create the note or fix the link",
-                    )
-                cnote, cmeta = self.read_linked(target)
-                out.append(parse_catalyst(cmeta, cnote, target, link))
-            return out
-        seen = set()
-        for link in find_wikilinks("".join(note.lines[note.body_start :])):
-            target = self.vault.resolve_link(link.target, rel)
-            if not target or not target.lower().endswith(".md") or target in seen:
-                continue
-            seen.add(target)
-            try:
-                cnote, cmeta = self.read_linked(target)
-            except (OSError, NoteError) as exc:
-                # a linked note we cannot read may be a catalyst: say so, do not guess
-                self.warnings.setdefault(rel, []).append(
-                    f"linked note {target} not checked for an event window: {exc}"
-                )
-                continue
-            if cmeta.get("event_start") is not None:
-                out.append(parse_catalyst(cmeta, cnote, target, link))
-        return out
-
     def prepare(self, rel: str, explicit: bool) -> _Prepared | None:
         path = self.vault.abs(rel)
         head, size = read_head(path)
@@ -228,26 +215,7 @@ class _Run:
                     path=rel,
                     hint="re-save it as UTF-8; it was left untouched",
                 )
-        if may_be_thesis(head, SPEC_KEY):
-            if size > MAX_NOTE_BYTES:
-                raise NoteError(
-                    f"note is {size / 1e6:.1f} MB; rotation-notes refreshes thesis notes "
-                    f"up to {MAX_NOTE_BYTES / 1e6:.0f} MB; left untouched",
-                    path=rel,
-                    hint="move bulk material (pasted data, logs) into a linked note",
-                )
-            if not stays_inside(path, self.vault.root):
-                raise NoteError(
-                    f"note is a link to a file outside the vault ({path.resolve()}); not changed",
-                    path=rel,
-                    hint="rotation-notes writes inside the vault only",
-                )
-            raw = head if len(head) == size else read_regular(path)
-            note = decode_note(raw)
-            src = note.frontmatter_src
-        else:
-            src = None
-        if src is None or SPEC_KEY not in src:
+        if not may_be_thesis(head, SPEC_KEY):
             if explicit:
                 raise NoteError(
                     f"not a thesis note (no '{SPEC_KEY}' property)",
@@ -255,46 +223,43 @@ class _Run:
                     hint="see docs/frontmatter.md for the thesis properties",
                 )
             return None
-        meta = parse_frontmatter(note, rel)
-        if not is_thesis(meta):
-            if explicit:
-                raise NoteError(f"not a thesis note (no '{SPEC_KEY}' property)", path=rel)
-            return None
-        if note.undecodable:
-            offset, line = _first_bad_utf8(raw)
+        if size > MAX_NOTE_BYTES:
             raise NoteError(
-                f"note is not valid UTF-8: the first bad byte is at offset {offset:,} "
-                f"(line {line})",
+                f"note is {size / 1e6:.1f} MB; rotation-notes refreshes thesis notes "
+                f"up to {MAX_NOTE_BYTES / 1e6:.0f} MB; left untouched",
                 path=rel,
-                line=line,
-                hint="re-save it as UTF-8; it was left untouched",
+                hint="move bulk material (pasted data, logs) into a linked note",
             )
-        spec = parse_spec(meta, note, rel, self.vault.config.stale_after_days)
-        regions = find_regions(note, rel)
-        if self.options.init:
-            wanted = (
-                list(REGION_NAMES) if spec.charts else [n for n in REGION_NAMES if n != "charts"]
+        if not stays_inside(path, self.vault.root):
+            raise NoteError(
+                f"note is a link to a file outside the vault ({path.resolve()}); not changed",
+                path=rel,
+                hint="rotation-notes writes inside the vault only",
             )
-            text = insert_missing(note, regions, wanted, rel)
-            if text != note.text:
-                note = decode_note(note.encode(text))
-                regions = find_regions(note, rel)
-        try:
-            catalysts = self.catalysts(rel, note, spec)
-        except OSError as exc:  # a linked note that cannot be read (permissions, dangling link)
-            raise LinkError(
-                f"cannot read a linked note: {exc}", path=rel, hint="fix or restore the linked note"
-            ) from exc
-        return _Prepared(rel, raw, note, spec, regions, catalysts)
+        raw = head if len(head) == size else read_regular(path)
+        thesis = read_thesis(
+            decode_note(raw),
+            rel,
+            stale_after_days=self.vault.config.stale_after_days,
+            init=self.options.init,
+        )
+        if thesis is None:
+            if explicit:
+                raise NoteError(
+                    f"not a thesis note (no '{SPEC_KEY}' property)",
+                    path=rel,
+                    hint="see docs/frontmatter.md for the thesis properties",
+                )
+            return None
+        catalysts, warnings = catalyst_windows(thesis, _VaultLinks(self))
+        if warnings:
+            self.warnings.setdefault(rel, []).extend(warnings)
+        return _Prepared(rel, raw, thesis, catalysts)
 
     def chart_paths(self, p: _Prepared) -> dict[str, tuple[str, str]]:
+        """Where each chart the note shows goes: (vault-relative path, embed text)."""
         out = {}
-        body = "".join(p.note.lines[p.note.body_start :])
-        embedded = {link.target.lower() for link in find_wikilinks(body) if link.embed}
-        has_region = any(r.name == "charts" for r in p.regions)
-        for chart in p.spec.charts:
-            if not has_region and chart.file.lower() not in embedded:
-                continue
+        for chart in p.thesis.charts_shown():
             existing = self.vault.resolve_link(chart.file, p.rel)
             if existing is not None:
                 rel = existing
@@ -372,17 +337,6 @@ def _own_chart_bytes(path: Path, rel: str, note: str, line: int | None) -> bytes
             "and refresh again",
         )
     return current
-
-
-def _first_bad_utf8(raw: bytes) -> tuple[int, int]:
-    """The byte offset of the first byte that is not UTF-8, and its 1-based line."""
-    payload = raw[len(BOM) :] if raw.startswith(BOM) else raw
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = exc.start + (len(raw) - len(payload))
-        return offset, len(re.findall(rb"\r\n?|\n", raw[:offset])) + 1
-    return 0, 1
 
 
 def _one_per_file(vault: Vault, targets: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
@@ -506,6 +460,7 @@ def refresh(
         )
         prices = provider.load(symbols)
     report_all = RefreshReport(vault.root, reports, dry_run=options.dry_run)
+    report_all.sources = dict(prices.sources)
     report_all.data = {s: src.to_json() for s, src in prices.sources.items()}
     for s, why in {**prices.missing, **prices.unknown}.items():
         report_all.data[s] = {
@@ -522,6 +477,7 @@ def refresh(
             _refresh_one(run, p, report, prices, env)
         except RotationNotesError as exc:
             report.status, report.error = "failed", _error_text(p.rel, exc)
+            report.error_type = type(exc)
             report.changed = []
         except OSError as exc:
             report.status, report.error = "failed", _os_error_text(p.rel, exc, vault.root)
@@ -536,33 +492,24 @@ def refresh(
 
 def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, env: Any) -> None:
     options, vault = run.options, run.vault
-    unknown = [s for s in p.spec.symbols() if s in prices.unknown]
-    if unknown:
-        raise DataError(
-            f"unknown symbol {', '.join(unknown)}: {prices.unknown[unknown[0]]}",
-            path=p.rel,
-            hint="check the ticker in the note's properties (Yahoo spells indices ^RUT, ^GSPC)",
-        )
-    as_of = session_as_of(p.spec, prices, options.as_of, p.rel)
-    composed = build_context(
-        p.spec, prices, as_of, p.catalysts, run.chart_paths(p), p.rel, options.as_of
+    done = compose(
+        p.thesis, prices, p.catalysts, env, requested=options.as_of, chart_paths=run.chart_paths(p)
     )
-    report.as_of = as_of.isoformat()
-    report.tickers = composed.report_tickers
-    report.catalysts = composed.report_catalysts
-    report.charts = [c.rel for c in composed.charts]
-    present = {r.name for r in p.regions}
-    missing = [n for n in REGION_NAMES if n not in present and (n != "charts" or p.spec.charts)]
+    report.as_of = done.as_of.isoformat()
+    report.tickers = done.tickers
+    report.catalysts = done.catalysts
+    report.charts = [c.rel for c in done.charts]
+    missing = p.thesis.missing_regions()
     if missing:
         report.warnings.append(f"no region for {', '.join(missing)}; 'refresh --init' inserts them")
-    report.warnings.extend(composed.context["data"]["warnings"])
+    report.warnings.extend(done.warnings)
     report.warnings.extend(run.warnings.get(p.rel, []))
 
-    new_text = render_note(p.note, p.regions, env, composed.context, p.rel)
+    new_text = done.text
     new_raw = p.note.encode(new_text)
 
     reals = {}
-    for c in composed.charts:
+    for c in done.charts:
         # keyed by the real file: two chart paths may be one file through a symlink
         reals[c.rel] = os.path.realpath(vault.abs(c.rel))
         owner = run.charts.setdefault(reals[c.rel], (p.rel, c.result.png, c.rel))
@@ -574,7 +521,7 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
                 hint="give one of the two charts another file name",
             )
     chart_writes: list[tuple[ChartPlan, Path, bytes | None]] = []
-    for c in composed.charts:
+    for c in done.charts:
         if any(reals[w.rel] == reals[c.rel] for w, _, _ in chart_writes):
             continue  # one file, drawn once
         path = vault.abs(c.rel)

@@ -8,8 +8,13 @@ again (a run started at the same moment may have just done it), refreshes, and r
 session. A run that could only use stale data (a live fetch failed) or that failed is not
 recorded as done, so the next scheduled run tries again.
 
+Whether a run was complete is ``data_complete``, decided by each symbol's status. The session
+comes from the one market clock (``clock.py``).
+
 The unit generators are pure functions: systemd user timer + service (Linux), launchd agent
-(macOS), Task Scheduler XML (Windows), a crontab line elsewhere.
+(macOS), Task Scheduler XML (Windows), a crontab line elsewhere. ``install``, ``uninstall`` and
+``status`` write, enable, remove and report them (the only subprocess calls: systemctl,
+launchctl, schtasks); they say what they do through the ``out``/``err`` callables they are given.
 """
 
 from __future__ import annotations
@@ -26,43 +31,21 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 import platformdirs
 
+from rotation_notes.clock import last_closed_session, now_utc
+from rotation_notes.errors import EXIT_FAILED
 from rotation_notes.vault.files import read_regular
 from rotation_notes.vault.lock import state_dir, vault_key, vault_lock
 
+if TYPE_CHECKING:
+    from rotation_notes.refresh import RefreshOptions, RefreshReport
+
 log = logging.getLogger(__name__)
-
-#: Daily bars settle a little after the close; a scheduled run waits that long.
-SETTLE = dt.timedelta(minutes=30)
-NOW_ENV = "ROTATION_NOTES_NOW"  # tests only: pretend it is this instant (ISO 8601)
-
-
-class Calendar:
-    """The NYSE session calendar (``exchange_calendars`` XNYS)."""
-
-    def __init__(self) -> None:
-        import exchange_calendars as xcals
-
-        self._cal = xcals.get_calendar("XNYS")
-
-    def last_closed_session(self, now: dt.datetime) -> dt.date | None:
-        """The latest session whose close (early closes included) settled by ``now``."""
-        sched = self._cal.schedule
-        closes = sched["close"]
-        settled = closes[closes + SETTLE <= now.astimezone(dt.UTC)]
-        return settled.index[-1].date() if len(settled) else None
-
-
-def now_utc() -> dt.datetime:
-    fake = os.environ.get(NOW_ENV)
-    if fake:
-        return dt.datetime.fromisoformat(fake.replace("Z", "+00:00"))
-    return dt.datetime.now(dt.UTC)
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -123,7 +106,6 @@ def scheduled_refresh(
     run_refresh: Callable[[dt.date], tuple[int, bool]],
     *,
     now: dt.datetime,
-    calendar: Calendar,
     wait: float = 600.0,
 ) -> ScheduledResult:
     """Refresh once per closed NYSE session.
@@ -132,11 +114,11 @@ def scheduled_refresh(
     reaches the session. The state is written while the lock is held, so a run waiting for the
     lock always sees what the run before it did.
     """
-    session = calendar.last_closed_session(now)
+    session = last_closed_session(now)
     state = read_state(root)
     done = state.get("last_session")
-    if session is None or (done and dt.date.fromisoformat(done) >= session):
-        msg = f"nothing to do: no new session since {done or session}"
+    if done and dt.date.fromisoformat(done) >= session:
+        msg = f"nothing to do: no new session since {done}"
         log.info(msg)
         return ScheduledResult(False, session, 0, msg)
     with vault_lock(root, wait=wait):
@@ -156,6 +138,48 @@ def scheduled_refresh(
         record_run(root, now, session, code, msg, done=code == 0 and complete)
     log.info(msg)
     return ScheduledResult(True, session, code, msg)
+
+
+def data_complete(report: RefreshReport, session: dt.date) -> bool:
+    """Whether a run's prices let ``session`` count as processed.
+
+    Decided by each symbol's ``SymbolSource.status``, never by its message: every symbol
+    was found, none is from a fallback (a failed fetch), an offline run or a partial range;
+    and live or cached data reaches the session (Yahoo settles after the calendar's close).
+    """
+    if set(report.data) - set(report.sources):  # a symbol missing, or unknown to the provider
+        return False
+    reached = session.isoformat()
+    return all(
+        src.complete and (src.kind not in ("live", "cache") or (src.last_session or "") >= reached)
+        for src in report.sources.values()
+    )
+
+
+def run_scheduled(
+    root: Path, options: RefreshOptions, *, wait: float, now: dt.datetime | None = None
+) -> ScheduledResult:
+    """What ``refresh --scheduled`` does: refresh the vault once per closed session.
+
+    A run that fails before it can say how (a busy vault, a bad setting) is recorded as
+    failed, then the error goes on to the caller.
+    """
+    from rotation_notes.refresh import refresh
+
+    now = now or now_utc()
+
+    def run(session: dt.date) -> tuple[int, bool]:
+        report = refresh(root, options)
+        for n in report.notes:
+            log.info("%s %s%s", n.status, n.path, f": {n.error}" if n.error else "")
+        return report.exit_code(False), data_complete(report, session)
+
+    try:
+        return scheduled_refresh(root, run, now=now, wait=wait)
+    except Exception as exc:  # recorded, then reported by the caller
+        log.error("scheduled run failed: %s", exc)
+        record_run(root, now, None, EXIT_FAILED, f"failed: {exc}", done=False)
+        raise
 
 
 def record_run(
@@ -368,3 +392,156 @@ def unit_dir(platform: str) -> Path:
     if platform == "macos":
         return home / "Library" / "LaunchAgents"
     return state_dir() / "units"
+
+
+# --- install, uninstall, status ------------------------------------------------------------
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Units:
+    """The units one vault's schedule consists of, on one platform."""
+
+    spec: UnitSpec
+    platform: str
+    folder: Path
+    bodies: dict[str, str]  # file name -> contents
+
+    @classmethod
+    def plan(
+        cls, vault: Path, at: str, tz: str, platform: str | None, *, must_exist: bool
+    ) -> Units:
+        """The units for ``vault``; a UsageError for a bad ``--at`` or ``--tz``.
+
+        Without ``must_exist`` (uninstall, status) a vault moved or deleted since the
+        install is named by the path given.
+        """
+        from zoneinfo import ZoneInfoNotFoundError
+
+        from rotation_notes.errors import UsageError
+        from rotation_notes.vault.vault import find_vault_root
+
+        try:
+            root = find_vault_root(vault)
+        except UsageError:
+            if must_exist:
+                raise
+            root = Path(vault).expanduser().resolve()
+        platform = platform or current_platform()
+        spec = UnitSpec(root, at, tz, str(Path(sys.executable).absolute()))
+        try:
+            ZoneInfo(tz)
+            spec.hour_minute()
+            bodies = units_for(platform, spec, log_file())
+        except (ValueError, KeyError, ZoneInfoNotFoundError) as exc:
+            raise UsageError(
+                f"{exc} (--at HH:MM, --tz an IANA zone like America/New_York)"
+            ) from None
+        return cls(spec, platform, unit_dir(platform), bodies)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.folder / name for name in self.bodies]
+
+
+class _Commands:
+    """Runs the scheduler's own commands (systemctl, launchctl, schtasks), or says them."""
+
+    def __init__(self, *, dry: bool, print_only: bool, err: Say) -> None:
+        self.dry, self.print_only, self.err = dry, print_only, err
+        self.failures = 0
+
+    def __call__(self, cmd: list[str]) -> None:
+        import shutil
+        import subprocess
+
+        if self.dry or not shutil.which(cmd[0]):
+            self.err(f"to {'run' if self.print_only else 'activate'}: {' '.join(cmd)}")
+            return
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            self.failures += 1
+            self.err(f"{' '.join(cmd)} failed: {done.stderr.strip()}")
+
+
+def install(units: Units, *, print_only: bool, activate: bool, out: Say, err: Say) -> int:
+    """Write the units (and enable them); exit 2 if a scheduler command failed."""
+    from rotation_notes.errors import RotationNotesError
+
+    folder = units.folder
+    if print_only:
+        for path, body in zip(units.paths, units.bodies.values(), strict=True):
+            out(f"# {path}\n{body}")
+        return 0
+    foreign = foreign_units(folder, units.bodies)
+    if foreign:
+        raise RotationNotesError(
+            f"{', '.join(map(str, foreign))} exists and was not written by rotation-notes; "
+            "not replaced. Move it away, or install for another vault folder name"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, body in zip(units.paths, units.bodies.values(), strict=True):
+        # Task Scheduler XML declares (and schtasks expects) UTF-16
+        encoding = "utf-16" if path.name.endswith(".xml") else "utf-8"
+        path.write_text(body, encoding=encoding)
+        err(f"wrote {path}")
+    run = _Commands(dry=not activate, print_only=False, err=err)
+    first, name = units.paths[0], units.spec.name
+    if units.platform == "linux":
+        run(["systemctl", "--user", "daemon-reload"])
+        run(["systemctl", "--user", "enable", "--now", f"{name}.timer"])
+        err("to run while logged out: loginctl enable-linger $USER")
+    elif units.platform == "macos":
+        run(["launchctl", "load", "-w", str(first)])
+    elif units.platform == "windows":
+        run(["schtasks", "/Create", "/TN", name, "/XML", str(first), "/F"])
+    else:
+        err(f"add it to your crontab: (crontab -l; cat '{first}') | crontab -")
+    return EXIT_FAILED if run.failures else 0
+
+
+def uninstall(units: Units, *, print_only: bool, activate: bool, out: Say, err: Say) -> int:
+    """Disable and remove the units; a unit rotation-notes did not write is never removed."""
+    run = _Commands(dry=print_only or not activate, print_only=print_only, err=err)
+    name = units.spec.name
+    if units.platform == "linux":
+        run(["systemctl", "--user", "disable", "--now", f"{name}.timer"])
+    elif units.platform == "macos":
+        run(["launchctl", "unload", "-w", str(units.paths[0])])
+    elif units.platform == "windows":
+        run(["schtasks", "/Delete", "/TN", name, "/F"])
+    failures = run.failures
+    foreign = foreign_units(units.folder, units.bodies)
+    for path in units.paths:
+        if path in foreign:
+            failures += 1
+            err(f"not removed {path}: not written by rotation-notes")
+            continue
+        if print_only:
+            out(f"would remove {path}")
+            continue
+        path.unlink(missing_ok=True)
+        err(f"removed {path}")
+    return EXIT_FAILED if failures else 0
+
+
+def status(units: Units, *, out: Say) -> int:
+    """Whether the units are installed, when the last scheduled run was, what it did."""
+    installed = [str(p) for p in units.paths if p.exists()]
+    out(f"unit: {', '.join(installed) if installed else 'not installed'}")
+    root = units.spec.vault
+    state = read_state(root)
+    if not state:
+        out(f"last run: never (state: {state_file(root)})")
+    else:
+        out(f"last run: {state.get('last_run')} (exit {state.get('last_exit_code')})")
+        out(f"last session processed: {state.get('last_session', 'none yet')}")
+        out(f"outcome: {state.get('last_outcome')}")
+    path = log_file()
+    if path.exists():
+        tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
+        out(f"log ({path}):")
+        for line in tail:
+            out(f"  {line}")
+    return 0

@@ -8,12 +8,18 @@ hash of the bytes it wrote (so there is no timing window in which a real edit
 could be mistaken for ours), and a note that changed between read and write is
 not written: the user's save produced an event of its own, so the note is
 rendered again after it. A failing render is logged and the loop goes on.
+
+``run_watch`` is the command: it builds the render callable (a locked refresh with prices held
+in memory by ``MemoryPrices``), refreshes every thesis once and runs the watcher.
+``PriceRefresh`` reloads the held prices after each NYSE close (the one market clock).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -26,11 +32,13 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from rotation_notes.errors import RotationNotesError
+from rotation_notes.clock import last_closed_session, now_utc
+from rotation_notes.errors import ConcurrentEditError, RotationNotesError
 from rotation_notes.note.text import decode_note, find_wikilinks
 from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet
-from rotation_notes.refresh import RefreshReport
+from rotation_notes.refresh import RefreshOptions, RefreshReport, refresh
 from rotation_notes.vault.files import read_regular
+from rotation_notes.vault.lock import vault_lock
 from rotation_notes.vault.vault import CONFIG_NAME, Vault, ignored_name
 from rotation_notes.vault.writer import TEMP_MARK
 
@@ -52,6 +60,8 @@ class MemoryPrices:
         self.inner = inner
         self.prices = PriceSet()
         self._lock = threading.Lock()
+        #: called as each render asks for prices (between reading notes and writing them)
+        self.on_load: Callable[[], None] | None = None
 
     def _known(self) -> set[str]:
         p = self.prices
@@ -62,6 +72,8 @@ class MemoryPrices:
             getattr(self.prices, name).update(getattr(new, name))
 
     def load(self, symbols: Sequence[str]) -> PriceSet:
+        if self.on_load is not None:
+            self.on_load()
         with self._lock:
             todo = [s for s in symbols if s not in self._known()]
             if todo:
@@ -81,6 +93,64 @@ class MemoryPrices:
             self.prices = PriceSet()
             self._merge(fresh)
             return len(symbols)
+
+
+class PriceRefresh:
+    """When the watcher reloads the prices it holds: after each NYSE session has closed and
+    settled (holidays and early closes from the one market clock), or every ``every_minutes``.
+
+    ``tick()`` returns ``["prices"]`` when it reloaded them, so every thesis is re-rendered.
+    """
+
+    def __init__(
+        self,
+        prices: MemoryPrices,
+        *,
+        every_minutes: float | None = None,
+        now: Callable[[], dt.datetime] = now_utc,
+    ) -> None:
+        self.prices, self.every, self.now = prices, every_minutes, now
+        self.session = last_closed_session(now()) if every_minutes is None else None
+
+    @property
+    def tick_every(self) -> float:
+        """How often (seconds) to call ``tick``."""
+        return 60.0 if self.every is None else self.every * 60
+
+    def tick(self) -> list[str]:
+        if self.session is not None:
+            latest = last_closed_session(self.now())
+            if latest <= self.session:
+                return []
+            self.session = latest
+            why = f"after the close of {latest}"
+        else:
+            why = f"every {self.every:g} min"
+        try:
+            count = self.prices.reload()
+        except Exception as exc:  # noqa: BLE001 - keep watching with the prices held
+            logging.getLogger("rotation_notes").debug("price reload failed", exc_info=True)
+            log.info("prices not refreshed (%s): %s; keeping the ones held", why, exc)
+            return []
+        log.info("prices refreshed (%s): %d symbols", why, count)
+        return ["prices"]
+
+
+#: Tests only: ``STEP`` or ``STEP:FILE`` stops the watcher at that step (``start``: before
+#: the vault is opened; ``first-refresh`` and ``render``: in the first refresh, or in a
+#: later render, after the notes were read and before anything is written), logging
+#: "test hook: at STEP", until FILE exists or the watcher is told to stop.
+HOOK_ENV = "ROTATION_NOTES_TEST_HOOK"
+
+
+def pause_at(step: str, stopping: Callable[[], bool] = lambda: False) -> None:
+    spec = os.environ.get(HOOK_ENV)
+    if not spec or spec.partition(":")[0] != step:
+        return
+    release = spec.partition(":")[2]
+    log.info("test hook: at %s", step)
+    while not (release and os.path.exists(release)) and not stopping():
+        time.sleep(0.01)  # a signal's KeyboardInterrupt ends it before the watcher runs
 
 
 @dataclass
@@ -274,11 +344,7 @@ class Watcher:
         self._record(report, rels)
         for n in report.notes:
             why = ", ".join(sorted(triggers.get(n.path, {"refresh"})))
-            if (
-                n.status == "failed"
-                and n.error
-                and "changed while it was being refreshed" in n.error
-            ):
+            if n.error_type is not None and issubclass(n.error_type, ConcurrentEditError):
                 self.deferred += 1
                 log.info(
                     "deferred %s (trigger: %s): edited during the render; "
@@ -297,12 +363,17 @@ class Watcher:
 
     def run(self, initial: RefreshReport) -> int:
         """Watch until SIGINT/SIGTERM; returns 130 then (after any write in progress)."""
-        self._record(initial, self.vault.markdown_files())
-        observer = PollingObserver(timeout=1.0) if self.poll else Observer()
-        handler = _Handler(self)
-        observer.schedule(handler, str(self.root), recursive=True)
-        observer.start()
+        # Stopping is a flag from here on: a write in progress finishes first.
         previous = {s: signal.signal(s, self._signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        observer = PollingObserver(timeout=1.0) if self.poll else Observer()
+        try:
+            self._record(initial, self.vault.markdown_files())
+            observer.schedule(_Handler(self), str(self.root), recursive=True)
+            observer.start()
+        except BaseException:
+            for s, h in previous.items():
+                signal.signal(s, h)
+            raise
         log.info(
             "watching %d thesis notes in %s%s",
             len(self.theses),
@@ -346,3 +417,59 @@ class _Handler(FileSystemEventHandler):
             self.watcher.on_event(event)
         except Exception:  # noqa: BLE001 - an event must never kill the observer thread
             log.exception("error handling %s", event)
+
+
+def run_watch(
+    vault_path: Path,
+    *,
+    offline: bool = False,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    poll: bool = False,
+    debounce: float = 0.5,
+    prices_every: float | None = None,
+) -> int:
+    """``rotation-notes watch``: refresh every thesis once, then watch until stopped (130).
+
+    The caller installs a SIGINT/SIGTERM handler that raises KeyboardInterrupt before calling
+    this (before its slow imports), so a signal at any moment stops it; once the watcher
+    runs, a signal lets the write in progress finish.
+    """
+    from rotation_notes.prices.sources import make_provider
+
+    pause_at("start")
+    vault = Vault.open(vault_path)
+    prices = MemoryPrices(
+        make_provider(vault, offline=offline, data_dir=data_dir, cache_dir=cache_dir)
+    )
+
+    def render(rels: list[str] | None) -> RefreshReport:
+        options = RefreshOptions(
+            candidates=rels, offline=offline, data_dir=data_dir, cache_dir=cache_dir
+        )
+        with vault_lock(vault.root, wait=10.0):  # one writer: a scheduled run may be at work
+            return refresh(vault.root, options, provider=prices)
+
+    live = not (offline or data_dir or vault.config.provider == "bundled")
+    refresher = PriceRefresh(prices, every_minutes=prices_every) if live else None
+    if os.environ.get(HOOK_ENV):
+        prices.on_load = lambda: pause_at("first-refresh")
+    log.info("refreshing every thesis note in %s", vault.root)
+    initial = render(None)
+    for n in initial.notes:
+        if n.status == "failed":
+            log.info("failed %s (trigger: start): %s", n.path, n.error)
+        else:
+            log.info("%s %s (trigger: start)", n.status, n.path)
+    watcher = Watcher(
+        vault.root,
+        render,
+        debounce=debounce,
+        poll=poll,
+        templates_dir=vault.config.templates_dir,
+        on_tick=refresher.tick if refresher else None,
+        tick_every=refresher.tick_every if refresher else 60.0,
+    )
+    if os.environ.get(HOOK_ENV):
+        prices.on_load = lambda: pause_at("render", lambda: watcher.stop_signal is not None)
+    return watcher.run(initial)

@@ -28,8 +28,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rotation_notes.errors import FrontmatterError, MarkerError
-from rotation_notes.note.regions import REGION_NAMES, find_regions, insert_missing, replace_regions
+from rotation_notes.note.regions import find_regions, insert_missing, replace_regions
 from rotation_notes.note.text import BOM, decode_note, parse_frontmatter
+from rotation_notes.thesis.registry import NAMES as REGION_NAMES
+from rotation_notes.thesis.registry import placements
 
 NAMES = [*REGION_NAMES, "setupx", "Setup", ""]
 
@@ -189,7 +191,7 @@ def check_note(raw: bytes, contents: dict[str, str]) -> str:
     assert again == new_text, "a second write with the same contents changed the note"
 
     try:
-        inserted = insert_missing(note, regions, REGION_NAMES, "fuzz.md")
+        inserted = insert_missing(note, regions, placements(REGION_NAMES), "fuzz.md")
     except MarkerError as exc:  # only for a code block left open at the end
         assert "never closed" in str(exc), str(exc)
         return outcome + "+init-refused"
@@ -197,7 +199,7 @@ def check_note(raw: bytes, contents: dict[str, str]) -> str:
         init_note = decode_note(note.encode(inserted))
         init_regions = find_regions(init_note, "fuzz.md")
         assert {r.name for r in init_regions} == set(REGION_NAMES), "--init lost a region"
-        again_init = insert_missing(init_note, init_regions, REGION_NAMES, "fuzz.md")
+        again_init = insert_missing(init_note, init_regions, placements(REGION_NAMES), "fuzz.md")
         assert again_init == init_note.text, "a second --init changed the note"
         # Insertion only adds lines: the old lines are a subsequence of the new ones.
         it = iter(init_note.lines)

@@ -209,3 +209,88 @@ def test_an_unexpected_error_is_exit_2_and_one_line(verbose, sample_vault):
         assert "Traceback (most recent call last)" in done.stderr
     else:
         assert done.stderr.strip() == line
+
+
+def _our_exception_classes() -> list[type[BaseException]]:
+    import importlib
+    import inspect
+    import pkgutil
+
+    import rotation_notes
+
+    found = []
+    for info in pkgutil.walk_packages(rotation_notes.__path__, "rotation_notes."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, BaseException) and cls.__module__ == info.name:
+                found.append(cls)
+    return found
+
+
+#: Ours, but deliberately of another tree: a file that is not regular is an OSError to
+#: every caller that reads files; the YAML loader's own errors are turned into a
+#: FrontmatterError where the note is parsed; the cache's checks never leave the cache package.
+OTHER_TREES = {"NotRegularFile", "YAMLLimitError", "DuplicateKeyError", "_NotACache", "_NewerCache"}
+
+
+def test_every_error_of_ours_is_one_tree():
+    from rotation_notes.errors import RotationNotesError
+
+    classes = _our_exception_classes()
+    names = {c.__name__ for c in classes}
+    assert {"VaultBusy", "LockHeld", "RenderLimitError", "RenderTimeout", "CacheUnusable"} <= names
+    outside = sorted(
+        c.__name__
+        for c in classes
+        if not issubclass(c, RotationNotesError) and c.__name__ not in OTHER_TREES
+    )
+    assert outside == []
+
+
+def test_a_render_limit_raised_by_class_has_a_message():
+    """time_limit raises RenderTimeout in the rendering thread by class, with no argument."""
+    from rotation_notes.output.sandbox import RenderTimeout
+
+    assert str(RenderTimeout()) == "a render limit was reached"
+
+
+@pytest.mark.parametrize(
+    "exc, code",
+    [
+        ("VaultBusy", 2),
+        ("RenderLimitError", 2),
+        ("LockHeld", 2),
+        ("KeyboardInterrupt", 130),
+        ("ValueError", 2),
+    ],
+)
+def test_errors_map_to_exit_codes_in_main(exc, code, monkeypatch, tmp_path):
+    import rotation_notes.cli as cli
+    from conftest import run_main
+    from rotation_notes.output.sandbox import RenderLimitError
+    from rotation_notes.vault.lock import LockHeld, VaultBusy
+
+    kinds = {
+        "VaultBusy": VaultBusy("another run", path=tmp_path),
+        "RenderLimitError": RenderLimitError("too big"),
+        "LockHeld": LockHeld("x.lock"),
+        "KeyboardInterrupt": KeyboardInterrupt(),
+        "ValueError": ValueError("a bug"),
+    }
+
+    def fail(args):
+        raise kinds[exc]
+
+    monkeypatch.setattr(cli, "cmd_data_status", fail)
+    result = run_main("data", "status", tmp_path)
+    assert result.returncode == code
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(
+        "rotation-notes: interrupted"
+        if code == 130
+        else "rotation-notes: internal error: ValueError"
+        if exc == "ValueError"
+        else "rotation-notes: error: "
+    )

@@ -67,3 +67,22 @@ def test_offline_never_fetches_and_says_so(make_vault, tmp_path):
     assert json.loads(result.stdout)["data"]["IWM"]["message"] == "offline run: not fetched"
     status = run_cli("data", "status", vault, "--cache", tmp_path / "c")
     assert "empty: nothing fetched yet" in status.stdout  # no fetch was even attempted
+
+
+def test_data_fetch_honours_a_bundled_vault(make_vault, tmp_path):
+    """provider = "bundled": nothing is fetched; every symbol is current from the CSVs."""
+    vault = make_vault({"t.md": THESIS})
+    (vault / "rotation-notes.toml").write_text(
+        'data_dir = "Data/market-data"\nprovider = "bundled"\n'
+    )
+    result = run_cli("data", "fetch", vault, "--cache", tmp_path / "c")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        'provider = "bundled" in rotation-notes.toml: nothing to fetch; prices come from '
+        "bundled CSV (Data/market-data/)"
+    )
+    assert "IWM      bundled CSV (Data/market-data/), data to 2026-08-21" in lines
+    assert lines[-1] == "4 of 4 symbols current in bundled CSV (Data/market-data/)"
+    assert "failed" not in result.stderr
+    assert not (tmp_path / "c").exists()  # no cache was even opened

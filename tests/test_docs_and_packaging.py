@@ -9,7 +9,7 @@ import zipfile
 
 from conftest import ROOT
 from rotation_notes.cli import build_parser
-from rotation_notes.note.regions import REGION_NAMES
+from rotation_notes.thesis.registry import NAMES as REGION_NAMES
 from rotation_notes.thesis.spec import SCHEMA_KEYS
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import SAMPLE_DATA, THESIS, THESIS_FRONTMATTER, run_cli, run_main
-from rotation_notes.output.charts import ChartLine, render_chart
+from rotation_notes.output.charts import ChartLine, draw_chart
 
 #: A library's warning printed raw (``UserWarning: ...``), or a crash.
 STRAY = re.compile(r"\w*Warning\b|Traceback")
@@ -70,7 +70,7 @@ def test_a_chart_matplotlib_warns_about_is_drawn_and_the_warning_logged(caplog):
         caplog.at_level(logging.DEBUG, logger="rotation_notes.output.charts"),
     ):
         warnings.simplefilter("always")
-        result = render_chart(lines, 90)
+        result = draw_chart(lines, 90)
 
     assert [str(w.message) for w in escaped] == []
     assert result.png.startswith(b"\x89PNG")

@@ -9,10 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE_DATA, THESIS_FRONTMATTER
-from rotation_notes.note.regions import REGION_NAMES, find_regions, replace_regions
+from rotation_notes.note.regions import find_regions, replace_regions
 from rotation_notes.note.text import BOM, decode_note
 from rotation_notes.prices.marketdata import CsvDirectoryProvider
 from rotation_notes.refresh import RefreshOptions, refresh
+from rotation_notes.thesis.registry import NAMES as REGION_NAMES
 
 #: One provider for every example: the sample's CSVs are read once, not per example.
 PROVIDER = CsvDirectoryProvider(SAMPLE_DATA, label="bundled CSV")

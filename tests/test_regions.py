@@ -7,10 +7,11 @@ import pytest
 from rotation_notes.errors import MarkerError
 from rotation_notes.note.regions import find_regions, insert_missing, normalise, replace_regions
 from rotation_notes.note.text import decode_note
+from rotation_notes.thesis.registry import NAMES, placements
 
 
 def regions_of(text: str):
-    return find_regions(decode_note(text.encode()), "note.md")
+    return find_regions(decode_note(text.encode()), "note.md", NAMES)
 
 
 def test_finds_regions_and_skips_frontmatter():
@@ -101,7 +102,7 @@ def test_init_places_regions_under_matching_headings():
     text = "---\na: 1\n---\n# Title\n\nIntro.\n\n## The setup\n\nMine.\n\n## Tracking\n\nEnd"
     note = decode_note(text.encode())
     out = insert_missing(
-        note, [], ["headline", "updated", "setup", "charts", "tracking", "history"]
+        note, [], placements(["headline", "updated", "setup", "charts", "tracking", "history"])
     )
     lines = out.split("\n")
     assert lines[:5] == ["---", "a: 1", "---", "# Title", ""]
@@ -136,7 +137,7 @@ def test_init_places_regions_under_matching_headings():
 def test_init_is_a_no_op_when_regions_exist():
     text = "%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"
     note = decode_note(text.encode())
-    assert insert_missing(note, find_regions(note, "n"), ["setup"]) == text
+    assert insert_missing(note, find_regions(note, "n"), placements(["setup"])) == text
 
 
 def test_percent_formatting():
@@ -200,7 +201,7 @@ def test_huge_and_tiny_numbers_stay_short():
 def test_init_after_frontmatter_without_final_newline():
     text = "---\nrotation-notes: {}\n---"
     note = decode_note(text.encode())
-    out = insert_missing(note, [], ["headline", "setup"])
+    out = insert_missing(note, [], placements(["headline", "setup"]))
     assert out.startswith("---\nrotation-notes: {}\n---\n%% rotation-notes:headline %%\n")
     assert {r.name for r in regions_of(out)} == {"headline", "setup"}
 
@@ -210,7 +211,7 @@ def test_init_after_a_marker_ending_in_a_lone_cr():
     # A lone CR ends a line (as in CommonMark and Obsidian's editor): the marker keeps it.
     text = "# T\n%% rotation-notes:headline %%\n%% /rotation-notes:headline %%\r"
     note = decode_note(text.encode())
-    out = insert_missing(note, regions_of(text), ["headline", "updated"])
+    out = insert_missing(note, regions_of(text), placements(["headline", "updated"]))
     assert out.startswith(text + "%% rotation-notes:updated %%\n")
     assert [r.name for r in regions_of(out)] == ["headline", "updated"]
 

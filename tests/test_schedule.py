@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import NO_NETWORK, SAMPLE_NOTE, run_cli
+from rotation_notes.errors import RotationNotesError
 from rotation_notes.schedule import (
-    Calendar,
     UnitSpec,
     cron_line,
     launchd_plist,
@@ -28,11 +28,6 @@ from rotation_notes.schedule import (
 )
 
 UTC = dt.UTC
-
-
-@pytest.fixture(scope="module")
-def calendar() -> Calendar:
-    return Calendar()
 
 
 def at(text: str) -> dt.datetime:
@@ -48,58 +43,46 @@ class Counting:
         return self.result
 
 
-def test_calendar_knows_weekends_holidays_and_early_closes(calendar):
-    assert calendar.last_closed_session(at("2026-11-21T12:00")) == dt.date(2026, 11, 20)  # Sat
-    assert calendar.last_closed_session(at("2026-11-26T23:00")) == dt.date(
-        2026, 11, 25
-    )  # Thanksgiving
-    # the day after closes early, at 13:00 New York (18:00 UTC); settled 30 minutes later
-    assert calendar.last_closed_session(at("2026-11-27T18:15")) == dt.date(2026, 11, 25)
-    assert calendar.last_closed_session(at("2026-11-27T18:45")) == dt.date(2026, 11, 27)
-    assert calendar.last_closed_session(at("2026-11-24T21:00")) == dt.date(2026, 11, 23)
-    assert calendar.last_closed_session(at("2026-11-24T21:31")) == dt.date(2026, 11, 24)
-
-
-def test_weekend_and_holiday_do_nothing(tmp_path, calendar):
+def test_weekend_and_holiday_do_nothing(tmp_path):
     write_state(tmp_path, {"last_session": "2026-11-20"})
     run = Counting()
-    r = scheduled_refresh(tmp_path, run, now=at("2026-11-22T23:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-22T23:00"))
     assert (r.did_work, r.exit_code, run.calls) == (False, 0, 0)
     assert r.message == "nothing to do: no new session since 2026-11-20"
     write_state(tmp_path, {"last_session": "2026-11-25"})
-    r = scheduled_refresh(tmp_path, run, now=at("2026-11-26T23:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-26T23:00"))
     assert (r.did_work, run.calls) == (False, 0)
     assert r.message == "nothing to do: no new session since 2026-11-25"
 
 
-def test_work_once_after_a_close_then_nothing(tmp_path, calendar):
+def test_work_once_after_a_close_then_nothing(tmp_path):
     write_state(tmp_path, {"last_session": "2026-11-25"})
     run = Counting()
-    r = scheduled_refresh(tmp_path, run, now=at("2026-11-27T19:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-27T19:00"))
     assert (r.did_work, r.session, run.calls) == (True, dt.date(2026, 11, 27), 1)
     assert read_state(tmp_path)["last_session"] == "2026-11-27"
-    again = scheduled_refresh(tmp_path, run, now=at("2026-11-28T03:00"), calendar=calendar)
+    again = scheduled_refresh(tmp_path, run, now=at("2026-11-28T03:00"))
     assert (again.did_work, run.calls) == (False, 1)
 
 
-def test_catch_up_after_missed_days_runs_once(tmp_path, calendar):
+def test_catch_up_after_missed_days_runs_once(tmp_path):
     write_state(tmp_path, {"last_session": "2026-11-18"})
     run = Counting()
-    r = scheduled_refresh(tmp_path, run, now=at("2026-11-24T15:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, run, now=at("2026-11-24T15:00"))
     assert run.calls == 1 and r.session == dt.date(2026, 11, 23)
     assert r.message == "refreshed for session 2026-11-23 (caught up from 2026-11-18)"
-    scheduled_refresh(tmp_path, run, now=at("2026-11-24T16:00"), calendar=calendar)
+    scheduled_refresh(tmp_path, run, now=at("2026-11-24T16:00"))
     assert run.calls == 1
 
 
-def test_stale_or_failed_runs_are_retried_next_time(tmp_path, calendar):
+def test_stale_or_failed_runs_are_retried_next_time(tmp_path):
     write_state(tmp_path, {"last_session": "2026-11-20"})
     stale = Counting((0, False))
-    r = scheduled_refresh(tmp_path, stale, now=at("2026-11-24T03:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, stale, now=at("2026-11-24T03:00"))
     assert "from stale data; will try again" in r.message
     assert read_state(tmp_path)["last_session"] == "2026-11-20"
     failed = Counting((2, True))
-    r = scheduled_refresh(tmp_path, failed, now=at("2026-11-24T04:00"), calendar=calendar)
+    r = scheduled_refresh(tmp_path, failed, now=at("2026-11-24T04:00"))
     assert r.exit_code == 2 and failed.calls == 1
     assert read_state(tmp_path)["last_session"] == "2026-11-20"
 
@@ -216,7 +199,7 @@ def test_a_second_writer_gets_a_clear_message(sample_vault):
     assert run_cli("refresh", sample_vault, "--as-of", "2026-02-04").returncode == 0
 
 
-def test_state_is_written_before_the_lock_is_released(tmp_path, calendar, monkeypatch):
+def test_state_is_written_before_the_lock_is_released(tmp_path, monkeypatch):
     """A run waiting for the lock must see the previous run's state (no refresh twice)."""
     from rotation_notes import schedule
     from rotation_notes.vault import lock
@@ -237,7 +220,7 @@ def test_state_is_written_before_the_lock_is_released(tmp_path, calendar, monkey
     monkeypatch.setattr(schedule, "write_state", spy)
     write_state(tmp_path, {"last_session": "2026-11-20"})
     held_during_write.clear()
-    scheduled_refresh(tmp_path, Counting(), now=at("2026-11-24T03:00"), calendar=calendar)
+    scheduled_refresh(tmp_path, Counting(), now=at("2026-11-24T03:00"))
     assert held_during_write == [True]
 
 
@@ -283,3 +266,65 @@ def test_a_busy_scheduled_run_is_logged_and_recorded(sample_vault):
     assert "scheduled run failed: " in Path(os.environ["ROTATION_NOTES_LOG"]).read_text()
     status = run_cli("schedule", "status", sample_vault)
     assert "last run: 2026-08-24T23:00:00+00:00 (exit 2)" in status.stdout
+
+
+def report_with(sources, missing=()):
+    from rotation_notes.refresh import RefreshReport
+
+    report = RefreshReport(Path("."), [])
+    report.sources = dict(sources)
+    report.data = {s: src.to_json() for s, src in sources.items()}
+    report.data.update({s: {"kind": "missing", "message": "no data"} for s in missing})
+    return report
+
+
+def test_a_run_is_complete_by_status_never_by_message_text():
+    from rotation_notes.prices.marketdata import SymbolSource
+    from rotation_notes.schedule import data_complete
+
+    session = dt.date(2026, 11, 27)
+
+    def src(kind="live", last="2026-11-27", status="ok", message=""):
+        return SymbolSource("p", kind, last, message, status=status)
+
+    assert data_complete(report_with({"IWM": src(), "QQQ": src("cache")}), session)
+    # bundled data is what such a vault asks for: complete whatever its last session
+    assert data_complete(report_with({"IWM": src("bundled", "2026-08-21")}), session)
+    for status in ("offline", "partial", "fallback"):
+        # the status decides, whatever the message says (here: nothing)
+        assert not data_complete(report_with({"IWM": src(status=status)}), session), status
+    assert not data_complete(report_with({"IWM": src("cache", "2026-11-25")}), session)
+    assert not data_complete(report_with({"IWM": src()}, missing=["QQQ"]), session)
+
+
+def test_units_install_status_uninstall_in_process(tmp_path, monkeypatch, make_vault):
+    from rotation_notes.errors import UsageError
+    from rotation_notes.schedule import Units, install, status, uninstall
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    vault = make_vault({})
+    units = Units.plan(vault, "19:05", "America/New_York", "linux", must_exist=True)
+    out: list[str] = []
+    err: list[str] = []
+    assert install(units, print_only=False, activate=False, out=out.append, err=err.append) == 0
+    timer = next(p for p in units.paths if p.suffix == ".timer")
+    assert "OnCalendar=*-*-* 19:05:00 America/New_York" in timer.read_text()
+    assert f"wrote {timer}" in err and any(e.startswith("to activate: systemctl") for e in err)
+    out.clear()
+    assert status(units, out=out.append) == 0
+    assert out[0] == f"unit: {', '.join(map(str, units.paths))}"
+    out.clear()
+    assert uninstall(units, print_only=True, activate=True, out=out.append, err=err.append) == 0
+    assert f"would remove {timer}" in out and timer.exists()
+    assert uninstall(units, print_only=False, activate=False, out=out.append, err=err.append) == 0
+    assert not timer.exists()
+    timer.parent.mkdir(parents=True, exist_ok=True)
+    timer.write_text("[Timer]\nOnCalendar=hourly\n")  # the user's own file at our name
+    with pytest.raises(RotationNotesError, match="was not written by rotation-notes"):
+        install(units, print_only=False, activate=False, out=out.append, err=err.append)
+    with pytest.raises(UsageError, match="IANA zone"):
+        Units.plan(vault, "18:30", "Mars/Olympus", "linux", must_exist=True)
+    gone = Units.plan(tmp_path / "moved", "18:30", "UTC", "linux", must_exist=False)
+    assert gone.spec.vault == (tmp_path / "moved").resolve()
+    with pytest.raises(UsageError):
+        Units.plan(tmp_path / "moved", "18:30", "UTC", "linux", must_exist=True)

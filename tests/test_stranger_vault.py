@@ -25,11 +25,12 @@ from conftest import (
     run_main,
     snapshot,
 )
-from rotation_notes.note.regions import REGION_NAMES, find_regions
+from rotation_notes.note.regions import find_regions
 from rotation_notes.note.text import decode_note
 from rotation_notes.output.charts import MARK_KEY, is_own_chart
 from rotation_notes.prices.marketdata import CsvDirectoryProvider, PriceSet, SymbolSource
 from rotation_notes.refresh import RefreshOptions, refresh
+from rotation_notes.thesis.registry import NAMES as REGION_NAMES
 
 GOOD = "good.md"
 CHART_REGION = "%% rotation-notes:charts %%\n%% /rotation-notes:charts %%\n"

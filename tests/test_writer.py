@@ -44,15 +44,15 @@ def test_read_only_note_is_reported(make_vault):
 def test_edit_during_refresh_is_not_lost(make_vault, monkeypatch):
     """The user saves the note between our read and our write: their bytes win."""
     vault = make_vault({"t.md": THESIS})
-    real_render = refresh_mod.render_note
+    real_compose = refresh_mod.compose
 
     def render_then_user_saves(*args, **kwargs):
-        out = real_render(*args, **kwargs)
+        out = real_compose(*args, **kwargs)
         with open(vault / "t.md", "a", encoding="utf-8") as fh:
             fh.write("a line the user just typed\n")
         return out
 
-    monkeypatch.setattr(refresh_mod, "render_note", render_then_user_saves)
+    monkeypatch.setattr(refresh_mod, "compose", render_then_user_saves)
     report = refresh(vault, RefreshOptions())
     assert report.notes[0].status == "failed"
     assert "changed while it was being refreshed" in report.notes[0].error

@@ -9,15 +9,10 @@ import pandas as pd
 import pytest
 
 from conftest import SAMPLE_DATA, THESIS
+from rotation_notes.clock import last_closed_session
 from rotation_notes.prices.cache import PriceCache
 from rotation_notes.prices.marketdata import CsvDirectoryProvider, SymbolSource, data_warnings
-from rotation_notes.prices.yahoo import (
-    NETWORK,
-    PROVIDER,
-    YahooProvider,
-    classify,
-    last_closed_session,
-)
+from rotation_notes.prices.yahoo import NETWORK, PROVIDER, YahooProvider, classify
 from rotation_notes.refresh import RefreshOptions, refresh
 from yahoo_fake import FIXTURES, FakeYahoo, load_closes
 
@@ -63,7 +58,7 @@ def test_recorded_split_response_parses_to_adjusted_closes(tmp_path):
             return super().send(request, **kwargs)
 
     p = provider(tmp_path, Replay({}))
-    got = p._download_once(["AAPL"], start="2020-08-31", end="2020-11-07")
+    got = p.yahoo.download(["AAPL"], start="2020-08-31", end="2020-11-07")
     assert not got.failures
     closes = got.closes["AAPL"]
     assert len(closes) == len(result["timestamp"]) == 49

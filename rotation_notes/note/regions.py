@@ -23,16 +23,26 @@ from pathlib import Path
 from rotation_notes.errors import MarkerError
 from rotation_notes.note.text import NoteText, line_body, split_lines
 
-#: Every region the tool knows, in the order ``--init`` inserts them.
-REGION_NAMES: tuple[str, ...] = (
-    "headline",
-    "updated",
-    "setup",
-    "catalysts",
-    "history",
-    "charts",
-    "tracking",
-)
+
+@dataclass(frozen=True)
+class Placement:
+    """Where ``--init`` inserts a region a note lacks (each kind of note's registry says).
+
+    ``after_title``: right after the note's first ``#`` heading (else at the top of the
+    body). ``glued_to``: on the line right after that region's end (or right behind it,
+    when it is being inserted too). Otherwise under the first heading whose text (case,
+    a leading "The " and numbering ignored) is one of ``headings``, ``before``/``after``
+    a present region of that name; with no such heading, appended at the end under a new
+    ``## default_heading``.
+    """
+
+    headings: tuple[str, ...] = ()
+    default_heading: str = ""
+    after_title: bool = False
+    glued_to: str | None = None
+    before: str | None = None
+    after: str | None = None
+
 
 _MARKER = re.compile(r"%%[ \t]*(/?)rotation-notes:([A-Za-z0-9_.-]*)[ \t]*%%[ \t]*")
 _QUOTE = re.compile(r" {0,3}> ?")
@@ -89,10 +99,14 @@ def _scan(lines: list[str], start: int) -> Iterator[_Line]:
 
 
 def find_regions(
-    note: NoteText, path: Path | str, known: Iterable[str] = REGION_NAMES
+    note: NoteText, path: Path | str, known: Iterable[str] | None = None
 ) -> list[Region]:
-    """All regions of the note, or MarkerError naming every problem and its line."""
-    known = tuple(known)
+    """All regions of the note, or MarkerError naming every problem and its line.
+
+    ``known``: the region names this kind of note has (others are an error); None
+    accepts any name.
+    """
+    names = None if known is None else tuple(known)
     problems: list[tuple[int, str]] = []
     regions: list[Region] = []
     seen: dict[str, int] = {}
@@ -115,9 +129,9 @@ def find_regions(
             continue
         closing, name = m.group(1) == "/", m.group(2)
         lineno = ln.index + 1
-        if name not in known:
+        if names is not None and name not in names:
             problems.append(
-                (ln.index, f"line {lineno}: unknown region '{name}' (known: {', '.join(known)})")
+                (ln.index, f"line {lineno}: unknown region '{name}' (known: {', '.join(names)})")
             )
             continue
         if not closing:
@@ -306,23 +320,6 @@ def replace_regions(note: NoteText, regions: list[Region], contents: Mapping[str
 
 # --- inserting missing regions (--init) -------------------------------------
 
-#: Headings (case-insensitive, a leading "The " and numbering ignored) under
-#: which ``--init`` inserts each region; without one, a heading is appended.
-SECTION_HEADINGS: dict[str, tuple[str, ...]] = {
-    "setup": ("setup",),
-    "catalysts": ("catalysts",),
-    "history": ("historical parallels", "history"),
-    "charts": ("tracking",),
-    "tracking": ("tracking",),
-}
-DEFAULT_HEADINGS: dict[str, str] = {
-    "setup": "The setup",
-    "catalysts": "Catalysts",
-    "history": "Historical parallels",
-    "charts": "Tracking",
-    "tracking": "Tracking",
-}
-
 
 def _heading_key(text: str) -> str:
     text = re.sub(r"[*_`]", "", text).strip().lower()
@@ -353,20 +350,19 @@ def _unclosed_comment(lines: list[str], start: int) -> int | None:
 
 
 def insert_missing(
-    note: NoteText, regions: list[Region], wanted: Iterable[str], path: Path | str = ""
+    note: NoteText,
+    regions: list[Region],
+    wanted: Iterable[tuple[str, Placement]],
+    path: Path | str = "",
 ) -> str:
     """The note with an empty region inserted for each wanted region it lacks.
 
-    Placement (documented in docs/regions.md): ``headline`` after the first H1
-    heading (else at the top of the body) and ``updated`` right after the
-    headline; the table regions directly under the first heading that names
-    their section ("The setup", "Catalysts", "Historical parallels",
-    "Tracking", where ``charts`` comes before ``tracking``); a region with no
-    such heading is appended at the end under a new ``##`` heading.
+    ``wanted``: (name, placement) in the order to insert them (a registry's order);
+    docs/regions.md describes the thesis note's placements.
     """
     nl = note.newline
     present = {r.name: r for r in regions}
-    missing = [n for n in REGION_NAMES if n in set(wanted) and n not in present]
+    missing = [(n, place) for n, place in wanted if n not in present]
     if not missing:
         return note.text
 
@@ -383,35 +379,33 @@ def insert_missing(
     def after(index: int, new: list[str]) -> None:
         inserts.setdefault(index + 1, []).extend(new)
 
-    for name in missing:
-        if name == "headline":
+    for name, place in missing:
+        if place.after_title:
             h1 = next((i for i, m in headings if len(m.group(1)) == 1), None)
             if h1 is None:
                 inserts.setdefault(note.body_start, []).extend(block(name) + [nl])
             else:
                 after(h1, [nl, *block(name)])
             continue
-        if name == "updated":
-            if "headline" in present:
-                after(present["headline"].end, block(name))
-            else:  # the headline was just queued: go right behind it
+        if (glued := place.glued_to) is not None:
+            if glued in present:
+                after(present[glued].end, block(name))
+            else:  # the region it follows was just queued: go right behind it
                 for key in inserts:
-                    if begin_marker("headline") + nl in inserts[key]:
-                        pos = inserts[key].index(end_marker("headline") + nl) + 1
+                    if begin_marker(glued) + nl in inserts[key]:
+                        pos = inserts[key].index(end_marker(glued) + nl) + 1
                         inserts[key][pos:pos] = block(name)
                         break
             continue
-        if name == "charts" and "tracking" in present:
-            inserts.setdefault(present["tracking"].begin, []).extend(block(name) + [nl])
+        if place.before is not None and place.before in present:
+            inserts.setdefault(present[place.before].begin, []).extend(block(name) + [nl])
             continue
-        if name == "tracking" and "charts" in present:
-            after(present["charts"].end, [nl, *block(name)])
+        if place.after is not None and place.after in present:
+            after(present[place.after].end, [nl, *block(name)])
             continue
-        target = next(
-            (i for i, m in headings if _heading_key(m.group(2)) in SECTION_HEADINGS[name]), None
-        )
+        target = next((i for i, m in headings if _heading_key(m.group(2)) in place.headings), None)
         if target is None:
-            appended.setdefault(DEFAULT_HEADINGS[name], []).extend([nl, *block(name)])
+            appended.setdefault(place.default_heading, []).extend([nl, *block(name)])
             appended_names.append(name)
         else:
             after(target, [nl, *block(name)])

@@ -73,7 +73,7 @@ class ChartResult:
     divergence: float  # first minus second, percentage points
 
 
-def render_chart(lines: list[ChartLine], days: int) -> ChartResult:
+def draw_chart(lines: list[ChartLine], days: int) -> ChartResult:
     """Draw the rebased lines; annotate the gap between the first two."""
     if len(lines) < 2 or any(ln.rebased.empty for ln in lines):
         raise ValueError("a chart needs at least two series with data in the window")

@@ -42,6 +42,8 @@ from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import SandboxedEnvironment
 
+from rotation_notes.errors import RotationNotesError
+
 #: Seconds one region's template may run.
 TIME_LIMIT = 10.0
 #: Characters one region may produce.
@@ -60,8 +62,12 @@ _NESTED_FIELD = re.compile(r"\{[^{}]*:[^{}]*\{")  # '{:{}}': a width from an arg
 _STAR_WIDTH = re.compile(r"%[-+ #0]*\*|%[-+ #0]*\d*\.\*")  # '%*d', '%.*f'
 
 
-class RenderLimitError(Exception):
+class RenderLimitError(RotationNotesError):
     """A template went over one of the render limits."""
+
+    def __init__(self, message: str = "a render limit was reached") -> None:
+        # raised by class in the rendering thread too (``time_limit``): no argument then
+        super().__init__(message)
 
 
 class RenderTimeout(RenderLimitError):

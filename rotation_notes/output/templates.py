@@ -241,9 +241,10 @@ def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
     return found
 
 
-def render_region(env: SandboxedEnvironment, name: str, context: Mapping[str, Any]) -> str:
-    """Render ``<name>.md.j2``; any failure is a TemplateError naming file and line."""
-    template_name = f"{name}.md.j2"
+def render_template(
+    env: SandboxedEnvironment, template_name: str, context: Mapping[str, Any]
+) -> str:
+    """Render one template; any failure is a TemplateError naming file and line."""
     try:
         template = env.get_template(template_name)
     except jinja2.TemplateSyntaxError as exc:

@@ -1,10 +1,17 @@
-"""Market data: the only module that reads prices from outside the note.
+"""What every provider answers with, the cleaning every close series gets, and the CSV
+folder provider.
 
 Every provider answers one batched question, ``load(symbols)``, with a
 :class:`PriceSet`: a daily close series per symbol (exchange-local dates, no
-time zone, ascending, unique) and, per symbol, where it came from and whether
-it is live, cached or bundled. Missing symbols are reported, not raised, so
-one bad symbol fails only the notes that use it.
+time zone, ascending, unique) and, per symbol, a :class:`SymbolSource` saying
+where it came from, whether it is live, cached or bundled, and (``status``)
+whether it is as fresh as asked for. Missing symbols are reported, not raised,
+so one bad symbol fails only the notes that use it.
+
+``clean_closes`` is the one set of rules for a close series, whichever provider
+read it (bad, duplicate, unsorted rows and impossible closes dropped, each with
+a warning). :class:`CsvDirectoryProvider` reads ``SYMBOL.csv`` files: a vault's
+bundled data and ``--data DIR``.
 
 Price basis: closes adjusted for splits and dividends (Yahoo's adjusted
 close, as yfinance's ``auto_adjust=True`` gives it). Returns computed from one
@@ -381,3 +388,13 @@ class CsvDirectoryProvider:
                 self.name, self.kind, series.index[-1].date().isoformat()
             )
         return out
+
+
+def load_prices(folder: Path | str, symbols: Sequence[str]) -> PriceSet:
+    """Daily closes of ``symbols`` from a folder of ``SYMBOL.csv`` files (Date, Close).
+
+    Cleaned as every provider's prices are (bad rows dropped, with warnings); a symbol
+    without a usable file is in ``missing`` with the reason. For scripts using the API.
+    """
+    directory = Path(folder)
+    return CsvDirectoryProvider(directory, label=f"CSV ({directory.name}/)").load(symbols)

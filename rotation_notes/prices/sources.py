@@ -1,4 +1,5 @@
-"""Choosing where a run's prices come from.
+"""Choosing where a run's prices come from: ``make_provider`` is the one place that
+picks, from the command line and the vault's settings; and where the cache is.
 
 - ``--data DIR``: the user's own CSV folder, nothing else.
 - ``--offline``: the cache, then the vault's bundled CSVs; never the network.
@@ -6,28 +7,22 @@
 - otherwise (the default): Yahoo Finance through yfinance, with the cache and
   the bundled CSVs as the fallback when a fetch fails.
 
-A further provider (Tiingo, Alpha Vantage) is one module implementing
-``MarketDataProvider.load`` and one branch here.
+A further live provider (Tiingo, Alpha Vantage) is one module with a fetch
+function (``live.Fetch``), wrapped in ``live.CachedLiveProvider`` as
+``yahoo.YahooProvider`` wraps Yahoo's, and one branch here.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from rotation_notes.errors import UsageError
 from rotation_notes.prices.cache import ENV_VAR, PriceCache, default_cache_dir
-from rotation_notes.prices.marketdata import (
-    CsvDirectoryProvider,
-    MarketDataProvider,
-    PriceSet,
-    SymbolSource,
-)
+from rotation_notes.prices.live import OfflineProvider
+from rotation_notes.prices.marketdata import CsvDirectoryProvider, MarketDataProvider
 from rotation_notes.vault.files import stays_inside
 from rotation_notes.vault.vault import Vault
-
-OFFLINE_NOTE = "offline run: not fetched"
 
 
 def cache_dir_for(vault: Vault | None, override: Path | None) -> Path:
@@ -71,46 +66,28 @@ def bundled_provider(vault: Vault) -> CsvDirectoryProvider | None:
     )
 
 
-class OfflineProvider:
-    """The cache first, the bundled CSVs where they are newer or the cache has nothing."""
-
-    name = "offline"
-
-    def __init__(self, cache: PriceCache, fallback: MarketDataProvider | None) -> None:
-        self.cache, self.fallback = cache, fallback
-
-    def load(self, symbols: Sequence[str]) -> PriceSet:
-        out = PriceSet()
-        bundled = self.fallback.load(symbols) if self.fallback else PriceSet()
-        for s in symbols:
-            if name := self.cache.name(s):
-                out.names[s] = name
-            found = self.cache.newest(s, bundled)
-            if found is None:
-                out.missing[s] = bundled.missing.get(s, "not in the cache") + " (offline run)"
-                continue
-            series, kind, provider = found
-            out.closes[s] = series
-            out.sources[s] = SymbolSource(
-                provider, kind, series.index[-1].date().isoformat(), OFFLINE_NOTE, status="offline"
-            )
-        return out
-
-
 def make_provider(
-    vault: Vault, *, offline: bool, data_dir: Path | None, cache_dir: Path | None
+    vault: Vault,
+    *,
+    offline: bool,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    fetch_only: bool = False,
 ) -> MarketDataProvider:
+    """``fetch_only`` (``data fetch``): the vault's provider as chosen above, but the live one
+    without a fallback and with a cache that must be usable, so what failed is said."""
     if data_dir is not None:
         folder = data_dir.resolve()
         if not folder.is_dir():
             raise UsageError(f"--data {data_dir}: no such folder")
         return CsvDirectoryProvider(folder, label=f"CSV directory {folder}", kind="csv")
-    bundled = bundled_provider(vault)
+    use_bundled = not fetch_only or vault.config.provider == "bundled"
+    bundled = bundled_provider(vault) if use_bundled else None
     if vault.config.provider == "bundled":
         if bundled is None:
             raise UsageError('provider = "bundled" needs data_dir in rotation-notes.toml')
         return bundled
-    cache = PriceCache(cache_dir_for(vault, cache_dir))
+    cache = PriceCache(cache_dir_for(vault, cache_dir), fallback=not fetch_only)
     if offline:
         return OfflineProvider(cache, bundled)
     from rotation_notes.prices.yahoo import YahooProvider

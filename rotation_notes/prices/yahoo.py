@@ -1,25 +1,21 @@
-"""Live prices from Yahoo Finance through yfinance, kept in the local cache.
+"""Yahoo Finance through yfinance: the fetch function of the default live provider.
 
-One run makes at most a few batched ``yf.download`` calls for every symbol of
-every thesis: full history for symbols the cache has never seen, and a short
-incremental range (from the last cached session less an overlap) for the
-rest. A symbol whose cache already holds the last closed session is not
-requested at all. If the overlap shows that Yahoo revised past closes (a split
-or a dividend re-basing the adjusted series), that symbol's whole history is
-fetched again and replaces the cached one.
+:class:`YahooFetch` makes one batched ``yf.download`` for the symbols and range
+the cache layer (``live``) asks for, and looks up the long names of new
+symbols. :class:`YahooProvider` puts it inside that layer, which does the
+caching, the choice of range, the retries and the fallback.
 
 yfinance does not raise for a failed symbol: ``download`` returns all-NaN
 columns and logs the reason to the ``yfinance`` logger. We capture those
-records for the duration of the call and classify each failure:
+records for the duration of the call and sort each failure into the layer's
+classes:
 
-- rate-limited (429, ``YFRateLimitError``): retried with exponential backoff;
-- timed out: retried;
+- rate-limited (429, ``YFRateLimitError``) and timed out: the layer retries;
 - network unreachable (DNS failure, connection refused): not retried;
 - unknown symbol (Yahoo has no such ticker): an error for the notes using it;
 - anything else: reported as is.
 
-What could not be fetched comes from the cache or the bundled data, and the
-note says so ("live fetch failed: network unreachable").
+It also keeps yfinance's own caches (time zones, cookies) in our cache folder.
 """
 
 from __future__ import annotations
@@ -31,37 +27,27 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from rotation_notes.prices.cache import PriceCache, set_aside_if_unreadable
-from rotation_notes.prices.marketdata import (
-    WARNINGS,
-    MarketDataProvider,
-    PriceSet,
-    SymbolSource,
-    clean_closes,
-    clean_series,
+from rotation_notes.prices.live import (
+    NETWORK,
+    NO_DATA,
+    OTHER,
+    RATE_LIMITED,
+    TIMED_OUT,
+    UNKNOWN,
+    CachedLiveProvider,
+    FetchOutcome,
 )
+from rotation_notes.prices.marketdata import MarketDataProvider, clean_closes
 
 log = logging.getLogger(__name__)
 
 PROVIDER = "Yahoo Finance (yfinance)"
-NEW_YORK = ZoneInfo("America/New_York")
-#: Yahoo's daily bar is final a little after the 16:00 close.
-SETTLED = dt.time(16, 20)
-
-RATE_LIMITED = "rate-limited"
-TIMED_OUT = "timed out"
-NETWORK = "network unreachable"
-UNKNOWN = "unknown symbol"
-NO_DATA = "no data returned"
-OTHER = "error"
-RETRYABLE = {RATE_LIMITED, TIMED_OUT}
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     (RATE_LIMITED, re.compile(r"YFRateLimitError|Too Many Requests|Rate limited|\b429\b", re.I)),
@@ -91,21 +77,6 @@ def classify(message: str) -> str:
         if rx.search(message):
             return kind
     return OTHER
-
-
-def last_closed_session(now: dt.datetime) -> dt.date:
-    """The latest weekday whose daily bar is settled at ``now`` (holidays not known)."""
-    local = now.astimezone(NEW_YORK)
-    day = local.date()
-    if local.weekday() >= 5 or local.time() < SETTLED:
-        day -= dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day
-
-
-def settled_at(session: dt.date) -> dt.datetime:
-    return dt.datetime.combine(session, SETTLED, tzinfo=NEW_YORK)
 
 
 class _Capture(logging.Handler):
@@ -182,45 +153,22 @@ def _closes_by_symbol(df: pd.DataFrame | None, symbols: Sequence[str]) -> dict[s
     return out
 
 
-@dataclass
-class FetchOutcome:
-    closes: dict[str, pd.Series] = field(default_factory=dict)
-    failures: dict[str, tuple[str, str]] = field(default_factory=dict)  # symbol -> (class, msg)
+class YahooFetch:
+    """The fetch function for Yahoo Finance: one batched ``yf.download``, its failures
+    classified; and the symbols' long names (``names``)."""
 
-
-class YahooProvider:
-    """The default provider: yfinance for what the cache lacks, the cache for the rest."""
-
-    name = PROVIDER
-
-    def __init__(
-        self,
-        cache: PriceCache,
-        *,
-        fallback: MarketDataProvider | None = None,
-        session: Any = None,
-        now: Callable[[], dt.datetime] | None = None,
-        retries: int = 3,
-        backoff: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-        overlap_days: int = 10,
-        timeout: float = 20.0,
-    ) -> None:
-        self.cache = cache
-        self.fallback = fallback
+    def __init__(self, *, session: Any = None, timeout: float = 20.0) -> None:
         self.session = session
-        self.now = now or (lambda: dt.datetime.now(dt.UTC))
-        self.retries = retries
-        self.backoff = backoff
-        self.sleep = sleep
-        self.overlap = dt.timedelta(days=overlap_days)
         self.timeout = timeout
-        self.download_calls = 0
-        _configure_yfinance(cache.directory / "yfinance")
+        self.calls = 0
 
-    # -- the batched fetch ---------------------------------------------------
+    def __call__(self, symbols: list[str], start: dt.date | None) -> FetchOutcome:
+        if start is None:
+            return self.download(symbols, period="max")
+        return self.download(symbols, start=start.isoformat())
 
-    def _download_once(self, symbols: list[str], **kwargs: Any) -> FetchOutcome:
+    def download(self, symbols: list[str], **kwargs: Any) -> FetchOutcome:
+        """One ``yf.download`` of ``symbols`` (``kwargs``: its date range)."""
         import yfinance as yf
         from yfinance.config import YfConfig
 
@@ -235,7 +183,7 @@ class YahooProvider:
         # exception itself (e.g. "['IWM']: ConnectionError(...)"), which we classify.
         hidden = YfConfig.debug.hide_exceptions
         YfConfig.debug.hide_exceptions = False
-        self.download_calls += 1
+        self.calls += 1
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -283,122 +231,11 @@ class YahooProvider:
                     out.failures[s] = (transport[0], msg)
         return out
 
-    def _download(self, symbols: list[str], **kwargs: Any) -> FetchOutcome:
-        total = FetchOutcome()
-        pending = list(symbols)
-        for attempt in range(self.retries):
-            got = self._download_once(pending, **kwargs)
-            total.closes.update(got.closes)
-            for s in got.closes:
-                total.failures.pop(s, None)
-            total.failures.update(got.failures)
-            pending = [s for s, (kind, _) in got.failures.items() if kind in RETRYABLE]
-            if not pending or attempt == self.retries - 1:
-                break
-            delay = self.backoff * (2**attempt)
-            log.info(
-                "retrying %s in %.0f s (%s)", ", ".join(pending), delay, got.failures[pending[0]][0]
-            )
-            self.sleep(delay)
-        return total
-
-    # -- the provider interface ---------------------------------------------
-
-    def plan(self, symbols: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
-        """(current, incremental, full): which symbols need which request."""
-        expected = last_closed_session(self.now())
-        current, incremental, full = [], [], []
-        for s in symbols:
-            last = self.cache.last_date(s)
-            fetched = self.cache.last_fetch(s, ok_only=True)
-            if last is None:
-                full.append(s)
-            elif last >= expected or (
-                fetched is not None
-                and dt.datetime.fromisoformat(fetched.fetched_at) >= settled_at(expected)
-            ):
-                current.append(s)  # holds the last session, or asked since it settled
-            else:
-                incremental.append(s)
-        return current, incremental, full
-
-    def load(self, symbols: Sequence[str]) -> PriceSet:
-        symbols = list(dict.fromkeys(symbols))
-        stamp = self.now().astimezone(dt.UTC).replace(microsecond=0).isoformat()
-        settled = pd.Timestamp(last_closed_session(self.now()))
-        current, incremental, full = self.plan(symbols)
-
-        def closed(got: FetchOutcome) -> FetchOutcome:
-            # During a session Yahoo's daily data ends with today's unfinished bar: never
-            # cache it as a close (it would pass for the day's close after the bell).
-            for s in list(got.closes):
-                got.closes[s] = got.closes[s].loc[:settled]
-                if got.closes[s].empty:
-                    del got.closes[s]
-                    got.failures[s] = (NO_DATA, "no settled session yet")
-            return got
-
-        fetched: dict[str, str] = {}  # symbol -> outcome stored
-        failures: dict[str, tuple[str, str]] = {}
-
-        if full:
-            got = closed(self._download(full, period="max"))
-            for s, series in got.closes.items():
-                self.cache.store(s, series, provider=PROVIDER, replace_all=True, fetched_at=stamp)
-                fetched[s] = "ok"
-            failures.update(got.failures)
-
-        if incremental:
-            start = min(self.cache.last_date(s) or dt.date.min for s in incremental) - self.overlap
-            got = closed(self._download(incremental, start=start.isoformat()))
-            revised = []
-            for s, series in got.closes.items():
-                if self._revised(s, series):
-                    revised.append(s)
-                else:
-                    self.cache.store(s, series, provider=PROVIDER, fetched_at=stamp)
-                    fetched[s] = "ok"
-            for s, (kind, msg) in got.failures.items():
-                if kind in (UNKNOWN, NO_DATA):  # cached before, so not unknown: no rows now
-                    kind = NO_DATA
-                failures[s] = (kind, msg)
-            if revised:
-                log.info("Yahoo revised past closes of %s; fetching full history", revised)
-                again = closed(self._download(revised, period="max"))
-                for s, series in again.closes.items():
-                    self.cache.store(
-                        s,
-                        series,
-                        provider=PROVIDER,
-                        outcome="revised",
-                        message="past closes revised; history replaced",
-                        replace_all=True,
-                        fetched_at=stamp,
-                    )
-                    fetched[s] = "revised"
-                failures.update(again.failures)
-
-        for s, (kind, msg) in failures.items():
-            self.cache.log_failure(
-                s, provider=PROVIDER, outcome=f"failed: {kind}", message=msg, fetched_at=stamp
-            )
-        self._learn_names([s for s in fetched if self.cache.name(s) is None])
-        return self._assemble(symbols, fetched, failures)
-
-    def _revised(self, symbol: str, fresh: pd.Series) -> bool:
-        cached = self.cache.closes(symbol)
-        common = cached.index.intersection(fresh.index)
-        if common.empty:
-            return False
-        a, b = cached.loc[common].to_numpy(), fresh.loc[common].to_numpy()
-        return bool((abs(a - b) > 1e-6 * abs(a) + 1e-9).any())
-
-    def _learn_names(self, symbols: list[str]) -> None:
-        """Remember each new symbol's long name once, so tables need no call per run."""
-        if not symbols:
-            return
+    def names(self, symbols: list[str]) -> dict[str, str]:
+        """Each symbol's long name from Yahoo's metadata; a name is a nicety, never a failure."""
         import yfinance as yf
 
+        out = {}
         for s in symbols:
             try:
                 with warnings.catch_warnings():
@@ -408,57 +245,48 @@ class YahooProvider:
                 continue
             name = (meta or {}).get("longName") or (meta or {}).get("shortName")
             if name:
-                self.cache.set_name(s, str(name))
-
-    def _assemble(
-        self, symbols: list[str], fetched: dict[str, str], failures: dict[str, tuple[str, str]]
-    ) -> PriceSet:
-        out = PriceSet()
-        bundled = self.fallback.load(list(failures)) if (self.fallback and failures) else None
-        # The newest session any healthy symbol has: one that stops short of it is partial.
-        # Computed from the cache, so the message is the same on every run with the same data.
-        lasts = [self.cache.last_date(s) for s in symbols if s not in failures]
-        newest = max((d for d in lasts if d), default=None)
-        for s in symbols:
-            name = self.cache.name(s)
-            if name:
-                out.names[s] = name
-            stored = self.cache.closes(s)
-            # cleaned whole on every read, as the CSV providers clean a file
-            cached = clean_series(stored)
-            if s not in failures:
-                if cached.empty:
-                    why = "; ".join(cached.attrs.get(WARNINGS, ())) if not stored.empty else ""
-                    out.missing[s] = "no data in the cache" + (f" ({why})" if why else "")
-                    continue
-                kind = "live" if s in fetched else "cache"
-                last = cached.index[-1].date()
-                sent = stored.index[-1].date()  # a last close dropped as bad was still sent
-                note = ""
-                if newest is not None and sent < newest:
-                    note = f"partial data: Yahoo returned sessions to {sent} only"
-                    log.info("%s: %s (others to %s)", s, note, newest)
-                out.closes[s] = cached
-                out.sources[s] = SymbolSource(
-                    PROVIDER, kind, last.isoformat(), note, status="partial" if note else "ok"
-                )
-                continue
-            cls, msg = failures[s]
-            if cls == UNKNOWN and cached.empty:
-                out.unknown[s] = f"Yahoo Finance does not know the symbol {s}"
-                continue
-            found = self.cache.newest(s, bundled)
-            if found is None:
-                out.missing[s] = f"live fetch failed: {cls}; not in the cache or the bundled data"
-                continue
-            series, kind, provider = found
-            last = series.index[-1].date().isoformat()
-            out.closes[s] = series
-            out.sources[s] = SymbolSource(
-                provider, kind, last, f"live fetch failed: {cls}", status="fallback"
-            )
-            log.info("%s: live fetch failed (%s: %s); using %s to %s", s, cls, msg, provider, last)
+                out[s] = str(name)
         return out
+
+
+class YahooProvider(CachedLiveProvider):
+    """The default provider: Yahoo's fetch inside the cache layer (``live``)."""
+
+    def __init__(
+        self,
+        cache: PriceCache,
+        *,
+        fallback: MarketDataProvider | None = None,
+        session: Any = None,
+        now: Callable[[], dt.datetime] | None = None,
+        retries: int = 3,
+        backoff: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+        overlap_days: int = 10,
+        timeout: float = 20.0,
+    ) -> None:
+        _configure_yfinance(cache.directory / "yfinance")
+        fetch = YahooFetch(session=session, timeout=timeout)
+        super().__init__(
+            fetch,
+            cache,
+            name=PROVIDER,
+            label="Yahoo Finance",
+            short="Yahoo",
+            fallback=fallback,
+            describe=fetch.names,
+            now=now,
+            retries=retries,
+            backoff=backoff,
+            sleep=sleep,
+            overlap_days=overlap_days,
+        )
+        self.yahoo = fetch
+
+    @property
+    def download_calls(self) -> int:
+        """How many ``yf.download`` calls this provider made (the tests count them)."""
+        return self.yahoo.calls
 
 
 _yf_configured: Path | None = None

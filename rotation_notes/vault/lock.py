@@ -43,7 +43,7 @@ _CONTENDED = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES}
 _POLL_FIRST, _POLL_MAX = 0.001, 0.05
 
 
-class LockHeld(Exception):
+class LockHeld(RotationNotesError):
     """The lock file is still held by another process after waiting."""
 
 

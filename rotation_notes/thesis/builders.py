@@ -1,0 +1,248 @@
+"""One builder per region: :class:`Facts` in, that region's typed context out.
+
+A builder computes only from ``facts`` (the spec, prices, session, catalyst windows and
+the charts drawn); the registry (``thesis.registry``) says which builder feeds which
+template. Every figure comes from ``thesis.metrics``. Pure: no file, no network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rotation_notes.prices.marketdata import data_warnings
+from rotation_notes.thesis import metrics as m
+from rotation_notes.thesis.context import (
+    BaseContext,
+    CatalystRow,
+    CatalystsContext,
+    ChartsContext,
+    ChartView,
+    DataView,
+    HeadlineContext,
+    HistoryContext,
+    LegView,
+    MetricRow,
+    Move,
+    PeriodRow,
+    SetupContext,
+    SymbolName,
+    TrackingContext,
+    TrackingRow,
+    UpdatedContext,
+)
+from rotation_notes.thesis.facts import Facts, na_lines
+from rotation_notes.thesis.spec import Leg
+
+
+def _leg(facts: Facts, leg: Leg) -> LegView:
+    return LegView(
+        leg.label, leg.ticker, leg.index, facts.name(leg.ticker), facts.stats(leg.ticker)
+    )
+
+
+def build_base(facts: Facts) -> BaseContext:
+    long, short = facts.legs()
+    return BaseContext(facts.as_of, facts.requested, _leg(facts, long), _leg(facts, short))
+
+
+def build_headline(facts: Facts) -> HeadlineContext:
+    base = build_base(facts)
+    long, short = base.long, base.short
+    ytd_spread = m.spread(long.stats.ytd, short.stats.ytd)
+    return HeadlineContext(
+        lead=long if (ytd_spread or 0) >= 0 else short,
+        ytd_spread=ytd_spread,
+        headline_na=[
+            f"{leg.ticker}: n/a, {leg.stats.ytd.reason}"
+            for leg in (long, short)
+            if not leg.stats.ytd.ok
+        ],
+    )
+
+
+def build_setup(facts: Facts) -> SetupContext:
+    spec, as_of = facts.spec, facts.as_of
+    setup_na = [
+        line
+        for leg in facts.legs()
+        for line in na_lines(
+            leg.ticker,
+            [
+                ("YTD", facts.stats(leg.ticker).ytd),
+                ("3-month", facts.stats(leg.ticker).ret_3m),
+                ("1-year", facts.stats(leg.ticker).ret_1y),
+                ("from 52-week high", facts.stats(leg.ticker).from_high),
+            ],
+        )
+    ]
+    rows = []
+    for hm in spec.metrics:
+        age = (as_of - hm.as_of).days
+        rows.append(
+            MetricRow(
+                name=hm.name,
+                long=hm.long,
+                short=hm.short,
+                unit=hm.unit,
+                source=hm.source,
+                as_of=hm.as_of,
+                age_days=age,
+                stale=age > spec.stale_after_days,
+                gap=hm.gap,
+                gap_pct=m.ratio_gap(hm.long, hm.short),
+            )
+        )
+    return SetupContext(setup_na, rows, spec.stale_after_days)
+
+
+def build_tracking(facts: Facts) -> TrackingContext:
+    spec, as_of = facts.spec, facts.as_of
+    compare_stats = facts.stats(spec.compare)
+    rows = []
+    for symbol in spec.tracking:
+        st = facts.stats(symbol)
+        ref = compare_stats
+        if st.last_session is not None and st.last_session < as_of:
+            ref = facts.stats(spec.compare, st.last_session)  # compare like with like
+        spread_ytd = m.spread(st.ytd, ref.ytd)
+        figures = [("1D", st.ret_1d), ("1M", st.ret_1m), ("3M", st.ret_3m), ("YTD", st.ytd)]
+        if symbol != spec.compare and st.ytd.ok and spread_ytd is None:
+            why = f"{spec.compare}'s YTD to {ref.last_session or as_of} is n/a ({ref.ytd.reason})"
+            figures.append((f"YTD vs {spec.compare}", m.Figure(None, why)))
+        rows.append(
+            TrackingRow(
+                symbol=symbol,
+                description=facts.name(symbol),
+                stats=st,
+                is_compare=symbol == spec.compare,
+                spread_ytd=spread_ytd,
+                na=na_lines(symbol, figures) if st.close is not None else [],
+            )
+        )
+    return TrackingContext(rows, spec.compare)
+
+
+def _moves(facts: Facts, symbols: tuple[str, ...], figures: list[m.Figure]) -> list[Move]:
+    return [Move(s, facts.name(s), fig) for s, fig in zip(symbols, figures, strict=True)]
+
+
+def _pair_spread(moves: list[Move]) -> float | None:
+    """The first symbol's move less the second's, when there are two."""
+    return m.spread(moves[0].move, moves[1].move) if len(moves) >= 2 else None
+
+
+def _na(subject: str, moves: list[Move]) -> list[str]:
+    return [f"{subject}, {x.symbol}: n/a, {x.move.reason}" for x in moves if not x.move.ok]
+
+
+def build_catalysts(facts: Facts) -> CatalystsContext:
+    symbols = facts.spec.catalyst_symbols
+    rows = []
+    for i, c in enumerate(facts.catalysts):
+        moves = _moves(facts, symbols, facts.window_moves(i))
+        rows.append(
+            CatalystRow(
+                title=c.title,
+                link=c.link.target,
+                alias=c.link.alias,
+                start=c.start,
+                end=c.end,
+                moves=moves,
+                partial=c.start <= facts.as_of < c.end,
+                future=c.start > facts.as_of,
+                spread=_pair_spread(moves),
+                na=_na(c.title, moves),
+            )
+        )
+    return CatalystsContext([SymbolName(s, facts.name(s)) for s in symbols], rows)
+
+
+def build_history(facts: Facts) -> HistoryContext:
+    symbols, as_of, closes = facts.spec.history_symbols, facts.as_of, facts.prices.closes
+    rows = []
+    for p in facts.spec.periods:
+        end = min(p.end, as_of) if p.end else as_of
+        figures = [
+            m.change(closes[s], p.start - dt.timedelta(days=1), end, "period")
+            if s in closes and p.start <= as_of
+            else m.Figure(None, facts.missing(s, f"period starts after {as_of}"))
+            for s in symbols
+        ]
+        moves = _moves(facts, symbols, figures)
+        rows.append(
+            PeriodRow(
+                label=p.label,
+                setup=p.setup,
+                start=p.start,
+                end=p.end,
+                to=end,
+                moves=moves,
+                spread=_pair_spread(moves),
+                na=_na(p.label, moves),
+            )
+        )
+    return HistoryContext([SymbolName(s, facts.name(s)) for s in symbols], rows)
+
+
+def build_charts(facts: Facts) -> ChartsContext:
+    views = [
+        ChartView(
+            file=c.file,
+            path=c.rel,
+            embed=c.embed,
+            caption=c.caption,
+            divergence=c.result.divergence,
+            moves=c.result.moves,
+            first_session=c.result.first_session,
+            last_session=c.result.last_session,
+        )
+        for c in facts.charts
+    ]
+    return ChartsContext(views, list(facts.charts_skipped))
+
+
+def build_updated(facts: Facts) -> UpdatedContext:
+    spec, prices = facts.spec, facts.prices
+    sources = [
+        {"symbol": s, **prices.sources[s].to_json()} for s in spec.symbols() if s in prices.sources
+    ]
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for src in sources:
+        if src["message"]:
+            key = (src["message"], src["last_session"], src["provider"])
+            groups.setdefault(key, []).append(src["symbol"])
+    not_live = [
+        f"{message[:1].upper()}{message[1:]}: {', '.join(symbols)} from {provider}, data to {last}."
+        for (message, last, provider), symbols in groups.items()
+    ]
+    problems = [f"{s}: {w}" for s in spec.symbols() for w in data_warnings(prices, s)]
+    problems += facts.held_back()
+    skipped = [f"Chart {c.file} {c.reason}." for c in facts.charts_skipped]
+    return UpdatedContext(
+        DataView(
+            providers=sorted({src["provider"] for src in sources}),
+            latest_session=max(
+                (src["last_session"] for src in sources if src["last_session"]), default=None
+            ),
+            warnings=not_live + problems + skipped,
+            not_live=not_live,
+            problems=problems,
+            sources=sources,
+        )
+    )
+
+
+def na_notes(facts: Facts) -> list[str]:
+    """Every figure's reason for n/a, once each (the ``notes`` every template may use)."""
+    notes: list[str] = []
+    for symbol in facts.spec.tracking:
+        notes.extend(facts.stats(symbol).notes)
+    for i, c in enumerate(facts.catalysts):
+        for s, fig in zip(facts.spec.catalyst_symbols, facts.window_moves(i), strict=True):
+            if not fig.ok:
+                notes.append(f"{c.title}, {s}: {fig.reason}")
+    for row in build_history(facts).periods:
+        for x in row.moves:
+            if not x.move.ok:
+                notes.append(f"{row.label}, {x.symbol}: {x.move.reason}")
+    return list(dict.fromkeys(notes))

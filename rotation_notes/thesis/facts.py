@@ -1,0 +1,136 @@
+"""What every region of a thesis is computed from: the spec, the prices, the session.
+
+:class:`Facts` is handed to each region builder (``thesis.builders``). It holds the run's
+inputs and computes each symbol's figures once per date, so the tables, the charts and
+the JSON report share them. Pure: no file, no network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rotation_notes.errors import DataError
+from rotation_notes.prices.marketdata import PriceSet
+from rotation_notes.thesis import metrics as m
+from rotation_notes.thesis.spec import CatalystWindow, Leg, ThesisSpec
+
+if TYPE_CHECKING:
+    from rotation_notes.thesis.chartplans import ChartPlan
+    from rotation_notes.thesis.context import SkippedChart
+
+
+def session_as_of(
+    spec: ThesisSpec, prices: PriceSet, requested: dt.date | None, path: Path | str
+) -> dt.date:
+    """The session the note is rendered at: the last one both legs have, up to ``requested``."""
+    ends = leg_ends(spec, prices, requested)
+    for side, leg in (("long", spec.long), ("short", spec.short)):
+        if leg.ticker in ends:
+            continue
+        series = prices.closes.get(leg.ticker)
+        if series is None:
+            raise DataError(
+                f"no market data for {leg.ticker} ({prices.missing.get(leg.ticker, 'no data')})",
+                path=path,
+                key=f"rotation-notes.{side}.ticker",
+                hint="add its CSV to the vault's data folder, or check the symbol",
+            )
+        raise DataError(
+            f"no market data for {leg.ticker} on or before {requested}; "
+            f"it starts {series.index[0].date()}",
+            path=path,
+        )
+    return min(ends.values())
+
+
+def leg_ends(spec: ThesisSpec, prices: PriceSet, requested: dt.date | None) -> dict[str, dt.date]:
+    """Each leg's last session up to ``requested`` (legs without data are left out)."""
+    ends: dict[str, dt.date] = {}
+    for leg in (spec.long, spec.short):
+        series = prices.closes.get(leg.ticker)
+        if series is not None and not series.empty:
+            last = m.close_on_or_before(series, requested or series.index[-1].date())
+            if last is not None:
+                ends[leg.ticker] = last[0]
+    return ends
+
+
+@dataclass
+class Facts:
+    """The inputs of one thesis at one session, with each symbol's figures computed once."""
+
+    spec: ThesisSpec
+    prices: PriceSet
+    as_of: dt.date
+    requested: dt.date | None
+    catalysts: list[CatalystWindow]
+    #: the charts drawn for this note, and those not redrawn with the reason (chartplans)
+    charts: list[ChartPlan] = field(default_factory=list)
+    charts_skipped: list[SkippedChart] = field(default_factory=list)
+    _stats: dict[tuple[str, dt.date], m.TickerStats] = field(default_factory=dict, repr=False)
+    _windows: dict[int, list[m.Figure]] = field(default_factory=dict, repr=False)
+
+    def name(self, symbol: str) -> str:
+        """The note's own name for a symbol wins, then the provider's, then the symbol."""
+        return self.spec.names.get(symbol) or self.prices.names.get(symbol) or symbol
+
+    def missing(self, symbol: str, default: str = "no data") -> str:
+        return self.prices.missing.get(symbol, default)
+
+    def stats(self, symbol: str, at: dt.date | None = None) -> m.TickerStats:
+        """A symbol's figures at ``at`` (default: the note's session), computed once."""
+        at = at or self.as_of
+        if (symbol, at) not in self._stats:
+            self._stats[symbol, at] = m.ticker_stats(
+                symbol, self.prices.closes.get(symbol), at, self.missing(symbol)
+            )
+        return self._stats[symbol, at]
+
+    def window_moves(self, index: int) -> list[m.Figure]:
+        """Each catalyst symbol's move over catalyst ``index``'s window."""
+        if index not in self._windows:
+            c = self.catalysts[index]
+            self._windows[index] = [
+                m.window_move(
+                    self.prices.closes.get(s), c.start, c.end, self.as_of, self.missing(s)
+                )
+                for s in self.spec.catalyst_symbols
+            ]
+        return self._windows[index]
+
+    def legs(self) -> tuple[Leg, Leg]:
+        return self.spec.long, self.spec.short
+
+    def held_back(self) -> list[str]:
+        """Why a leg holds the note's session back, when it is by a data gap or a dropped close."""
+        ends = leg_ends(self.spec, self.prices, self.requested)
+        if len(ends) < 2:
+            return []
+        top_symbol = max(ends, key=lambda s: ends[s])
+        top = ends[top_symbol]
+        out = []
+        why = f"the note is as of {self.as_of}, the last session both legs have"
+        for symbol, end in ends.items():
+            if end >= top:
+                continue
+            bad = [d for d in m.dropped_dates(self.prices.closes[symbol]) if end < d <= top]
+            if bad:
+                out.append(f"{symbol}: the close of {bad[-1]} was dropped as bad data; {why}")
+            elif (top - end).days > m.MAX_GAP_DAYS:
+                out.append(
+                    f"{symbol}: data ends {end}, {(top - end).days} days before "
+                    f"{top_symbol}'s; {why}"
+                )
+        return out
+
+
+def na_lines(subject: str, figures: list[tuple[str, m.Figure]]) -> list[str]:
+    """One line per distinct reason: ``"IWM: n/a (YTD, 3-month), <reason>"``."""
+    by_reason: dict[str, list[str]] = {}
+    for label, fig in figures:
+        if not fig.ok:
+            by_reason.setdefault(fig.reason or "no data", []).append(label)
+    return [f"{subject}: n/a ({', '.join(labels)}), {why}" for why, labels in by_reason.items()]
