@@ -370,12 +370,6 @@ def test_sigkill_at_random_moments_leaves_each_file_old_or_updated(tmp_path, iso
     assert sum(outcomes.values()) == kills, summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: PriceCache reads the database header with a plain open() and close(), "
-    "which drops the SQLite locks a connection of the same process holds; another process "
-    "ending its run then deletes the -wal and -shm under that connection",
-)
 def test_a_cache_held_open_in_this_process_survives_another_process_finishing(
     tmp_path, isolated_cache
 ):

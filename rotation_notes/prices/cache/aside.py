@@ -3,6 +3,7 @@ inspection: the price cache's own (``opening``) and yfinance's in our cache fold
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -22,17 +23,38 @@ from rotation_notes.vault.files import read_regular
 log = logging.getLogger(__name__)
 
 
+#: (device, inode) of the SQLite files this process has checked or opened. Their header is
+#: never read again with a descriptor of ours: closing any descriptor of a file drops every
+#: POSIX lock this process holds on it, those of an SQLite connection still open on it too
+#: (another process ending its run would then checkpoint and delete the ``-wal`` under it).
+_KNOWN_SQLITE: set[tuple[int, int]] = set()
+
+
+def inode_of(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def known_sqlite(path: Path) -> None:
+    """Remember ``path`` as an SQLite file (it was checked, or a connection opened it)."""
+    with contextlib.suppress(OSError):
+        _KNOWN_SQLITE.add(inode_of(path))
+
+
 def check_file(path: Path, check: Callable[[sqlite3.Connection], bool], timeout: float) -> bool:
     """Run ``check`` on the SQLite file ``path`` through a read-only connection, after a look
     at its header: SQLite then neither checkpoints into the file nor deletes its ``-wal`` when
     it closes, so a file that fails is moved aside exactly as it was found."""
-    head = read_regular(path, 16)  # never a pipe: SQLite would block opening it
-    if head and head != b"SQLite format 3\x00":
-        raise _NotACache("it is not an SQLite database (no SQLite header)")
+    if inode_of(path) not in _KNOWN_SQLITE:
+        head = read_regular(path, 16)  # never a pipe: SQLite would block opening it
+        if head and head != b"SQLite format 3\x00":
+            raise _NotACache("it is not an SQLite database (no SQLite header)")
     uri = f"{path.absolute().as_uri()}?mode=ro"
     db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
     try:
-        return check(db)
+        ok = check(db)
+        known_sqlite(path)
+        return ok
     except sqlite3.Error as exc:
         if corrupt(exc):
             raise _NotACache(unreadable(exc)) from exc

@@ -20,7 +20,7 @@ from pathlib import Path
 import platformdirs
 
 from rotation_notes.errors import RotationNotesError
-from rotation_notes.prices.cache.aside import check_file, move_aside
+from rotation_notes.prices.cache.aside import check_file, known_sqlite, move_aside
 from rotation_notes.prices.cache.schema import (
     BUSY_TIMEOUT,
     DB_NAME,
@@ -157,6 +157,7 @@ class CacheFile:
             new = not os.path.lexists(self.path) or self.check_read_only()
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
+            known_sqlite(self.path)  # open here: its header is never read by us again
             db.execute("PRAGMA synchronous=NORMAL")
             if new:
                 create_schema(db)
