@@ -43,36 +43,6 @@ def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
     return cache
 
 
-_COMPILED: dict[tuple, object] = {}
-
-
-@pytest.fixture(scope="module")
-def templates_compiled_once():
-    """Jinja compiles each template source once for the module, not once per refresh.
-
-    ``refresh`` builds a new template environment per run, and compiling the region
-    templates is most of what an in-process refresh of a small note costs. Tests that refresh
-    hundreds of generated notes use this; every environment ``make_env`` builds has the same
-    settings, so the compiled code is the same. What is rendered, and every check on it, is
-    unchanged.
-    """
-    import jinja2
-
-    real = jinja2.Environment.compile
-
-    def compile_once(self, source, name=None, filename=None, raw=False, defer_init=False):
-        if raw:
-            return real(self, source, name, filename, raw, defer_init)
-        key = (type(self), source, name, filename, defer_init)
-        if key not in _COMPILED:
-            _COMPILED[key] = real(self, source, name, filename, raw, defer_init)
-        return _COMPILED[key]
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(jinja2.Environment, "compile", compile_once)
-        yield
-
-
 def make_files(root: Path, files: Mapping[str, str | bytes]) -> None:
     """Write ``files`` (relative path -> text or bytes) under ``root``."""
     for rel, content in files.items():

@@ -452,3 +452,17 @@ def test_the_readme_tree_names_every_module():
     actual |= {p.parent.name + "/" for p in package.glob("**/__init__.py") if p.parent != package}
     actual |= {p.name for p in package.glob("*/*.py") if p.name != "__init__.py"}
     assert named == actual
+
+
+def test_a_changed_template_is_used_at_the_next_refresh_in_the_same_process(make_vault):
+    """Compiled templates are kept per process (by source): an edit is new source."""
+    vault = make_vault({"t.md": THESIS})
+    (vault / "rotation-notes.toml").write_text(
+        'templates_dir = "tpl"\nprovider = "bundled"\ndata_dir = "Data/market-data"\n'
+    )
+    (vault / "tpl").mkdir()
+    for word in ("first", "second", "first"):
+        (vault / "tpl" / "headline.md.j2").write_text(f"{word} {{{{ long.ticker }}}}\n")
+        report = refresh(vault, RefreshOptions(as_of=D(2026, 2, 4)))
+        assert report.notes[0].status == "updated", report.notes[0].error
+        assert f"%% rotation-notes:headline %%\n{word} IWM\n" in (vault / "t.md").read_text()

@@ -172,7 +172,7 @@ KEYS = [("spec", p) for p in SPEC_PATHS] + [("event", p) for p in EVENT_PATHS]
 @pytest.mark.parametrize(
     ("target", "path"), KEYS, ids=[f"{t}-{'.'.join(map(str, p))}" for t, p in KEYS]
 )
-def test_every_nasty_value_at_every_key(templates_compiled_once, target, path):
+def test_every_nasty_value_at_every_key(target, path):
     """Exhaustive: each value of NASTY at each key of the spec and of the catalyst note."""
     for value in NASTY:
         check(target, path, value)
@@ -188,9 +188,7 @@ def test_every_nasty_value_at_every_key(templates_compiled_once, target, path):
     path_index=st.integers(min_value=0, max_value=len(SPEC_PATHS) - 1),
     value=odd_value,
 )
-def test_any_value_at_any_key_is_refreshed_or_named(
-    templates_compiled_once, target, path_index, value
-):
+def test_any_value_at_any_key_is_refreshed_or_named(target, path_index, value):
     if target == "spec":
         check("spec", SPEC_PATHS[path_index], value)
     else:

@@ -110,9 +110,7 @@ def test_replace_never_changes_bytes_outside_regions(parts, data):
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(note_parts(), st.booleans(), ending)
-def test_refresh_keeps_user_bytes_and_second_run_is_a_no_op(
-    templates_compiled_once, parts, bom, fm_nl
-):
+def test_refresh_keeps_user_bytes_and_second_run_is_a_no_op(parts, bom, fm_nl):
     segments, _ = parts
     body = "".join(t for _, t in segments)
     front = THESIS_FRONTMATTER.replace("\n", fm_nl)

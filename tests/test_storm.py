@@ -29,7 +29,7 @@ DEFERRED = "changed while it was being refreshed"
 STORM_SECONDS = float(os.environ.get("ROTATION_NOTES_STORM_SECONDS", "3"))
 
 
-def test_storm_of_writers_and_a_typing_user_loses_no_line(sample_vault, templates_compiled_once):
+def test_storm_of_writers_and_a_typing_user_loses_no_line(sample_vault):
     fig = run_storm(
         sample_vault,
         STORM_SECONDS,

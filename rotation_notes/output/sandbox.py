@@ -249,6 +249,11 @@ class _LimitedCodeGenerator(CodeGenerator):
         self.write(", '~')")
 
 
+#: Compiled template code, by source and settings (templates are at most 256 KiB each).
+_COMPILED: dict[tuple[Any, ...], Any] = {}
+_COMPILED_MAX = 64
+
+
 class LimitedSandbox(SandboxedEnvironment):
     """The sandbox, with the size checks above on operators, calls, filters and joins."""
 
@@ -263,6 +268,49 @@ class LimitedSandbox(SandboxedEnvironment):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.globals.pop("lipsum", None)  # generates text on demand; nothing here needs it
+
+    def compile(  # type: ignore[override]
+        self,
+        source: Any,
+        name: str | None = None,
+        filename: str | None = None,
+        raw: bool = False,
+        defer_init: bool = False,
+    ) -> Any:
+        """Compiled once per process for the same source and settings (a watcher or a script
+        rendering many notes builds a new environment per run; compiling the region
+        templates was most of a small note's render). A changed template is new source, so
+        it is compiled again; what it renders is unchanged."""
+        if raw or not isinstance(source, str):
+            return super().compile(source, name, filename, raw, defer_init)  # type: ignore[call-overload]
+        key = (type(self), self._settings(), source, name, filename, defer_init)
+        code = _COMPILED.get(key)
+        if code is None:
+            code = super().compile(source, name, filename, raw, defer_init)
+            if len(_COMPILED) >= _COMPILED_MAX:
+                _COMPILED.pop(next(iter(_COMPILED)))  # the oldest
+            _COMPILED[key] = code
+        return code
+
+    def _settings(self) -> tuple[Any, ...]:
+        """What else shapes the compiled code (make_env sets the same for every run)."""
+        return (
+            self.block_start_string,
+            self.block_end_string,
+            self.variable_start_string,
+            self.variable_end_string,
+            self.comment_start_string,
+            self.comment_end_string,
+            self.line_statement_prefix,
+            self.line_comment_prefix,
+            self.trim_blocks,
+            self.lstrip_blocks,
+            self.newline_sequence,
+            self.keep_trailing_newline,
+            self.autoescape,
+            self.optimized,
+            tuple(sorted(self.extensions)),
+        )
 
     def limit_filters(self) -> None:
         """Wrap every filter (call after adding the project's own)."""
