@@ -466,3 +466,16 @@ def test_a_changed_template_is_used_at_the_next_refresh_in_the_same_process(make
         report = refresh(vault, RefreshOptions(as_of=D(2026, 2, 4)))
         assert report.notes[0].status == "updated", report.notes[0].error
         assert f"%% rotation-notes:headline %%\n{word} IWM\n" in (vault / "t.md").read_text()
+
+
+def test_render_thesis_takes_a_datetime_as_its_day_and_names_wrong_types():
+    text = (SAMPLE / SAMPLE_NOTE).read_text(encoding="utf-8")
+    prices = load_prices(SAMPLE_DATA, symbols_of(text))
+    links = sample_links(SAMPLE)
+    by_day = render_thesis(text, prices, links=links, as_of=D(2026, 2, 4))
+    for when in (dt.datetime(2026, 2, 4, 23, 59), pd.Timestamp("2026-02-04 09:30")):
+        assert render_thesis(text, prices, links=links, as_of=when).data == by_day.data
+    with pytest.raises(TypeError, match="read the file first"):
+        render_thesis(SAMPLE / SAMPLE_NOTE, prices)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="PriceSet"):
+        render_thesis(text, {"IWM": []})  # type: ignore[arg-type]

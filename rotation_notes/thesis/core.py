@@ -393,6 +393,15 @@ def render_thesis(
     line or key) for anything wrong with the note or its data.
     """
     global _SHIPPED
+    if not isinstance(note, str | bytes):
+        raise TypeError(
+            f"note must be the note's text (str) or its bytes, not {type(note).__name__}; "
+            "read the file first"
+        )
+    if not isinstance(prices, PriceSet):
+        raise TypeError(f"prices must be a PriceSet (see load_prices), not {type(prices).__name__}")
+    if isinstance(as_of, dt.datetime):  # a datetime or a pandas Timestamp: its day
+        as_of = as_of.date()
     raw = note.encode("utf-8") if isinstance(note, str) else note
     decoded = decode_note(raw)
     thesis = read_thesis(decoded, path, stale_after_days=stale_after_days, init=init)
