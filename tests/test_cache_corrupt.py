@@ -3,7 +3,8 @@
 Unreadable (garbage, damaged pages, someone else's database, a newer schema): moved aside with
 its -wal/-shm files, named in a warning, and replaced by a fresh cache. Unusable for another
 reason (the folder is a file, read-only, locked, full): left exactly as it was, a warning says
-what to do, and the run goes on with prices in memory. Through the real CLI where it matters.
+what to do, and the run goes on with prices in memory. Through the CLI (in this process; in a
+subprocess where a run could hang, or needs its own mount namespace or a clean process).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 from test_data_cli import fill_cache
 from test_watch import WatchProc
 
-from conftest import NO_NETWORK, THESIS, run_cli, run_scheduled
+from conftest import NO_NETWORK, THESIS, run_cli, run_main, run_scheduled
 from rotation_notes.prices.cache import DB_NAME, SCHEMA_VERSION, CacheUnusable, PriceCache
 
 
@@ -129,7 +130,7 @@ def test_an_unreadable_cache_is_moved_aside_and_the_run_goes_on(
     make_bad(cache, filled)
     original = (cache / DB_NAME).read_bytes()
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("refresh", vault, "--cache", cache, *(["--offline"] if offline else []))
+    result = run_main("refresh", vault, "--cache", cache, *(["--offline"] if offline else []))
     assert_refreshed(result, vault)
     (aside,) = asides(cache)
     assert aside.read_bytes() == original  # kept for inspection, byte for byte
@@ -137,7 +138,7 @@ def test_an_unreadable_cache_is_moved_aside_and_the_run_goes_on(
     assert f"the price cache {cache / DB_NAME} could not be read: {reason}" in warning
     assert f"Moved it aside to {aside.name}" in warning
     assert is_fresh_cache(cache)
-    again = run_cli("refresh", vault, "--cache", cache, "--offline")  # the fresh cache is fine
+    again = run_main("refresh", vault, "--cache", cache, "--offline")  # the fresh cache is fine
     assert again.returncode == 0 and "WARNING" not in again.stderr, again.stderr
     assert asides(cache) == [aside]
 
@@ -152,7 +153,7 @@ def test_unreadable_yfinance_caches_in_the_folder_are_moved_aside_too(make_vault
         originals[name] = os.urandom(5000)
         (cache / "yfinance" / name).write_bytes(originals[name])
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("refresh", vault, "--cache", cache)
+    result = run_main("refresh", vault, "--cache", cache)
     assert_refreshed(result, vault)
     # the fetch fails for the reason it really has here (no network), not the cache's
     assert "warning: Live fetch failed: network unreachable" in result.stderr
@@ -168,7 +169,7 @@ def test_data_status_and_fetch_move_an_unreadable_cache_aside(filled, make_vault
     cache.mkdir()
     garbage(cache, filled)
     original = (cache / DB_NAME).read_bytes()
-    status = run_cli("data", "status", tmp_path, "--cache", cache)
+    status = run_main("data", "status", tmp_path, "--cache", cache)
     assert status.returncode == 0, status.stderr
     (aside,) = asides(cache)
     assert aside.read_bytes() == original
@@ -176,9 +177,10 @@ def test_data_status_and_fetch_move_an_unreadable_cache_aside(filled, make_vault
     assert "empty: nothing fetched yet" in status.stdout
     assert "Traceback" not in status.stderr
 
+    gc.collect()  # the status run's cache is closed, as at the end of its process
     truncated(cache, filled)
     vault = make_vault({"t.md": THESIS})
-    fetch = run_cli("data", "fetch", vault, "--cache", cache)
+    fetch = run_main("data", "fetch", vault, "--cache", cache)
     assert fetch.returncode == 2  # no network here: the fetch itself fails, and says so
     assert "IWM      failed: live fetch failed: network unreachable" in fetch.stderr
     assert "could not be read: it is damaged" in fetch.stderr
@@ -255,20 +257,20 @@ def test_a_cache_path_that_is_a_file_is_left_alone(offline, make_vault, tmp_path
     mine = tmp_path / "my-notes.txt"
     mine.write_bytes(b"the user's own file\n")
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("refresh", vault, "--cache", mine, *(["--offline"] if offline else []))
+    result = run_main("refresh", vault, "--cache", mine, *(["--offline"] if offline else []))
     assert_refreshed(result, vault)
     assert f"WARNING: cannot use the price cache {mine}: it is not a folder" in result.stderr
     assert "this run goes on without a cache" in result.stderr
     assert mine.read_bytes() == b"the user's own file\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my-notes.txt", "vault"]
 
-    status = run_cli("data", "status", vault, "--cache", mine)
+    status = run_main("data", "status", vault, "--cache", mine)
     assert status.returncode == 2
     assert status.stderr.strip().splitlines() == [
         f"rotation-notes: error: cannot use the price cache {mine}: it is not a folder. "
         "point --cache (or ROTATION_NOTES_CACHE) at a folder; nothing there was changed"
     ]
-    fetch = run_cli("data", "fetch", vault, "--cache", mine)
+    fetch = run_main("data", "fetch", vault, "--cache", mine)
     assert fetch.returncode == 2 and "it is not a folder" in fetch.stderr
     assert "Traceback" not in fetch.stderr
     assert mine.read_bytes() == b"the user's own file\n"
@@ -279,7 +281,7 @@ def test_a_database_path_that_is_a_folder_is_left_alone(make_vault, tmp_path):
     (cache / DB_NAME).mkdir(parents=True)
     (cache / DB_NAME / "keep.txt").write_text("mine")
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("refresh", vault, "--cache", cache, "--offline")
+    result = run_main("refresh", vault, "--cache", cache, "--offline")
     assert_refreshed(result, vault)
     assert (
         f"cannot use the price cache {cache}: {DB_NAME} there is not a regular file"
@@ -299,7 +301,8 @@ def test_a_database_path_that_is_a_pipe_or_folder_never_hangs_and_is_left(
     else:
         (cache / DB_NAME).mkdir()
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("refresh", vault, "--cache", cache, "--offline")  # a hang: run_cli's timeout
+    run = run_cli if kind == "fifo" else run_main  # a hang on the pipe: run_cli's timeout
+    result = run("refresh", vault, "--cache", cache, "--offline")
     assert_refreshed(result, vault)
     assert (
         f"cannot use the price cache {cache}: {DB_NAME} there is not a regular file"
@@ -317,13 +320,13 @@ def test_a_cache_of_a_newer_version_is_left_as_it_is(filled, make_vault, tmp_pat
     original = (cache / DB_NAME).read_bytes()
     vault = make_vault({"t.md": THESIS})
     for _ in range(2):
-        result = run_cli("refresh", vault, "--cache", cache, "--offline")
+        result = run_main("refresh", vault, "--cache", cache, "--offline")
         assert result.returncode == 0, result.stderr
         assert "it was written by a newer rotation-notes (schema version 2" in result.stderr
         assert "upgrade rotation-notes" in result.stderr
     assert (
         "updated    t.md"
-        in run_cli(
+        in run_main(
             "refresh", make_vault({"t.md": THESIS}, name="v2"), "--cache", cache, "--offline"
         ).stderr
     )
@@ -391,8 +394,8 @@ def test_a_folder_that_cannot_be_written_is_read_and_left_as_it_is(filled, make_
         pytest.skip("chattr +i is not available here (it stands in for a folder we cannot write)")
     try:
         vault = make_vault({"t.md": THESIS}, data=False)  # prices only from the cache
-        result = run_cli("refresh", vault, "--cache", cache)
-        status = run_cli("data", "status", vault, "--cache", cache)
+        result = run_main("refresh", vault, "--cache", cache)
+        status = run_main("data", "status", vault, "--cache", cache)
     finally:
         subprocess.run(["chattr", "-i", *map(str, frozen)], check=True)
     assert_refreshed(result, vault)

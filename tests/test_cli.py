@@ -1,4 +1,5 @@
-"""The CLI as a user runs it: a subprocess per call, each exit code, --check, --diff, --json."""
+"""The CLI as a user sees it: each exit code, --check, --diff, --json. ``main`` in this process
+with its output captured; a subprocess for the entry points and a closed pipe."""
 
 from __future__ import annotations
 
@@ -9,26 +10,26 @@ import sys
 
 import pytest
 
-from conftest import ALL_REGIONS, NO_NETWORK, SAMPLE_NOTE, THESIS, run_cli, snapshot
+from conftest import ALL_REGIONS, NO_NETWORK, SAMPLE_NOTE, THESIS, run_main, snapshot
 
 
 def test_help_lists_options():
-    result = run_cli("refresh", "--help")
+    result = run_main("refresh", "--help")
     assert result.returncode == 0
     for option in ("--note", "--as-of", "--offline", "--check", "--diff", "--json", "--init"):
         assert option in result.stdout
 
 
 def test_exit_0_then_check_exit_0(sample_vault):
-    first = run_cli("refresh", sample_vault)
+    first = run_main("refresh", sample_vault)
     assert first.returncode == 0, first.stderr
-    check = run_cli("refresh", sample_vault, "--check")
+    check = run_main("refresh", sample_vault, "--check")
     assert check.returncode == 0, check.stderr
 
 
 def test_check_exits_1_and_writes_nothing(sample_vault):
     before = snapshot(sample_vault)
-    result = run_cli("refresh", sample_vault, "--check", "--as-of", "2026-03-02")
+    result = run_main("refresh", sample_vault, "--check", "--as-of", "2026-03-02")
     assert result.returncode == 1, result.stderr
     assert f"would update {SAMPLE_NOTE}" in result.stderr
     assert snapshot(sample_vault) == before
@@ -36,7 +37,7 @@ def test_check_exits_1_and_writes_nothing(sample_vault):
 
 def test_diff_prints_unified_diff_and_writes_nothing(sample_vault):
     before = snapshot(sample_vault)
-    result = run_cli("refresh", sample_vault, "--diff", "--as-of", "2026-03-02")
+    result = run_main("refresh", sample_vault, "--diff", "--as-of", "2026-03-02")
     assert result.returncode == 0, result.stderr
     assert f"--- a/{SAMPLE_NOTE}" in result.stdout
     assert "+*Updated as of 2026-03-02 (last session used" in result.stdout
@@ -45,7 +46,7 @@ def test_diff_prints_unified_diff_and_writes_nothing(sample_vault):
 
 
 def test_json_report_shape(sample_vault):
-    result = run_cli("refresh", sample_vault, "--json", "--as-of", "2026-02-04")
+    result = run_main("refresh", sample_vault, "--json", "--as-of", "2026-02-04")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     (note,) = report["notes"]
@@ -73,7 +74,7 @@ def test_one_broken_note_fails_alone_exit_2(make_vault):
     )
     broken_before = (vault / "broken.md").read_bytes()
     markers_before = (vault / "markers.md").read_bytes()
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert "updated    good.md" in result.stderr
     assert "failed     broken.md:" in result.stderr and "not valid YAML" in result.stderr
@@ -84,20 +85,20 @@ def test_one_broken_note_fails_alone_exit_2(make_vault):
 
 
 def test_bad_usage_exit_2(tmp_path):
-    result = run_cli("refresh", tmp_path)
+    result = run_main("refresh", tmp_path)
     assert result.returncode == 2
     assert "not inside an Obsidian vault" in result.stderr
-    assert run_cli("refresh", "--as-of", "yesterday").returncode == 2
-    assert run_cli("frobnicate").returncode == 2
+    assert run_main("refresh", "--as-of", "yesterday").returncode == 2
+    assert run_main("frobnicate").returncode == 2
 
 
 def test_note_option_and_non_thesis(make_vault):
     vault = make_vault({"a.md": THESIS, "b.md": THESIS, "plain.md": "# Just a note\n"})
-    result = run_cli("refresh", vault, "--note", vault / "a.md")
+    result = run_main("refresh", vault, "--note", vault / "a.md")
     assert result.returncode == 0, result.stderr
     assert "| Metric" in (vault / "a.md").read_text()
     assert "| Metric" not in (vault / "b.md").read_text()
-    plain = run_cli("refresh", vault, "--note", "plain.md")
+    plain = run_main("refresh", vault, "--note", "plain.md")
     assert plain.returncode == 2 and "not a thesis note" in plain.stderr
 
 
@@ -105,11 +106,11 @@ def test_init_inserts_regions_only_when_asked(make_vault):
     body = "# My thesis\n\n## Tracking\n\nprose\n"
     note = THESIS.replace(ALL_REGIONS, "").replace("# Thesis\n\n", body)
     vault = make_vault({"t.md": note})
-    plain = run_cli("refresh", vault)
+    plain = run_main("refresh", vault)
     assert plain.returncode == 0
     assert "no region for headline" in plain.stderr and "--init" in plain.stderr
     assert (vault / "t.md").read_text() == note
-    init = run_cli("refresh", vault, "--init")
+    init = run_main("refresh", vault, "--init")
     assert init.returncode == 0, init.stderr
     text = (vault / "t.md").read_text()
     assert (
@@ -120,7 +121,7 @@ def test_init_inserts_regions_only_when_asked(make_vault):
     )
     assert "![[iwm-vs-qqq-price-chart.png]]" in text
     assert (vault / "iwm-vs-qqq-price-chart.png").is_file()  # no app.json: the vault root
-    assert run_cli("refresh", vault, "--init", "--check").returncode == 0
+    assert run_main("refresh", vault, "--init", "--check").returncode == 0
 
 
 def test_python_dash_m_and_console_script_agree(sample_vault):
@@ -149,11 +150,11 @@ def test_linter_reformatting_a_region_does_not_trigger_a_rewrite(sample_vault):
     assert relinted != text
     note.write_text(relinted, encoding="utf-8")
     before = snapshot(sample_vault)
-    result = run_cli("refresh", sample_vault)
+    result = run_main("refresh", sample_vault)
     assert result.returncode == 0, result.stderr
     assert "unchanged" in result.stderr
     assert snapshot(sample_vault) == before
-    assert run_cli("refresh", sample_vault, "--check").returncode == 0
+    assert run_main("refresh", sample_vault, "--check").returncode == 0
 
 
 def test_aliased_catalyst_link_escapes_pipe_in_table(make_vault):
@@ -161,7 +162,7 @@ def test_aliased_catalyst_link_escapes_pipe_in_table(make_vault):
         "---\nrotation-notes:", '---\ncatalysts:\n  - "[[Ev|Feb scare]]"\nrotation-notes:', 1
     )
     vault = make_vault({"t.md": thesis, "Ev.md": "---\nevent_start: 2026-02-03\n---\n"})
-    result = run_cli("refresh", vault, "--as-of", "2026-02-04")
+    result = run_main("refresh", vault, "--as-of", "2026-02-04")
     assert result.returncode == 0, result.stderr
     assert "| [[Ev\\|Feb scare]] | 2026-02-03 |" in (vault / "t.md").read_text()
 
@@ -181,24 +182,16 @@ def test_output_piped_into_a_reader_that_quits_is_not_a_crash(sample_vault):
 # --- the last resort: any other surprise is exit 2 and one line ---------------------------
 
 
-BOOM = """
-import sys
-import rotation_notes.refresh
-def boom(*args, **kwargs):
-    raise RuntimeError("something nobody foresaw")
-rotation_notes.refresh.refresh = boom
-from rotation_notes.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 @pytest.mark.parametrize("verbose", [False, True])
-def test_an_unexpected_error_is_exit_2_and_one_line(verbose, sample_vault):
+def test_an_unexpected_error_is_exit_2_and_one_line(verbose, sample_vault, monkeypatch):
     """A bug anywhere is exit 2 and one line, never exit 1 ("--check found a change")."""
-    args = ["refresh", str(sample_vault), "--check", *(["-v"] if verbose else [])]
-    done = subprocess.run(
-        [sys.executable, "-c", BOOM, *args], capture_output=True, text=True, timeout=300
-    )
+    import rotation_notes.refresh
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr(rotation_notes.refresh, "refresh", boom)
+    done = run_main("refresh", sample_vault, "--check", *(["-v"] if verbose else []))
     assert done.returncode == 2  # never 1, which means "--check found a change"
     line = (
         "rotation-notes: internal error: RuntimeError: something nobody foresaw "
@@ -268,7 +261,6 @@ def test_a_render_limit_raised_by_class_has_a_message():
 )
 def test_errors_map_to_exit_codes_in_main(exc, code, monkeypatch, tmp_path):
     import rotation_notes.cli as cli
-    from conftest import run_main
     from rotation_notes.output.sandbox import RenderLimitError
     from rotation_notes.vault.lock import LockHeld, VaultBusy
 

@@ -1,11 +1,11 @@
-"""`rotation-notes data status|fetch`, and a refresh falling back to the cache (subprocesses)."""
+"""`rotation-notes data status|fetch`, and a refresh falling back to the cache (in process)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 
-from conftest import SAMPLE_DATA, THESIS, run_cli
+from conftest import SAMPLE_DATA, THESIS, run_main
 from rotation_notes.prices.cache import PriceCache
 from rotation_notes.prices.yahoo import YahooProvider
 from yahoo_fake import FakeYahoo, load_closes
@@ -27,7 +27,7 @@ def fill_cache(cache_dir, until="2026-08-21"):
 def test_data_status_lists_cached_symbols(tmp_path):
     cache = tmp_path / "c"
     fill_cache(cache)
-    result = run_cli("data", "status", tmp_path, "--cache", cache)
+    result = run_main("data", "status", tmp_path, "--cache", cache)
     assert result.returncode == 0, result.stderr
     assert f"cache: {cache / 'prices.sqlite3'}" in result.stdout
     iwm = next(line for line in result.stdout.splitlines() if line.startswith("IWM "))
@@ -36,10 +36,10 @@ def test_data_status_lists_cached_symbols(tmp_path):
 
 def test_data_fetch_without_network_says_why_and_exits_2(make_vault, tmp_path):
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("data", "fetch", vault, "--cache", tmp_path / "c")
+    result = run_main("data", "fetch", vault, "--cache", tmp_path / "c")
     assert result.returncode == 2
     assert "IWM      failed: live fetch failed: network unreachable" in result.stderr
-    status = run_cli("data", "status", vault, "--cache", tmp_path / "c")
+    status = run_main("data", "status", vault, "--cache", tmp_path / "c")
     assert "failed: network unreachable" in status.stdout
     assert (vault / "t.md").read_text() == THESIS  # fetch never touches notes
 
@@ -48,7 +48,7 @@ def test_refresh_falls_back_to_cache_and_reports_it(make_vault, tmp_path):
     cache = tmp_path / "c"
     fill_cache(cache, until="2026-08-19")  # cache is newer than nothing, older than bundled
     vault = make_vault({"t.md": THESIS}, data=False)
-    result = run_cli("refresh", vault, "--cache", cache, "--json")
+    result = run_main("refresh", vault, "--cache", cache, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["data"]["IWM"]["kind"] == "cache"
@@ -62,10 +62,10 @@ def test_refresh_falls_back_to_cache_and_reports_it(make_vault, tmp_path):
 
 def test_offline_never_fetches_and_says_so(make_vault, tmp_path):
     vault = make_vault({"t.md": THESIS})
-    result = run_cli("refresh", vault, "--offline", "--cache", tmp_path / "c", "--json")
+    result = run_main("refresh", vault, "--offline", "--cache", tmp_path / "c", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["data"]["IWM"]["message"] == "offline run: not fetched"
-    status = run_cli("data", "status", vault, "--cache", tmp_path / "c")
+    status = run_main("data", "status", vault, "--cache", tmp_path / "c")
     assert "empty: nothing fetched yet" in status.stdout  # no fetch was even attempted
 
 
@@ -75,7 +75,7 @@ def test_data_fetch_honours_a_bundled_vault(make_vault, tmp_path):
     (vault / "rotation-notes.toml").write_text(
         'data_dir = "Data/market-data"\nprovider = "bundled"\n'
     )
-    result = run_cli("data", "fetch", vault, "--cache", tmp_path / "c")
+    result = run_main("data", "fetch", vault, "--cache", tmp_path / "c")
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert lines[0] == (

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_watch import WatchProc
 
-from conftest import FIGURES, SAMPLE_NOTE, run_cli, run_scheduled
+from conftest import FIGURES, SAMPLE_NOTE, run_main, run_scheduled
 from rotation_notes.vault import lock
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the POSIX lock")
@@ -124,7 +124,7 @@ def test_lock_files_left_by_older_versions_are_removed_unless_held(tmp_path):
 
 def test_refresh_and_scheduled_runs_leave_no_lock_file(sample_vault):
     folder = lock.state_dir() / "locks"
-    result = run_cli("refresh", sample_vault, "--as-of", "2026-02-04")
+    result = run_main("refresh", sample_vault, "--as-of", "2026-02-04")
     assert result.returncode == 0, result.stderr
     assert folder.is_dir() and list(folder.iterdir()) == []
     scheduled = run_scheduled(sample_vault)
@@ -153,7 +153,7 @@ def test_a_lock_file_that_cannot_be_made_is_a_clear_error(sample_vault, monkeypa
     blocker = tmp_path / "state-is-a-file"
     blocker.write_text("")
     monkeypatch.setenv("ROTATION_NOTES_STATE", str(blocker))
-    result = run_cli("refresh", sample_vault, "--as-of", "2026-02-04")
+    result = run_main("refresh", sample_vault, "--as-of", "2026-02-04")
     assert result.returncode == 2
     assert "cannot take the vault's writer lock" in result.stderr
     assert "Traceback" not in result.stderr

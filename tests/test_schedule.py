@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NO_NETWORK, SAMPLE_NOTE, run_cli
+from conftest import NO_NETWORK, SAMPLE_NOTE, run_main
 from rotation_notes.errors import RotationNotesError
 from rotation_notes.schedule import (
     UnitSpec,
@@ -161,19 +161,19 @@ def test_cron_line(tmp_path):
 
 def test_schedule_cli_install_status_uninstall(sample_vault, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    shown = run_cli("schedule", "install", sample_vault, "--platform", "linux", "--print")
+    shown = run_main("schedule", "install", sample_vault, "--platform", "linux", "--print")
     assert shown.returncode == 0 and "OnCalendar=*-*-* 18:30:00 America/New_York" in shown.stdout
     assert not (tmp_path / "config").exists()  # --print writes nothing
-    inst = run_cli(
+    inst = run_main(
         "schedule", "install", sample_vault, "--platform", "linux", "--at", "19:05", "--no-activate"
     )
     assert inst.returncode == 0, inst.stderr
     assert "loginctl enable-linger" in inst.stderr
     (timer,) = (tmp_path / "config" / "systemd" / "user").glob("*.timer")
     assert "OnCalendar=*-*-* 19:05:00 America/New_York" in timer.read_text()
-    status = run_cli("schedule", "status", sample_vault, "--platform", "linux", "--at", "19:05")
+    status = run_main("schedule", "status", sample_vault, "--platform", "linux", "--at", "19:05")
     assert str(timer) in status.stdout and "last run: never" in status.stdout
-    gone = run_cli(
+    gone = run_main(
         "schedule",
         "uninstall",
         sample_vault,
@@ -184,7 +184,7 @@ def test_schedule_cli_install_status_uninstall(sample_vault, tmp_path, monkeypat
         "--no-activate",
     )
     assert gone.returncode == 0 and not timer.exists()
-    assert run_cli("schedule", "install", sample_vault, "--at", "25:00", "--print").returncode == 2
+    assert run_main("schedule", "install", sample_vault, "--at", "25:00", "--print").returncode == 2
 
 
 def test_a_second_writer_gets_a_clear_message(sample_vault):
@@ -192,11 +192,11 @@ def test_a_second_writer_gets_a_clear_message(sample_vault):
 
     before = (sample_vault / SAMPLE_NOTE).read_bytes()
     with vault_lock(sample_vault, wait=0):
-        busy = run_cli("refresh", sample_vault, "--as-of", "2026-02-04", "--lock-wait", "0.5")
+        busy = run_main("refresh", sample_vault, "--as-of", "2026-02-04", "--lock-wait", "0.5")
     assert busy.returncode == 2
     assert "another rotation-notes run is writing this vault (waited 0.5 s)" in busy.stderr
     assert (sample_vault / SAMPLE_NOTE).read_bytes() == before
-    assert run_cli("refresh", sample_vault, "--as-of", "2026-02-04").returncode == 0
+    assert run_main("refresh", sample_vault, "--as-of", "2026-02-04").returncode == 0
 
 
 def test_state_is_written_before_the_lock_is_released(tmp_path, monkeypatch):
@@ -225,18 +225,18 @@ def test_state_is_written_before_the_lock_is_released(tmp_path, monkeypatch):
 
 
 def test_scheduled_cli_guards(sample_vault, tmp_path, monkeypatch):
-    bad = run_cli("refresh", "--scheduled", sample_vault, "--check")
+    bad = run_main("refresh", "--scheduled", sample_vault, "--check")
     assert bad.returncode == 2 and "cannot be combined with --check" in bad.stderr
-    tz = run_cli("schedule", "install", sample_vault, "--tz", "Mars/Olympus", "--print")
+    tz = run_main("schedule", "install", sample_vault, "--tz", "Mars/Olympus", "--print")
     assert tz.returncode == 2 and "IANA zone" in tz.stderr
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    run_cli("schedule", "install", sample_vault, "--platform", "linux", "--no-activate")
+    run_main("schedule", "install", sample_vault, "--platform", "linux", "--no-activate")
     (timer,) = (tmp_path / "config" / "systemd" / "user").glob("*.timer")
-    dry = run_cli("schedule", "uninstall", sample_vault, "--platform", "linux", "--print")
+    dry = run_main("schedule", "uninstall", sample_vault, "--platform", "linux", "--print")
     assert dry.returncode == 0 and f"would remove {timer}" in dry.stdout and timer.exists()
     moved = tmp_path / "moved"
     shutil.move(sample_vault, moved)  # the vault is gone from where the unit points
-    gone = run_cli("schedule", "uninstall", sample_vault, "--platform", "linux", "--no-activate")
+    gone = run_main("schedule", "uninstall", sample_vault, "--platform", "linux", "--no-activate")
     assert gone.returncode == 0 and not timer.exists()
 
 
@@ -264,7 +264,7 @@ def test_a_busy_scheduled_run_is_logged_and_recorded(sample_vault):
     state = read_state(sample_vault.resolve())
     assert state["last_exit_code"] == 2 and "another rotation-notes run" in state["last_outcome"]
     assert "scheduled run failed: " in Path(os.environ["ROTATION_NOTES_LOG"]).read_text()
-    status = run_cli("schedule", "status", sample_vault)
+    status = run_main("schedule", "status", sample_vault)
     assert "last run: 2026-08-24T23:00:00+00:00 (exit 2)" in status.stdout
 
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import SAMPLE, SAMPLE_DATA, SHARED, THESIS, run_cli, snapshot
+from conftest import SAMPLE, SAMPLE_DATA, SHARED, THESIS, run_main, snapshot
 from rotation_notes.vault.vault import Vault
 
 CHART = "Attachments/iwm-vs-qqq-price-chart.png"
@@ -28,7 +28,7 @@ def test_refresh_over_real_vault_leaves_every_other_file_untouched(tmp_path, cor
     (vault / "rotation-notes.toml").write_text('data_dir = "rn-data"\n')
     (vault / "Thesis.md").write_text(THESIS)
 
-    result = run_cli("refresh", vault, "--json")
+    result = run_main("refresh", vault, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [(n["path"], n["status"]) for n in report["notes"]] == [("Thesis.md", "updated")]
@@ -56,7 +56,7 @@ def test_refresh_over_real_vault_leaves_every_other_file_untouched(tmp_path, cor
 def test_new_chart_goes_where_obsidian_puts_attachments(make_vault, setting, expected):
     app = None if setting is None else json.dumps({"attachmentFolderPath": setting})
     vault = make_vault({"Theses/t.md": THESIS}, app=app)
-    result = run_cli("refresh", vault, "--json")
+    result = run_main("refresh", vault, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["notes"][0]["charts"] == [expected]
     assert (vault / expected).read_bytes().startswith(b"\x89PNG")
@@ -72,7 +72,7 @@ def test_existing_chart_is_updated_in_place(make_vault):
         },
         app='{"attachmentFolderPath": "Attachments"}',
     )
-    result = run_cli("refresh", vault, "--as-of", "2026-02-04")  # other data: a new chart
+    result = run_main("refresh", vault, "--as-of", "2026-02-04")  # other data: a new chart
     assert result.returncode == 0, result.stderr
     new = (vault / "Z/iwm-vs-qqq-price-chart.png").read_bytes()
     assert new.startswith(b"\x89PNG") and new != (SAMPLE / CHART).read_bytes()
@@ -103,7 +103,7 @@ def test_link_resolution_follows_obsidian(make_vault):
 
 def test_attachment_folder_outside_vault_fails_that_note(make_vault):
     vault = make_vault({"t.md": THESIS}, app='{"attachmentFolderPath": "../outside"}')
-    result = run_cli("refresh", vault)
+    result = run_main("refresh", vault)
     assert result.returncode == 2
     assert "points outside the vault" in result.stderr
     assert not (vault.parent / "outside").exists()

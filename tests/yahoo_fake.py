@@ -40,10 +40,11 @@ def load_closes(folder: Path, symbols: list[str]) -> dict[str, pd.Series]:
 
 
 def chart_body(symbol: str, closes: pd.Series) -> dict:
-    stamps = [
-        int(pd.Timestamp(f"{d.date()} 09:30", tz="America/New_York").timestamp())
-        for d in closes.index
-    ]
+    # each session's 09:30 New York, in Unix seconds (vectorised: a history has ~6,600 rows)
+    opens = (closes.index.normalize() + pd.Timedelta(hours=9, minutes=30)).tz_localize(
+        "America/New_York"
+    )
+    stamps = ((opens - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).tolist()
     values = [round(float(v), 6) for v in closes.to_numpy()]
     meta = {
         **_META,
@@ -149,8 +150,8 @@ class FakeYahoo(BaseAdapter):
         last = self.partial_until.get(symbol) or self.until
         if last:
             series = series.loc[:last]
-        if params.get("range") == "1d":
-            series = series.iloc[-1:]
+        if params.get("range", "").removesuffix("d").isdigit():  # "1d", "5d": the last sessions
+            series = series.iloc[-int(params["range"][:-1]) :]
         elif "period1" in params:
             p1 = (
                 pd.Timestamp(int(params["period1"]), unit="s", tz="UTC")

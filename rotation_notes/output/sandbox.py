@@ -373,8 +373,11 @@ def _async_raise(thread_id: int, exc: type[BaseException] | None) -> None:
 
 
 @contextmanager
-def time_limit(seconds: float = TIME_LIMIT) -> Iterator[None]:
-    """Raise ``RenderTimeout`` in this thread if the block runs over ``seconds``."""
+def time_limit(seconds: float | None = None) -> Iterator[None]:
+    """Raise ``RenderTimeout`` in this thread if the block runs over ``seconds``
+    (``TIME_LIMIT``, read at each call, by default)."""
+    if seconds is None:
+        seconds = TIME_LIMIT
     if sys.implementation.name != "cpython":  # pragma: no cover - no async exceptions
         yield
         return
