@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import NO_NETWORK, SAMPLE_NOTE  # noqa: E402
+from conftest import NO_NETWORK, copy_with_thesis_copies  # noqa: E402
 from rotation_notes.prices.cache import DB_NAME  # noqa: E402
 from rotation_notes.vault.writer import KILL_AT_STEP_ENV, TEMP_MARK, TEMP_RE  # noqa: E402
 
@@ -124,20 +124,7 @@ def wait_first_step(proc: subprocess.Popen[str]) -> bool:
 
 def build(dest: Path) -> None:
     """The sample vault plus three theses (own prose, own chart), all rendered as of Feb."""
-    shutil.copytree(ROOT / "vault_sample", dest)
-    src = (dest / SAMPLE_NOTE).read_text(encoding="utf-8")
-    for i, days in enumerate((60, 120, 180), start=1):
-        text = (
-            src.replace("iwm-vs-qqq-price-chart.png", f"chart-{i}.png")
-            .replace("      days: 90", f"      days: {days}")
-            .replace(
-                "SaaSpocalypse week hit QQQ but small caps held.",
-                f"Copy {i} of the thesis, with prose of its own: " + "lorem ipsum " * (20 * i),
-            )
-        )
-        path = dest / "Theses" / f"Thesis {i}.md"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    copy_with_thesis_copies(dest, 3)
     base = dest.parent
     done = subprocess.run(
         [sys.executable, "-m", "rotation_notes", "refresh", str(dest), "--offline"]

@@ -217,11 +217,7 @@ class _Run:
                 )
         if not may_be_thesis(head, SPEC_KEY):
             if explicit:
-                raise NoteError(
-                    f"not a thesis note (no '{SPEC_KEY}' property)",
-                    path=rel,
-                    hint="see docs/frontmatter.md for the thesis properties",
-                )
+                raise _not_a_thesis(rel)
             return None
         if size > MAX_NOTE_BYTES:
             raise NoteError(
@@ -245,11 +241,7 @@ class _Run:
         )
         if thesis is None:
             if explicit:
-                raise NoteError(
-                    f"not a thesis note (no '{SPEC_KEY}' property)",
-                    path=rel,
-                    hint="see docs/frontmatter.md for the thesis properties",
-                )
+                raise _not_a_thesis(rel)
             return None
         catalysts, warnings = catalyst_windows(thesis, _VaultLinks(self))
         if warnings:
@@ -278,6 +270,14 @@ class _Run:
                 )
             out[chart.file] = (rel, chart.file)
         return out
+
+
+def _not_a_thesis(rel: str) -> NoteError:
+    return NoteError(
+        f"not a thesis note (no '{SPEC_KEY}' property)",
+        path=rel,
+        hint="see docs/frontmatter.md for the thesis properties",
+    )
 
 
 def _unified(old: str, new: str, rel: str) -> str:

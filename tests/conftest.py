@@ -184,3 +184,22 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("figures")
         for line in FIGURES:
             terminalreporter.write_line(line)
+
+
+def copy_with_thesis_copies(dest: Path, copies: int) -> None:
+    """The sample vault at ``dest`` plus ``copies`` more theses (prose and a chart of their
+    own, charts of 60, 120, 180... days): what the crash tests and the crash bench kill."""
+    shutil.copytree(SAMPLE, dest)
+    src = (dest / SAMPLE_NOTE).read_text(encoding="utf-8")
+    for i in range(1, copies + 1):
+        text = (
+            src.replace("iwm-vs-qqq-price-chart.png", f"chart-{i}.png")
+            .replace("      days: 90", f"      days: {60 * i}")
+            .replace(
+                "SaaSpocalypse week hit QQQ but small caps held.",
+                f"Copy {i} of the thesis, with prose of its own: " + "lorem ipsum " * (20 * i),
+            )
+        )
+        path = dest / "Theses" / f"Thesis {i}.md"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NO_NETWORK, SAMPLE, SAMPLE_NOTE, run_main
+from conftest import NO_NETWORK, SAMPLE, SAMPLE_NOTE, copy_with_thesis_copies, run_main
 from rotation_notes.prices.cache import DB_NAME, PriceCache
 from rotation_notes.vault.writer import KILL_AT_STEP_ENV, TEMP_MARK, TEMP_RE, sweep_stale_temps
 
@@ -69,20 +69,7 @@ THESES = 2
 
 def build_stale_vault(dest: Path) -> None:
     """The sample vault plus more theses (own prose, own chart), all rendered as of Feb."""
-    shutil.copytree(SAMPLE, dest)
-    src = (dest / SAMPLE_NOTE).read_text(encoding="utf-8")
-    for i, days in enumerate((60, 120, 180)[: THESES - 1], start=1):
-        text = (
-            src.replace("iwm-vs-qqq-price-chart.png", f"chart-{i}.png")
-            .replace("      days: 90", f"      days: {days}")
-            .replace(
-                "SaaSpocalypse week hit QQQ but small caps held.",
-                f"Copy {i} of the thesis, with prose of its own: " + "lorem ipsum " * (20 * i),
-            )
-        )
-        path = dest / "Theses" / f"Thesis {i}.md"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    copy_with_thesis_copies(dest, THESES - 1)
     # A cache of its own: this process must not hold the test's cache open while the CLI
     # processes work on it (test_a_cache_held_open_in_this_process_... below says why).
     done = run_main(
