@@ -34,7 +34,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NO_NETWORK, SAMPLE, SAMPLE_NOTE, copy_with_thesis_copies, run_main
+from conftest import (
+    NO_NETWORK,
+    SAMPLE,
+    SAMPLE_NOTE,
+    copy_with_thesis_copies,
+    run_main,
+)
+from conftest import (
+    file_bytes as files,
+)
 from rotation_notes.prices.cache import DB_NAME, PriceCache
 from rotation_notes.vault.writer import KILL_AT_STEP_ENV, TEMP_MARK, TEMP_RE, sweep_stale_temps
 
@@ -51,15 +60,6 @@ DEADLINE = 300.0
 
 def cli_env() -> dict[str, str]:
     return {**os.environ, **NO_NETWORK, "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
-
-
-def files(root: Path) -> dict[str, bytes]:
-    out = {}
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            p = Path(dirpath) / name
-            out[p.relative_to(root).as_posix()] = p.read_bytes()
-    return out
 
 
 #: Theses in the test vault: the sample's and this many copies with prose and a chart of their
