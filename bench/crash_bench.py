@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import NO_NETWORK, copy_with_thesis_copies  # noqa: E402
+from conftest import file_bytes as files  # noqa: E402
 from rotation_notes.prices.cache import DB_NAME  # noqa: E402
 from rotation_notes.vault.writer import KILL_AT_STEP_ENV, TEMP_MARK, TEMP_RE  # noqa: E402
 
@@ -83,15 +84,6 @@ class Row:
         self.swept += other.swept
         self.cache_ok += other.cache_ok
         self.problems += other.problems
-
-
-def files(root: Path) -> dict[str, bytes]:
-    out = {}
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            p = Path(dirpath) / name
-            out[p.relative_to(root).as_posix()] = p.read_bytes()
-    return out
 
 
 def env_for(base: Path, kill_at: int | None) -> dict[str, str]:

@@ -203,3 +203,13 @@ def copy_with_thesis_copies(dest: Path, copies: int) -> None:
         path = dest / "Theses" / f"Thesis {i}.md"
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
+
+
+def file_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (hidden ones too) by relative path, with its bytes."""
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            p = Path(dirpath) / name
+            out[p.relative_to(root).as_posix()] = p.read_bytes()
+    return out
