@@ -7,8 +7,6 @@ template. Every figure comes from ``thesis.metrics``. Pure: no file, no network.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from rotation_notes.prices.marketdata import data_warnings
 from rotation_notes.thesis import metrics as m
 from rotation_notes.thesis.context import (
@@ -158,24 +156,17 @@ def build_catalysts(facts: Facts) -> CatalystsContext:
 
 
 def build_history(facts: Facts) -> HistoryContext:
-    symbols, as_of, closes = facts.spec.history_symbols, facts.as_of, facts.prices.closes
+    symbols = facts.spec.history_symbols
     rows = []
-    for p in facts.spec.periods:
-        end = min(p.end, as_of) if p.end else as_of
-        figures = [
-            m.change(closes[s], p.start - dt.timedelta(days=1), end, "period")
-            if s in closes and p.start <= as_of
-            else m.Figure(None, facts.missing(s, f"period starts after {as_of}"))
-            for s in symbols
-        ]
-        moves = _moves(facts, symbols, figures)
+    for i, p in enumerate(facts.spec.periods):
+        moves = _moves(facts, symbols, facts.period_moves(i))
         rows.append(
             PeriodRow(
                 label=p.label,
                 setup=p.setup,
                 start=p.start,
                 end=p.end,
-                to=end,
+                to=facts.period_end(i),
                 moves=moves,
                 spread=_pair_spread(moves),
                 na=_na(p.label, moves),
@@ -241,8 +232,8 @@ def na_notes(facts: Facts) -> list[str]:
         for s, fig in zip(facts.spec.catalyst_symbols, facts.window_moves(i), strict=True):
             if not fig.ok:
                 notes.append(f"{c.title}, {s}: {fig.reason}")
-    for row in build_history(facts).periods:
-        for x in row.moves:
-            if not x.move.ok:
-                notes.append(f"{row.label}, {x.symbol}: {x.move.reason}")
+    for i, p in enumerate(facts.spec.periods):
+        for s, fig in zip(facts.spec.history_symbols, facts.period_moves(i), strict=True):
+            if not fig.ok:
+                notes.append(f"{p.label}, {s}: {fig.reason}")
     return list(dict.fromkeys(notes))

@@ -14,7 +14,7 @@ import datetime as dt
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from jinja2.sandbox import SandboxedEnvironment
@@ -250,7 +250,6 @@ class Composition:
     catalysts: list[dict[str, Any]]
     #: data warnings (not live, bad rows dropped, charts not redrawn), as the CLI shows them
     warnings: list[str]
-    context: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
 def check_symbols(spec: ThesisSpec, prices: PriceSet, path: str) -> None:
@@ -303,7 +302,6 @@ def compose(
         tickers=tickers_report(facts),
         catalysts=catalysts_report(facts),
         warnings=list(context["data"].warnings),
-        context=context,
     )
 
 
@@ -427,11 +425,12 @@ def render_thesis(
         "catalysts": done.catalysts,
         "warnings": warnings + done.warnings + link_warnings,
     }
+    data = decoded.encode(done.text)
     return Rendered(
         text=done.text,
-        data=decoded.encode(done.text),
+        data=data,
         as_of=done.as_of,
         charts=charts,
         report=report,
-        changed=decoded.encode(done.text) != raw,
+        changed=data != raw,
     )

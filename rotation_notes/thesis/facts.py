@@ -72,6 +72,7 @@ class Facts:
     charts_skipped: list[SkippedChart] = field(default_factory=list)
     _stats: dict[tuple[str, dt.date], m.TickerStats] = field(default_factory=dict, repr=False)
     _windows: dict[int, list[m.Figure]] = field(default_factory=dict, repr=False)
+    _periods: dict[int, list[m.Figure]] = field(default_factory=dict, repr=False)
 
     def name(self, symbol: str) -> str:
         """The note's own name for a symbol wins, then the provider's, then the symbol."""
@@ -100,6 +101,25 @@ class Facts:
                 for s in self.spec.catalyst_symbols
             ]
         return self._windows[index]
+
+    def period_moves(self, index: int) -> list[m.Figure]:
+        """Each history symbol's move over historical period ``index`` (to ``as_of`` at most)."""
+        if index not in self._periods:
+            p, as_of, closes = self.spec.periods[index], self.as_of, self.prices.closes
+            self._periods[index] = [
+                m.change(
+                    closes[s], p.start - dt.timedelta(days=1), self.period_end(index), "period"
+                )
+                if s in closes and p.start <= as_of
+                else m.Figure(None, self.missing(s, f"period starts after {as_of}"))
+                for s in self.spec.history_symbols
+            ]
+        return self._periods[index]
+
+    def period_end(self, index: int) -> dt.date:
+        """The last day historical period ``index`` is measured to."""
+        end = self.spec.periods[index].end
+        return min(end, self.as_of) if end else self.as_of
 
     def legs(self) -> tuple[Leg, Leg]:
         return self.spec.long, self.spec.short
