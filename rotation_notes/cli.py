@@ -16,7 +16,9 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -471,12 +473,28 @@ def cmd_data_status(args: argparse.Namespace) -> int:
         print("empty: nothing fetched yet ('rotation-notes data fetch VAULT' fills it)")
         return 0
     print(f"{'symbol':<8} {'first':<10} {'last':<10} {'rows':>6}  last fetch")
+    width = shutil.get_terminal_size().columns
     for r in rows:
         f = r.last_fetch
         fetch = f"{f.fetched_at} {f.outcome} ({f.provider})" if f else "never"
-        if f and f.message and f.outcome.startswith("failed"):
-            fetch += f": {f.message[:80]}"
-        print(f"{r.symbol:<8} {r.first or '-':<10} {r.last or '-':<10} {r.rows:>6}  {fetch}")
+        row = f"{r.symbol:<8} {r.first or '-':<10} {r.last or '-':<10} {r.rows:>6}  {fetch}"
+        if not (f and f.message and f.outcome.startswith("failed")):
+            print(row)
+            continue
+        # the whole reason, on the lines below, wrapped at spaces (a host name or a URL is
+        # never cut), hanging under the "last fetch" column (a short indent when narrow)
+        column = len(row) - len(fetch)
+        indent = " " * (column if width - column >= 40 else 4)
+        lines = textwrap.wrap(
+            f.message,
+            width=max(width, len(indent) + 20),
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        print(row + ":")
+        print("\n".join(lines))
     return 0
 
 
