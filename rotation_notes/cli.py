@@ -347,20 +347,24 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             if n.status == "failed":
                 print(f"failed     {n.error}", file=sys.stderr)
                 continue
-            verb = "would update" if dry and n.status == "updated" else n.status
-            when = f" (as of {n.as_of})" if n.as_of else ""
-            print(f"{verb:<10} {n.path}{when}", file=sys.stderr)
+            print(_note_line(n, dry), file=sys.stderr)
             for w in n.warnings:
                 print(f"  warning: {w}", file=sys.stderr)
         counts = {
-            s: sum(n.status == s for n in report.notes) for s in ("updated", "unchanged", "failed")
+            s: sum(n.status == s for n in report.notes)
+            for s in ("updated", "would_update", "unchanged", "failed")
         }
+        charts = sum(len(n.charts_changed) for n in report.notes)
         if not report.notes:
             print(f"no thesis notes in {report.vault}", file=sys.stderr)
         else:
             print(
-                f"{counts['updated']} {'would update' if dry else 'updated'}, "
+                f"{counts['would_update']} would update, "
+                if dry
+                else f"{counts['updated']} updated, ",
                 f"{counts['unchanged']} unchanged, {counts['failed']} failed",
+                _charts_written(charts, dry),
+                sep="",
                 file=sys.stderr,
             )
     else:
@@ -375,6 +379,22 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         json.dump(report.to_json(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     return report.exit_code(args.check)
+
+
+def _note_line(n, dry: bool) -> str:  # noqa: ANN001 - a NoteReport (imported lazily)
+    """A note's outcome: the note's own file first, then its charts, which change apart
+    from it (a note without regions is unchanged even when its chart is drawn)."""
+    verb = n.status.replace("_", " ")
+    line = f"{verb:<10} {n.path}" + (f" (as of {n.as_of})" if n.as_of else "")
+    if n.status == "unchanged" and n.no_regions:
+        line += ": it has no rotation-notes regions ('refresh --init' inserts them)"
+    return line + _charts_written(len(n.charts_changed), dry)
+
+
+def _charts_written(count: int, dry: bool) -> str:
+    if not count:
+        return ""
+    return f"; {count} chart{'s' if count != 1 else ''} {'would be ' if dry else ''}written"
 
 
 def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: ANN001
