@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser(
         "schedule",
+        parents=[common],
         help="install, remove or show the nightly regeneration",
         description="Write the platform's scheduler unit that runs 'refresh --scheduled' nightly: "
         "a systemd user timer (Linux), a launchd agent (macOS), a Task Scheduler task "
@@ -249,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser(
         "data",
+        parents=[common],
         help="the market-data cache: status, fetch",
         description="Inspect or fill the price cache without touching notes.",
     )
@@ -269,9 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The name of the handler that logs to stderr (``-q``: errors only, in every mode).
+STDERR_HANDLER = "rotation-notes-stderr"
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("rotation-notes: %(levelname)s: %(message)s"))
+    handler.set_name(STDERR_HANDLER)
     root = logging.getLogger("rotation_notes")
     root.handlers[:] = [handler]
     root.setLevel(
@@ -316,7 +323,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             bar = tqdm(
                 total=total,
                 file=sys.stderr,
-                disable=None,
+                disable=True if args.quiet else None,
                 delay=0.5,
                 leave=False,
                 unit="note",
@@ -407,10 +414,16 @@ def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: A
             "it cannot be combined with --check, --diff, --as-of, --note or --init"
         )
     path = attach_run_log()
-    logging.getLogger("rotation_notes").setLevel(logging.INFO)
+    # The run log gets every step; stderr (what the scheduler keeps) too, unless -q: errors only.
+    logger = logging.getLogger("rotation_notes")
+    logger.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    for handler in logger.handlers:
+        if handler.get_name() == STDERR_HANDLER:
+            handler.setLevel(logging.ERROR if args.quiet and not args.verbose else logging.NOTSET)
     log.info("scheduled run for %s (log: %s)", root, path)
     result = run_scheduled(root, options, wait=args.lock_wait)
-    print(result.message, file=sys.stderr)
+    if result.exit_code or not args.quiet:
+        print(result.message, file=sys.stderr)
     return result.exit_code
 
 
@@ -471,7 +484,12 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return status(units, out=_out)
     action = install if args.schedule_command == "install" else uninstall
     return action(
-        units, print_only=args.print_only, activate=not args.no_activate, out=_out, err=_err
+        units,
+        print_only=args.print_only,
+        activate=not args.no_activate,
+        out=_out,
+        err=_err,
+        info=_silent if args.quiet else _err,
     )
 
 
@@ -481,6 +499,10 @@ def _out(text: str) -> None:
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr)
+
+
+def _silent(text: str) -> None:
+    """What -q leaves unsaid: anything on stderr that is not an error."""
 
 
 def cmd_data_status(args: argparse.Namespace) -> int:
@@ -526,8 +548,9 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     vault, symbols, failed = thesis_symbols(args.vault)
     for n in failed:
         print(f"skipped    {n.error}", file=sys.stderr)
+    say = _silent if args.quiet else _err  # -q: only what failed
     if not symbols:
-        print(f"no thesis notes in {vault.root}", file=sys.stderr)
+        say(f"no thesis notes in {vault.root}")
         return EXIT_FAILED if failed else 0
     provider = make_provider(
         vault, offline=False, data_dir=None, cache_dir=args.cache, fetch_only=True
@@ -535,10 +558,9 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     cache = getattr(provider, "cache", None)  # a live provider's; bundled CSVs have none
     if not isinstance(cache, PriceCache):
         cache = None
-        print(
+        say(
             f'provider = "bundled" in rotation-notes.toml: nothing to fetch; prices come '
-            f"from {provider.name}",
-            file=sys.stderr,
+            f"from {provider.name}"
         )
     prices = provider.load(symbols)
     if cache is not None and not cache.persistent:  # it failed mid-fetch (disk full, locked)
@@ -557,11 +579,10 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
             print(f"{s:<8} {src.message}; cache holds data to {src.last_session}", file=sys.stderr)
         else:
             what = {"live": "fetched", "cache": "already current"}.get(src.kind, src.provider)
-            print(f"{s:<8} {what}, data to {src.last_session}", file=sys.stderr)
-    print(
+            say(f"{s:<8} {what}, data to {src.last_session}")
+    say(
         f"{len(symbols) - bad} of {len(symbols)} symbols current in "
-        f"{cache.path if cache is not None else provider.name}",
-        file=sys.stderr,
+        f"{cache.path if cache is not None else provider.name}"
     )
     return EXIT_FAILED if bad or failed else 0
 

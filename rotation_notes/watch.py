@@ -352,8 +352,8 @@ class Watcher:
                     n.path,
                     why,
                 )
-            elif n.status == "failed":
-                log.info("failed %s (trigger: %s) in %.2f s: %s", n.path, why, took, n.error)
+            elif n.status == "failed":  # an error: shown with -q too
+                log.error("failed %s (trigger: %s) in %.2f s: %s", n.path, why, took, n.error)
             else:
                 log.info("%s %s (trigger: %s) in %.2f s%s", n.status, n.path, why, took, _charts(n))
 
@@ -464,7 +464,7 @@ def run_watch(
     initial = render(None)
     for n in initial.notes:
         if n.status == "failed":
-            log.info("failed %s (trigger: start): %s", n.path, n.error)
+            log.error("failed %s (trigger: start): %s", n.path, n.error)
         else:
             log.info("%s %s (trigger: start)%s", n.status, n.path, _charts(n))
     watcher = Watcher(
