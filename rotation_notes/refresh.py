@@ -468,7 +468,11 @@ def refresh(
     prices = PriceSet()
     if prepared:
         provider = provider or make_provider(
-            vault, offline=options.offline, data_dir=options.data_dir, cache_dir=options.cache_dir
+            vault,
+            offline=options.offline,
+            data_dir=options.data_dir,
+            cache_dir=options.cache_dir,
+            as_of=options.as_of,  # data already held to that session is not fetched
         )
         prices = provider.load(symbols)
     report_all = RefreshReport(vault.root, reports, dry_run=options.dry_run)
