@@ -294,7 +294,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
 def cmd_refresh(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rotation_notes.refresh import RefreshOptions, refresh
+    from rotation_notes.refresh import RefreshOptions, no_thesis_message, refresh
 
     options = RefreshOptions(
         notes=args.notes,
@@ -354,7 +354,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             s: sum(n.status == s for n in report.notes) for s in ("updated", "unchanged", "failed")
         }
         if not report.notes:
-            print(f"no thesis notes in {report.vault}", file=sys.stderr)
+            print(no_thesis_message(report.vault, report.near_misses), file=sys.stderr)
         else:
             print(
                 f"{counts['updated']} {'would update' if dry else 'updated'}, "
@@ -483,13 +483,13 @@ def cmd_data_status(args: argparse.Namespace) -> int:
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from rotation_notes.prices.cache import CacheUnusable, PriceCache
     from rotation_notes.prices.sources import make_provider
-    from rotation_notes.refresh import thesis_symbols
+    from rotation_notes.refresh import no_thesis_message, thesis_symbols
 
     vault, symbols, failed = thesis_symbols(args.vault)
     for n in failed:
         print(f"skipped    {n.error}", file=sys.stderr)
     if not symbols:
-        print(f"no thesis notes in {vault.root}", file=sys.stderr)
+        print(no_thesis_message(vault.root, []), file=sys.stderr)
         return EXIT_FAILED if failed else 0
     provider = make_provider(
         vault, offline=False, data_dir=None, cache_dir=args.cache, fetch_only=True

@@ -143,7 +143,8 @@ def test_render_thesis_keeps_bom_and_line_endings_outside_regions():
     assert "IWM" in out.text and out.changed
 
 
-def test_render_thesis_init_inserts_the_regions_the_spec_calls_for():
+def test_render_thesis_init_inserts_the_regions_the_spec_calls_for(monkeypatch):
+    monkeypatch.setenv("ROTATION_NOTES_NOW", "2026-08-24T23:00:00Z")  # the data is current
     text = THESIS.split("# Thesis")[0] + "# Thesis\n\n## Tracking\n\nMy words.\n"
     out = render_thesis(text, load_prices(SAMPLE_DATA, symbols_of(text)), init=True)
     found = [line for line in out.text.splitlines() if line.startswith("%% rotation-notes:")]

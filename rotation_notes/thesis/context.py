@@ -123,6 +123,9 @@ class DataView:
     #: bad rows dropped, a leg holding the note back
     problems: list[str]
     sources: list[dict[str, Any]]
+    #: "" or why the data is old: it ends more than ``BEHIND_AFTER_SESSIONS`` sessions before
+    #: the run (or the --as-of date asked for); no count, so it changes only with new data
+    behind: str = ""
 
 
 # --- one context per region ---------------------------------------------------------------
