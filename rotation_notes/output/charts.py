@@ -18,6 +18,8 @@ import datetime as dt
 import io
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import matplotlib
@@ -54,6 +56,9 @@ def is_own_chart(data: bytes) -> bool:
 log = logging.getLogger(__name__)
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+#: The ``gid`` of the divergence label (``+1.0 pp``) and of its arrow, to find them on the figure.
+LABEL_GID = "divergence"
+ARROW_GID = "divergence-arrow"
 COLOR_NAMES = ("blue", "red", "green", "purple", "orange", "brown")
 
 
@@ -73,20 +78,50 @@ class ChartResult:
     divergence: float  # first minus second, percentage points
 
 
-def draw_chart(lines: list[ChartLine], days: int) -> ChartResult:
-    """Draw the rebased lines; annotate the gap between the first two."""
+@contextmanager
+def _chart_style() -> Iterator[None]:
+    """matplotlib's defaults, whatever the user's matplotlibrc says, for one chart."""
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update({"svg.hashsalt": "rotation-notes", "path.simplify": True})
+        yield
+
+
+def _summary(lines: list[ChartLine]) -> tuple[dt.date, dt.date, dict[str, float], float]:
+    """First and last session, each line's move and the divergence of the first two."""
     if len(lines) < 2 or any(ln.rebased.empty for ln in lines):
         raise ValueError("a chart needs at least two series with data in the window")
     first = min(ln.rebased.index[0] for ln in lines).date()
     last = max(ln.rebased.index[-1] for ln in lines).date()
     moves = {ln.symbol: float(ln.rebased.iloc[-1]) for ln in lines}
-    a, b = lines[0], lines[1]
-    divergence = moves[a.symbol] - moves[b.symbol]
+    return first, last, moves, moves[lines[0].symbol] - moves[lines[1].symbol]
 
-    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context():
+
+def draw_chart(lines: list[ChartLine], days: int) -> ChartResult:
+    """Draw the rebased lines; annotate the gap between the first two."""
+    first, last, moves, divergence = _summary(lines)
+
+    with warnings.catch_warnings(record=True) as caught, _chart_style():
         warnings.simplefilter("always")
-        matplotlib.rcdefaults()
-        matplotlib.rcParams.update({"svg.hashsalt": "rotation-notes", "path.simplify": True})
+        fig = chart_figure(lines, days)
+        buf = io.BytesIO()
+        mark = f"chart of {' vs '.join(ln.symbol for ln in lines)}, last {days} days"
+        fig.savefig(buf, format="png", metadata={"Software": None, MARK_KEY: mark})
+    for w in caught:
+        log.debug(
+            "chart of %s: %s: %s",
+            ", ".join(ln.symbol for ln in lines),
+            w.category.__name__,
+            w.message,
+        )
+    return ChartResult(buf.getvalue(), first, last, moves, divergence)
+
+
+def chart_figure(lines: list[ChartLine], days: int) -> Figure:
+    """The chart's laid-out Figure (``draw_chart`` saves it; tests read its geometry)."""
+    first, last, moves, divergence = _summary(lines)
+    a, b = lines[0], lines[1]
+    with _chart_style():
         fig = Figure(figsize=(8, 4.5), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
@@ -103,6 +138,7 @@ def draw_chart(lines: list[ChartLine], days: int) -> ChartResult:
         ya, yb = moves[a.symbol], moves[b.symbol]
         ax.annotate(
             "",
+            gid=ARROW_GID,
             xy=(end_x, ya),
             xytext=(end_x, yb),
             arrowprops={"arrowstyle": "<->", "color": "#333333", "linewidth": 1.2},
@@ -117,6 +153,7 @@ def draw_chart(lines: list[ChartLine], days: int) -> ChartResult:
             fontsize=10,
             fontweight="bold",
             color="#333333",
+            gid=LABEL_GID,
         )
         ax.set_title(
             f"{' vs '.join(ln.label for ln in lines)}: last {days} days, rebased to 0%"
@@ -130,14 +167,4 @@ def draw_chart(lines: list[ChartLine], days: int) -> ChartResult:
         ax.legend(loc="upper left", frameon=False)
         fig.autofmt_xdate()
         fig.tight_layout()
-        buf = io.BytesIO()
-        mark = f"chart of {' vs '.join(ln.symbol for ln in lines)}, last {days} days"
-        fig.savefig(buf, format="png", metadata={"Software": None, MARK_KEY: mark})
-    for w in caught:
-        log.debug(
-            "chart of %s: %s: %s",
-            ", ".join(ln.symbol for ln in lines),
-            w.category.__name__,
-            w.message,
-        )
-    return ChartResult(buf.getvalue(), first, last, moves, divergence)
+    return fig
