@@ -37,7 +37,6 @@ from rotation_notes.note.text import (
     decode_note,
     key_line,
     may_be_thesis,
-    parse_frontmatter,
     read_head,
 )
 from rotation_notes.output.charts import is_own_chart
@@ -50,10 +49,16 @@ from rotation_notes.prices.marketdata import (
 )
 from rotation_notes.prices.sources import make_provider
 from rotation_notes.thesis.chartplans import ChartPlan
-from rotation_notes.thesis.core import Thesis, catalyst_windows, compose, read_thesis
+from rotation_notes.thesis.core import (
+    Thesis,
+    catalyst_windows,
+    compose,
+    linked_properties,
+    read_thesis,
+)
+from rotation_notes.thesis.facts import Catalyst
 from rotation_notes.thesis.spec import (
     SPEC_KEY,
-    CatalystWindow,
     ThesisSpec,
 )
 from rotation_notes.vault.files import (
@@ -219,7 +224,7 @@ class _Prepared:
     rel: str
     raw: bytes
     thesis: Thesis
-    catalysts: list[CatalystWindow]
+    catalysts: list[Catalyst]
 
     @property
     def note(self) -> NoteText:
@@ -244,7 +249,9 @@ class _VaultLinks:
 
     def not_a_note(self, target: str) -> str:
         special = self.run.vault.special_named(target)
-        return f"{special[0]} is {special[1]}, not a note" if special else ""
+        if special:
+            return f"{special[0]} is {special[1]}, not a note"
+        return f"no note named '{target}' in the vault"
 
 
 class _Run:
@@ -292,7 +299,7 @@ class _Run:
                     path=rel,
                     hint="keep a note's properties short (under 256 KiB)",
                 )
-            self._linked[rel] = (note, parse_frontmatter(note, rel))
+            self._linked[rel] = (note, linked_properties(note, rel))
             self.near_catalyst_keys(rel, *self._linked[rel])
         return self._linked[rel]
 

@@ -32,7 +32,7 @@ from rotation_notes.thesis.context import (
     TrackingRow,
     UpdatedContext,
 )
-from rotation_notes.thesis.facts import Facts, na_lines
+from rotation_notes.thesis.facts import CatalystProblem, Facts, na_lines
 from rotation_notes.thesis.spec import Leg, ThesisSpec
 
 
@@ -142,6 +142,23 @@ def build_catalysts(facts: Facts) -> CatalystsContext:
     rows = []
     for i, c in enumerate(facts.catalysts):
         moves = _moves(facts, symbols, facts.window_moves(i))
+        if isinstance(c, CatalystProblem):
+            rows.append(
+                CatalystRow(
+                    title=c.title,
+                    link=c.link.target,
+                    alias=c.link.alias,
+                    start=None,
+                    end=None,
+                    moves=moves,
+                    partial=False,
+                    future=False,
+                    spread=None,
+                    na=[problem_line(c)],
+                    problem=c.reason,
+                )
+            )
+            continue
         rows.append(
             CatalystRow(
                 title=c.title,
@@ -154,9 +171,15 @@ def build_catalysts(facts: Facts) -> CatalystsContext:
                 future=c.start > facts.as_of,
                 spread=_pair_spread(moves),
                 na=_na(c.title, moves),
+                problem=None,
             )
         )
     return CatalystsContext([SymbolName(s, facts.name(s)) for s in symbols], rows)
+
+
+def problem_line(c: CatalystProblem) -> str:
+    """The line under the catalysts table saying why a catalyst's row is n/a."""
+    return f"{c.title}: n/a, {c.reason}"
 
 
 def build_history(facts: Facts) -> HistoryContext:
@@ -260,6 +283,9 @@ def na_notes(facts: Facts) -> list[str]:
     for symbol in facts.spec.tracking:
         notes.extend(facts.stats(symbol).notes)
     for i, c in enumerate(facts.catalysts):
+        if isinstance(c, CatalystProblem):
+            notes.append(problem_line(c))
+            continue
         for s, fig in zip(facts.spec.catalyst_symbols, facts.window_moves(i), strict=True):
             if not fig.ok:
                 notes.append(f"{c.title}, {s}: {fig.reason}")

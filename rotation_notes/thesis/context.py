@@ -72,13 +72,17 @@ class CatalystRow:
     title: str
     link: str
     alias: str | None
-    start: dt.date
-    end: dt.date
+    #: the event window (None when the catalyst note cannot give one: see ``problem``)
+    start: dt.date | None
+    end: dt.date | None
     moves: list[Move]
     partial: bool
     future: bool
     spread: float | None
+    #: the reasons for n/a cells; a row with a ``problem`` has that one line
     na: list[str]
+    #: why the catalyst note gives no window (no such note, a bad date...), else None
+    problem: str | None
 
 
 @dataclass
