@@ -3,7 +3,8 @@
 A catalyst note that cannot give an event window (there is no such note, it cannot be read,
 its properties are broken, a date is bad) is that catalyst's mistake: its row shows the link
 and n/a with the reason under the table, the refresh warns naming the thesis and the link,
-and the rest of the thesis is refreshed.
+and the rest of the thesis is refreshed. A ticker the tables show that has no data at all is
+n/a in the note and a warning on the console too.
 """
 
 from __future__ import annotations
@@ -283,3 +284,69 @@ def test_one_bad_catalyst_linked_from_two_theses_names_each(make_vault):
     assert any("a.md: catalyst [[Bad]]" in w for w in notes["a.md"]["warnings"])
     assert any("Theses/b.md: catalyst [[Bad]]" in w for w in notes["Theses/b.md"]["warnings"])
     assert (vault / "Bad.md").read_text() == "---\nevent_start: soon\n---\n"
+
+
+# --- a ticker with no data at all ---------------------------------------------------------
+
+
+NO_DATA = (
+    "no market data for {s} (no {s}.csv in bundled CSV (Data/market-data/) (offline run)), "
+    "so its figures are n/a in the {tables}. Check the symbol on Yahoo Finance, or add "
+    "{s}.csv (Date, Close) to the vault's data folder (data_dir in rotation-notes.toml)"
+)
+
+
+def test_a_ticker_without_data_is_a_warning_naming_the_note(make_vault):
+    spec = (
+        "  tracking:\n    tickers: [IWM, QQQ, ZZZZ, IWO]\n"
+        "  catalysts:\n    symbols: [^RUT, YYYY]\n"
+        "  charts:\n    - tickers: [IWM, XXXX]\n"
+    )
+    other = thesis([], spec="  tracking:\n    tickers: [IWM, ZZZZ]\n").replace(
+        "history:", "history:\n    symbols: [^RUT, ZZZZ]", 1
+    )
+    charts = "%% rotation-notes:charts %%\n%% /rotation-notes:charts %%\n"
+    vault = make_vault(
+        {
+            "t.md": thesis(["Good"], spec=spec, body=charts),
+            "Theses/other.md": other,
+            "Good.md": GOOD_EVENT,
+        }
+    )
+    result = refresh(vault)
+    assert result.returncode == 0, result.stderr
+    err = result.stderr
+    expect = {
+        "t.md": [("ZZZZ", "tracking table"), ("YYYY", "catalysts table")],
+        "Theses/other.md": [("ZZZZ", "tracking and history tables")],
+    }
+    notes = {n["path"]: n for n in json.loads(result.stdout)["notes"]}
+    for rel, missing in expect.items():
+        for symbol, tables in missing:
+            warning = f"{rel}: " + NO_DATA.format(s=symbol, tables=tables)
+            assert err.count(f"  warning: {warning}\n") == 1, err
+            assert warning in notes[rel]["warnings"]
+    assert err.count("no market data for") == 3
+    # a chart missing a ticker says so once, as it did: not redrawn
+    assert "warning: Chart iwm-vs-xxxx-price-chart.png not redrawn for 2026-08-21, XXXX: " in err
+    # partial data (IWO ends 2026-07-31) is said as before: the data it has, and to when
+    assert "IWO from bundled CSV (Data/market-data/), data to 2026-07-31." in err
+    text = (vault / "t.md").read_text(encoding="utf-8")
+    assert "| ZZZZ | ZZZZ | n/a | n/a | n/a | n/a | n/a | n/a |" in text
+    assert "| IWO | IWO (data to 2026-07-31) |" in text
+
+
+def test_a_leg_index_without_data_warns_only_where_a_table_shows_it(make_vault):
+    """A symbol no table shows (a leg's index, with no catalysts and no history) is not
+    worth a warning; the same index under a catalyst is."""
+    plain = (
+        THESIS_FRONTMATTER.replace("index: ^RUT", "index: ^NONE").split("  history:")[0]
+        + "---\n# T\n\n"
+        + REGIONS
+    )
+    with_catalyst = plain.replace("---\n", '---\ncatalysts:\n  - "[[Good]]"\n', 1)
+    vault = make_vault({"plain.md": plain, "cat.md": with_catalyst, "Good.md": GOOD_EVENT})
+    result = refresh(vault)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("no market data for ^NONE") == 1
+    assert "  warning: cat.md: no market data for ^NONE" in result.stderr

@@ -38,7 +38,7 @@ from rotation_notes.note.text import (
     parse_frontmatter,
 )
 from rotation_notes.output.templates import make_env, one_line, one_line_values, render_template
-from rotation_notes.prices.marketdata import PriceSet
+from rotation_notes.prices.marketdata import PriceSet, symbol_file_name
 from rotation_notes.thesis import registry
 from rotation_notes.thesis.builders import build_base, na_notes
 from rotation_notes.thesis.chartplans import ChartPlan, plan_charts
@@ -350,8 +350,23 @@ def compose(
         charts=facts.charts,
         tickers=tickers_report(facts),
         catalysts=catalysts_report(facts),
-        warnings=list(context["data"].warnings),
+        warnings=list(context["data"].warnings) + no_data_warnings(facts, path),
     )
+
+
+def no_data_warnings(facts: Facts, path: str) -> list[str]:
+    """A warning for each symbol a table shows that has no data at all (its cells are n/a).
+
+    Data that is there but old or partial is said by the data warnings (``not_live``,
+    ``problems``), and a chart missing a ticker by its own "not redrawn" warning.
+    """
+    return [
+        f"{path}: no market data for {symbol} ({facts.missing(symbol)}), so its figures are "
+        f"n/a in the {' and '.join(tables)} table{'s' if len(tables) > 1 else ''}. Check the "
+        f"symbol on Yahoo Finance, or add {symbol_file_name(symbol)} (Date, Close) to the "
+        "vault's data folder (data_dir in rotation-notes.toml)"
+        for symbol, tables in facts.no_data().items()
+    ]
 
 
 def render_regions(

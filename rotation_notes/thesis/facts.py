@@ -142,6 +142,25 @@ class Facts:
         end = self.spec.periods[index].end
         return min(end, self.as_of) if end else self.as_of
 
+    def no_data(self) -> dict[str, list[str]]:
+        """Each symbol a table shows that has no data at all, with the tables it is n/a in.
+
+        Chart tickers are left out: a chart missing one is not redrawn, and says so.
+        """
+        spec = self.spec
+        uses: list[tuple[str, tuple[str, ...]]] = [("tracking", (*spec.tracking, spec.compare))]
+        if any(isinstance(c, CatalystWindow) for c in self.catalysts):
+            uses.append(("catalysts", spec.catalyst_symbols))
+        if spec.periods:
+            uses.append(("history", spec.history_symbols))
+        out: dict[str, list[str]] = {}
+        for table, symbols in uses:
+            for s in dict.fromkeys(symbols):
+                series = self.prices.closes.get(s)
+                if series is None or series.empty:
+                    out.setdefault(s, []).append(table)
+        return out
+
     def legs(self) -> tuple[Leg, Leg]:
         return self.spec.long, self.spec.short
 
