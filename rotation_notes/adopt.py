@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rotation_notes.errors import FrontmatterError, NoteError, UsageError
+from rotation_notes.errors import FrontmatterError, NoteError, RotationNotesError, UsageError
 from rotation_notes.note.regions import begin_marker, end_marker, find_regions, insert_missing
 from rotation_notes.note.text import (
     NoteText,
@@ -235,6 +235,11 @@ def read_body(note: NoteText) -> Body:
                 rows.append(_cells(lines[j]))
                 j += 1
             body.tables.append(Table(i, j, header, rows, list(section)))
+            for k, row in enumerate(rows):  # a table of catalysts links them in its cells
+                for cell in row:
+                    for lm in _WIKILINK.finditer(cell):
+                        if not lm.group(1):
+                            body.links.append((i + 2 + k, lm.group(2), list(section)))
             i = j
             continue
         if m := _EMBED.fullmatch(text):
@@ -292,6 +297,8 @@ def _number_cell(cell: str) -> tuple[float, str] | None:
     if not m:
         return None
     value = float(m.group("num").replace(",", ""))
+    if not value < 1e12:  # the spec's sane size; a longer number is not a figure to carry
+        return None
     if m.group("sign") in ("-", "−"):
         value = -value
     unit = (m.group("unit") or "").lower().replace("×", "x")
@@ -356,8 +363,10 @@ class _Reasoner:
                 return t
         return None
 
-    def history_table(self) -> Table | None:
+    def history_table(self, taken: set[int]) -> Table | None:
         for t in self.body.tables:
+            if t.start in taken:
+                continue
             firsts = [plain(r[0]) for r in t.rows if r]
             if (
                 firsts
@@ -380,7 +389,7 @@ class _Reasoner:
             if t.start in taken or not t.under("catalyst"):
                 continue
             firsts = [plain(r[0]) for r in t.rows if r]
-            if firsts and all(index_in(f) or _symbol(f) for f in firsts):
+            if firsts and all(index_in(f) or _symbol(f) or _WIKILINK.fullmatch(f) for f in firsts):
                 return t
         return None
 
@@ -580,7 +589,7 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
         taken.add(cat_table.start)
         syms: list[str] = []
         for row in cat_table.rows:
-            if row:
+            if row and not _WIKILINK.fullmatch(plain(row[0])):
                 syms.extend(index_in(plain(row[0])) or [s for s in [_symbol(row[0])] if s])
         syms = list(dict.fromkeys(syms))
         long_idx = spec["long"].get("index", spec["long"]["ticker"])
@@ -603,7 +612,7 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
         r.inferred.append(f"catalysts {', '.join(links)} from the links under Catalysts")
 
     # -- history --------------------------------------------------------------------------------
-    hist = r.history_table()
+    hist = r.history_table(taken)
     if hist is not None:
         taken.add(hist.start)
         setup_col = hist.column("setup", "context", "what", "backdrop", "why", "description")
@@ -636,6 +645,11 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
                 y1 = int(yr.group(1))
                 y2s = yr.group(2)
                 y2 = int(y2s) if len(y2s) == 4 else (y1 // 100) * 100 + int(y2s)
+                if len(y2s) == 2 and y2 < y1:  # 1999-00
+                    y2 += 100
+                if y2 < y1:  # "2016-2015": not a period it can measure; the row is kept
+                    conv.kept.extend(_kept_row(row, hist.header, pool, key=row[0]))
+                    continue
                 start, stop = dt.date(y1, 1, 1), dt.date(y2, 12, 31)
             period: dict[str, Any] = {"label": first}
             if setup_text:
@@ -938,6 +952,7 @@ class AdoptReport:
     proposal: Proposal
     backup: str | None = None
     created_catalysts: list[str] = field(default_factory=list)
+    failed_catalysts: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         p = self.proposal
@@ -954,6 +969,7 @@ class AdoptReport:
             "placeholders": p.placeholders,
             "missing_catalysts": p.missing_catalysts,
             "created_catalysts": self.created_catalysts,
+            "failed_catalysts": self.failed_catalysts,
             "foreign_chart": p.foreign_chart,
             "figures_in_prose": [i + 1 for i in p.figures_in_prose],
             "backup": self.backup,
@@ -984,6 +1000,8 @@ class AdoptReport:
                     else "no such note yet (--create-catalysts makes it)"
                 )
             )
+        for failure in self.failed_catalysts:
+            out.append(f"  catalyst {failure}: not created")
         if p.foreign_chart:
             out.append(
                 f"  chart: {p.foreign_chart} was not drawn by rotation-notes; it is left as it is "
@@ -1147,13 +1165,23 @@ def adopt(
         report.written = True
         if create_catalysts:
             for target in proposal.missing_catalysts:
-                report.created_catalysts.append(_create_catalyst(vault, target, rel))
+                try:
+                    report.created_catalysts.append(_create_catalyst(vault, target, rel))
+                except (RotationNotesError, OSError) as exc:  # the note is adopted already
+                    report.failed_catalysts.append(f"[[{target}]]: {exc}")
     return report
 
 
 def _trash_copy(root: Path, note_path: Path, raw: bytes) -> str:
     """Save ``raw`` as ``.trash/NAME.md`` (``NAME 1.md``... if taken); the vault path."""
     trash = root / ".trash"
+    if trash.is_symlink() or (trash.exists() and not trash.is_dir()):
+        raise NoteError(
+            ".trash in the vault is not a folder (a file or a link), so the note as it was "
+            "cannot be saved there; nothing was changed",
+            path=str(note_path),
+            hint="move .trash aside (Obsidian recreates it), then run adopt again",
+        )
     trash.mkdir(exist_ok=True)
     stem, suffix = note_path.stem, note_path.suffix
     for n in range(0, 1000):

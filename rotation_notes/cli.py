@@ -571,12 +571,17 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
     if args.create_catalysts and not args.write:
         log.debug("--create-catalysts without --write: listing them only")
-    report = adopt(
-        args.note,
-        write=args.write,
-        create_catalysts=args.create_catalysts,
-        lock_wait=args.lock_wait,
-    )
+    try:
+        report = adopt(
+            args.note,
+            write=args.write,
+            create_catalysts=args.create_catalysts,
+            lock_wait=args.lock_wait,
+        )
+    except RotationNotesError as exc:
+        if args.json:  # a script reads why from stdout too
+            print(json.dumps({"note": str(args.note), "status": "refused", "error": str(exc)}))
+        raise
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     elif not args.quiet:
@@ -585,7 +590,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     if not args.quiet:
         for line in report.summary():
             print(line, file=sys.stderr)
-    return EXIT_OK
+    return EXIT_FAILED if report.failed_catalysts else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -479,7 +479,7 @@ def test_adopt_keeps_every_line_in_order_or_refuses(blocks, nl, bom, frontmatter
         return  # refused, with a message (the tests above check the messages)
     assert is_subsequence(split_lines(note.text), split_lines(new_text)) or (
         # a last line without an ending gains one when a region closes after it
-        is_subsequence([*split_lines(note.text)[:-1], split_lines(note.text)[-1] + nl],
+        is_subsequence([*split_lines(note.text)[:-1], split_lines(note.text)[-1] + note.newline],
                        split_lines(new_text))
     )  # fmt: skip
     new = decode_note(note.encode(new_text))
@@ -487,3 +487,76 @@ def test_adopt_keeps_every_line_in_order_or_refuses(blocks, nl, bom, frontmatter
     new_meta = parse_frontmatter(new, "T.md")
     assert SPEC_KEY in new_meta
     assert {k: v for k, v in new_meta.items() if k not in (SPEC_KEY, "catalysts")} == meta
+
+
+# --- a stranger's notes: the second round ------------------------------------------------------
+
+CATALYST_TABLE = """\
+# Banks vs tech
+
+![[kre-vs-xlk.png]]
+
+## Catalysts
+
+| Event | When | Note |
+|---|---|---|
+| [[Stress test results]] | 2026-06-27 | capital buffers cut |
+| [[Fed: cut]] | 2026-09-17 | +25bp |
+
+## History
+
+| Period | Outcome |
+|---|---|
+| 1999-00 | KRE +12% |
+| 2016-2015 | typo row |
+"""
+
+
+def test_a_table_of_catalyst_links_becomes_the_catalyst_region(tmp_path):
+    root = vault_with(tmp_path, {"Banks.md": CATALYST_TABLE.encode()}, data=False)
+    result = run_main("adopt", root / "Banks.md", "--write", "--create-catalysts", "--json")
+    report = json.loads(result.stdout)
+    props = yaml.safe_load(report["properties"])
+    assert props["catalysts"] == ["[[Stress test results]]", "[[Fed: cut]]"]
+    assert "catalysts" not in props["rotation-notes"]  # no index columns: the legs' default
+    regions = {r["region"]: r for r in report["regions"]}
+    assert regions["catalysts"]["kept"] == ["- [[Stress test results]] — Note: capital buffers cut"]
+    (period,) = props["rotation-notes"]["history"]["periods"]
+    assert (period["label"], str(period["start"]), str(period["end"])) == (
+        "1999-00",
+        "1999-01-01",
+        "2000-12-31",
+    )
+    assert regions["history"]["kept"] == ["- 2016-2015 — typo row"]
+    # a note named 'Fed: cut.md' cannot exist on Windows or sync there: named, not created
+    assert report["created_catalysts"] == ["Stress test results.md"]
+    assert report["failed_catalysts"][0].startswith("[[Fed: cut]]: ")
+    assert "character notes cannot have" in report["failed_catalysts"][0]
+    assert result.returncode == 2  # adopted, but something asked for was not done
+    assert report["status"] == "written"
+    assert "catalyst [[Fed: cut]]" in result.stderr and "not created" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["file", "link"])
+def test_a_trash_that_is_not_a_folder_stops_adopt_before_any_write(tmp_path, kind):
+    root = vault_with(tmp_path, {NAME: HAND.read_bytes()}, data=False)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    if kind == "file":
+        (root / ".trash").write_bytes(b"not a folder")
+    else:
+        (root / ".trash").symlink_to(outside)
+    before = snapshot(root)
+    result = run_main("adopt", root / NAME, "--write")
+    assert result.returncode == 2
+    assert ".trash in the vault is not a folder" in result.stderr
+    assert snapshot(root) == before
+    assert list(outside.iterdir()) == []  # nothing saved outside the vault through the link
+
+
+def test_json_says_why_a_note_was_refused(tmp_path):
+    root = vault_with(tmp_path, {"T.md": b"# Musings\n"}, data=False)
+    result = run_main("adopt", root / "T.md", "--json")
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert report["status"] == "refused" and "found no tickers" in report["error"]
