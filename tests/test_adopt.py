@@ -560,3 +560,52 @@ def test_json_says_why_a_note_was_refused(tmp_path):
     assert result.returncode == 2
     report = json.loads(result.stdout)
     assert report["status"] == "refused" and "found no tickers" in report["error"]
+
+
+def test_catalyst_notes_are_created_where_obsidian_creates_new_notes(tmp_path):
+    root = vault_with(tmp_path, {"Theses/" + NAME: HAND.read_bytes()}, data=False)
+    app = {"newFileLocation": "folder", "newFileFolderPath": "Inbox/Events"}
+    (root / ".obsidian" / "app.json").write_text(json.dumps(app))
+    result = run_main("adopt", root / "Theses" / NAME, "--write", "--create-catalysts")
+    assert result.returncode == 0, result.stderr
+    assert (root / "Inbox" / "Events" / CATALYST).read_bytes() == (
+        b"---\nevent_start:\nevent_end:\n---\n"
+    )
+    app["newFileLocation"] = "current"
+    (root / ".obsidian" / "app.json").write_text(json.dumps(app))
+    (root / "Other.md").write_bytes(HAND.read_bytes().replace(b"Claude Cowork", b"Another"))
+    result = run_main("adopt", root / "Other.md", "--write", "--create-catalysts")
+    assert result.returncode == 0, result.stderr
+    assert (root / "Another disruption February 2026.md").exists()  # the note's own folder
+
+
+def test_the_readme_your_own_note_block_works_as_written(tmp_path):
+    """README's third quick-start block, run as written, in a temp folder instead of /tmp/try."""
+    import subprocess
+    import sys
+
+    from conftest import NO_NETWORK, ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Your own note", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert block.count(".venv/bin/rotation-notes ") == 3  # two adopts, one refresh
+    try_dir = tmp_path / "try"
+    script = block.replace("/tmp/try", str(try_dir)).replace(
+        ".venv/bin/rotation-notes", f'"{sys.executable}" -m rotation_notes'
+    )
+    env = {**os.environ, **NO_NETWORK}
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (try_dir / ".trash" / NAME).read_bytes() == HAND.read_bytes()
+    note = (try_dir / NAME).read_text(encoding="utf-8")
+    assert "| Ticker | Description | Last close |" in note
+    assert "| [[Claude Cowork disruption February 2026]] |" in note  # the row, n/a until dated
+    assert "1 updated, 0 unchanged, 0 failed" in done.stderr
