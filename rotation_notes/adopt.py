@@ -186,7 +186,7 @@ def _cells(row: str) -> list[str]:
         elif row.startswith("]]", i) and in_link:
             in_link -= 1
         if ch == "\\" and i + 1 < len(row) and row[i + 1] == "|":
-            cur += "\\|"
+            cur += "|"  # a table's escaped pipe is a pipe in the cell's text
             i += 2
             continue
         if ch == "|" and not in_link:
@@ -209,9 +209,23 @@ def read_body(note: NoteText) -> Body:
     lines = [line_body(ln) for ln in note.lines]
     section: list[Heading] = []
     fence: str | None = None
+    comment: str | None = None  # "%%" (Obsidian) or "-->" (HTML): hidden, never adopted
     i = note.body_start
     while i < len(lines):
         text = lines[i]
+        if comment is not None:
+            if (comment == "%%" and text.count("%%") % 2) or (comment != "%%" and "-->" in text):
+                comment = None
+            i += 1
+            continue
+        if fence is None and text.count("%%") % 2:
+            comment = "%%"
+            i += 1
+            continue
+        if fence is None and "<!--" in text and "-->" not in text.split("<!--", 1)[1]:
+            comment = "-->"
+            i += 1
+            continue
         if fence is not None:
             if text.strip().startswith(fence):
                 fence = None
@@ -306,8 +320,17 @@ def _number_cell(cell: str) -> tuple[float, str] | None:
 
 
 def _symbol(cell: str) -> str | None:
-    text = plain(cell).strip("$")
-    return text.upper() if _TICKER.fullmatch(text.upper()) and text.upper() == text else None
+    """The ticker a cell names: ``IWM``, ``$IWM``, ``[[IWM]]``, ``[IWM](url)``, ``SPY 🇺🇸``."""
+    text = plain(cell)
+    link = re.fullmatch(r"\[\[([^\]|#]+)(?:[|#][^\]]*)?\]\]", text) or re.fullmatch(
+        r"\[([^\]]+)\]\([^)]*\)", text
+    )
+    if link:
+        text = link.group(1)
+    first, _, rest = text.strip().lstrip("$").partition(" ")
+    if any(ch.isalnum() for ch in rest):
+        return None
+    return first if _TICKER.fullmatch(first) else None
 
 
 # --- the proposal ----------------------------------------------------------------------------
@@ -339,6 +362,8 @@ class Proposal:
     #: a chart the note embedded that is not one rotation-notes drew, left in place
     foreign_chart: str | None = None
     figures_in_prose: list[int] = field(default_factory=list)
+    #: things the user should know that are not inferences (links left out, ...)
+    notes: list[str] = field(default_factory=list)
 
 
 class _Reasoner:
@@ -350,6 +375,7 @@ class _Reasoner:
         self.inferred: list[str] = []
         self.comments: dict[str, str] = {}
         self.placeholders: list[str] = []
+        self.notes: list[str] = []
 
     def line(self, index: int) -> str:
         return f"line {index + 1}"
@@ -380,7 +406,17 @@ class _Reasoner:
         for t in self.body.tables:
             if t.start in taken or len(t.header) < 3:
                 continue
-            if t.under("setup") or plain(t.header[0]).lower() in ("metric", "measure"):
+            metric_like = plain(t.header[0]).lower() in ("metric", "measure", "valuation", "")
+            rows_like = any(
+                len(row) >= 3
+                and plain(row[0])
+                and (
+                    (_number_cell(row[1]) is not None and _number_cell(row[2]) is not None)
+                    or _COMPUTED_ROW.search(plain(row[0]))
+                )
+                for row in t.rows
+            )
+            if (t.under("setup") and rows_like) or (metric_like and rows_like):
                 return t
         return None
 
@@ -398,6 +434,13 @@ def _order_like(symbols: list[str], first: str) -> list[str]:
     return sorted(symbols, key=lambda s: s != first)
 
 
+_LEG_WORD = re.compile(
+    r"\b(long|short)(?:ing)?\s+(?:on\s+|the\s+)?\$?(\^?[A-Z][A-Z0-9.]{0,9})\b", re.IGNORECASE
+)
+_DAYS = re.compile(r"\b(?:last|past|over(?: the last)?)\s+(\d{1,5})\s+(?:trading\s+)?days?\b", re.I)
+_INLINE_CODE = re.compile(r"`[^`]*`")
+
+
 def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
     """The properties and conversions that adopt ``note`` (``rel``: its vault path)."""
     meta = parse_frontmatter(note, rel) if note.frontmatter_src is not None else {}
@@ -406,18 +449,28 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
     spec: dict[str, Any] = {}
     conversions: list[Conversion] = []
     taken: set[int] = set()
+    prose = [(i, _INLINE_CODE.sub(" ", text)) for i, text in body.prose]
+    as_of, as_of_why = _figures_date(note, meta, body, vault, rel)
+    this_year = as_of.year
 
     # -- tickers: a Ticker column, cashtags, the chart embed's name --------------------------
     tracking = r.tracking_table()
     tracked: list[str] = []
     names: dict[str, str] = {}
     compare: str | None = None
+    tracking_conv: Conversion | None = None
     if tracking is not None:
         taken.add(tracking.start)
         desc = tracking.column("description", "name", "what", "fund")
+        tracking_conv = Conversion(
+            "tracking", tracking.start, tracking.end, f"the Ticker table ({r.line(tracking.start)})"
+        )
         for row in tracking.rows:
             sym = _symbol(row[0]) if row else None
-            if sym is None:
+            if sym is None or sym in tracked:  # not a ticker it can track: the row stays as text
+                tracking_conv.kept.extend(
+                    _kept_row(row, tracking.header, [], figures_go=False, whole=True)
+                )
                 continue
             tracked.append(sym)
             if desc is not None and desc < len(row) and plain(row[desc]):
@@ -425,39 +478,62 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
                 names[sym] = text
                 if re.search(r"\b(comparison|benchmark|compare)\b", text, re.I):
                     compare = sym
+            rest = [c if i not in (0, desc) else "" for i, c in enumerate(row)]
+            tracking_conv.kept.extend(
+                _kept_row(rest, tracking.header, [], key=row[0], figures_go=False)
+            )
         r.inferred.append(
             f"tracked tickers {', '.join(tracked)} from the Ticker table ({r.line(tracking.start)})"
         )
-    cashtags = list(
-        dict.fromkeys(m.group(1) for _, text in body.prose for m in _CASHTAG.finditer(text))
-    )
+    cashtags = list(dict.fromkeys(m.group(1) for _, text in prose for m in _CASHTAG.finditer(text)))
     if cashtags:
         r.inferred.append(f"tickers {', '.join(cashtags)} from $TICKER mentions")
-    embed = next((e for e in body.embeds if re.search(r"[-_ ]vs[-_ ]", e.target, re.I)), None) or (
-        body.embeds[0] if body.embeds else None
-    )
+    words = set(re.findall(r"\b[A-Z]{2,5}\b", " ".join(t for _, t in prose)))
+    evidence = {*tracked, *cashtags, *words, *_FUND_INDEX}
+
+    # the chart: an embed whose name says "X-vs-Y" with X and Y tickers the note names (or,
+    # in a note that names no ticker anywhere else, any X and Y: flagged to check)
+    embed: Embed | None = None
     chart_tickers: list[str] = []
-    if embed is not None:
-        stem = posixpath.basename(embed.target).rsplit(".", 1)[0]
-        tokens = re.split(r"[-_ ]+", stem)
-        for i, tok in enumerate(tokens):
-            if tok.lower() in ("vs", "v", "versus"):
+    unsure = not (tracked or cashtags)
+    for trusted in (True, False) if unsure else (True,):
+        for e in body.embeds:
+            stem = posixpath.basename(e.target).rsplit(".", 1)[0]
+            tokens = re.split(r"[-_ ]+", stem)
+            found: list[str] = []
+            for i, tok in enumerate(tokens):
+                if tok.lower() not in ("vs", "v", "versus"):
+                    continue
                 for t in (tokens[i - 1] if i else "", tokens[i + 1] if i + 1 < len(tokens) else ""):
-                    if t and _TICKER.fullmatch(t.upper()) and t.upper() not in chart_tickers:
-                        chart_tickers.append(t.upper())
-        if len(chart_tickers) < 2 and embed.caption:
-            chart_tickers = [
-                s for s in dict.fromkeys(re.findall(r"\b[A-Z]{2,5}\b", embed.caption))
-                if s in tracked or s in cashtags
-            ]  # fmt: skip
-        if chart_tickers:
-            r.inferred.append(
-                f"chart {embed.target} compares {' and '.join(chart_tickers)} "
-                f"(its name{' and caption' if embed.caption else ''}, {r.line(embed.index)})"
-            )
+                    sym = t.upper()
+                    ok = sym in evidence or (not trusted and len(sym) <= 5 and sym.isalpha())
+                    if t and _TICKER.fullmatch(sym) and ok and sym not in found:
+                        found.append(sym)
+            if len(found) >= 2:
+                embed, chart_tickers = e, found
+                break
+        if embed is not None:
+            if not trusted:
+                for side, sym in zip(("long", "short"), chart_tickers, strict=False):
+                    r.comments[f"{SPEC_KEY}.{side}.ticker"] = (
+                        f"read from the chart's name {posixpath.basename(embed.target)}: "
+                        f"check {sym} is the ticker you mean"
+                    )
+            break
+    if embed is not None:
+        r.inferred.append(
+            f"chart {embed.target} compares {' and '.join(chart_tickers)} "
+            f"(its name, {r.line(embed.index)})"
+        )
 
     # -- legs ----------------------------------------------------------------------------------
-    pool = list(dict.fromkeys([*chart_tickers, *cashtags, *tracked]))
+    said: dict[str, str] = {}
+    for _, text in prose:
+        for m in _LEG_WORD.finditer(text):
+            side, sym = m.group(1).lower(), m.group(2).upper()
+            if sym in evidence and side not in said and sym not in said.values():
+                said[side] = sym
+    pool = list(dict.fromkeys([*said.values(), *chart_tickers, *cashtags, *tracked]))
     if not pool:
         raise NoteError(
             "found no tickers in the note: no Ticker column in a table, no $TICKER, and no "
@@ -466,26 +542,29 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
             hint="add a table with a Ticker column (or write the properties by hand: "
             "docs/frontmatter.md), then run adopt again",
         )
-    long_t = pool[0]
-    # the short leg: the chart's second ticker, else the next one named that is not the
-    # benchmark a tracking table marks "(comparison)", else that benchmark
-    short_t = (
+    others = [t for t in pool if t != compare] or pool
+    long_t = said.get("long") or (chart_tickers[0] if chart_tickers else others[0])
+    short_t = said.get("short") or (
         chart_tickers[1]
-        if len(chart_tickers) > 1
-        else next((t for t in pool[1:] if t != compare), compare if compare != long_t else None)
+        if len(chart_tickers) > 1 and chart_tickers[1] != long_t
+        else next((t for t in others if t != long_t), compare if compare != long_t else None)
     )
-    setup = r.setup_table(taken)
-    labels: tuple[str, str] | None = None
-    if setup is not None and len(setup.header) >= 3:
-        labels = (plain(setup.header[1]), plain(setup.header[2]))
+    if short_t == long_t:
+        short_t = None
+    how = (
+        "the note's own 'long'/'short' words"
+        if said
+        else "the chart's name"
+        if chart_tickers
+        else "the order the note names them"
+    )
+
+    # indexes: the one the ticker's own description names, else one the note names for the
+    # fund's family, else the fund's usual one
+    mentioned = index_in(" ".join(t for _, t in prose) + " " + _all_table_text(body))
     legs: dict[str, Any] = {}
-    for side, ticker, label in (
-        ("long", long_t, labels[0] if labels else None),
-        ("short", short_t, labels[1] if labels else None),
-    ):
+    for side, ticker in (("long", long_t), ("short", short_t)):
         leg: dict[str, Any] = {}
-        if label:
-            leg["label"] = label
         if ticker is None:
             leg["ticker"] = PLACEHOLDER
             r.placeholders.append(f"{SPEC_KEY}.{side}.ticker")
@@ -494,50 +573,70 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
             )
         else:
             leg["ticker"] = ticker
+            family = _FUND_INDEX.get(ticker, ())
+            own = index_in(names.get(ticker, ""))
+            idx = next(
+                (s for s in [*own, *mentioned] if s in family), family[0] if family else None
+            )
+            if idx:
+                leg["index"] = idx
         legs[side] = leg
+
+    # the setup table: its column heads are the legs' labels, matched to the legs
+    setup = r.setup_table(taken)
+    col = {"long": 1, "short": 2}
+    if setup is not None:
+        heads = [plain(setup.header[1]), plain(setup.header[2])]
+
+        def names_leg(head: str, side: str) -> bool:
+            leg = legs[side]
+            return bool(
+                re.search(rf"\b{re.escape(leg['ticker'])}\b", head, re.I)
+                or ("index" in leg and leg["index"] in index_in(head))
+            )
+
+        if (names_leg(heads[0], "short") or names_leg(heads[1], "long")) and not (
+            names_leg(heads[0], "long") or names_leg(heads[1], "short")
+        ):
+            col = {"long": 2, "short": 1}
+        for side in ("long", "short"):
+            label = heads[col[side] - 1]
+            if label and label.upper() != legs[side]["ticker"]:
+                legs[side] = {"label": label, **legs[side]}
     spec["long"], spec["short"] = legs["long"], legs["short"]
     r.inferred.append(
-        f"long {long_t}, short {short_t or '(not found)'}"
+        f"long {long_t}, short {short_t or '(not found)'} from {how}"
         + (
             f"; leg labels from the setup table's columns ({r.line(setup.start)})"
-            if setup is not None and labels
+            if setup is not None
             else ""
         )
     )
-
-    # indexes: the one the note itself names for a fund's family, else the fund's usual one
-    mentioned = index_in(" ".join(t for _, t in body.prose) + " " + _all_table_text(body))
-    for side in ("long", "short"):
-        t = spec[side]["ticker"]
-        family = _FUND_INDEX.get(t, ())
-        idx = next((s for s in mentioned if s in family), family[0] if family else None)
-        if idx:
-            spec[side]["index"] = idx
-
-    # -- names ------------------------------------------------------------------------------
     for side in ("long", "short"):
         idx = spec[side].get("index")
         if idx and idx not in names and (n := index_name(idx)):
             names[idx] = n
+    pool_set = set(pool)
 
     # -- setup metrics ------------------------------------------------------------------------
-    as_of, as_of_why = _figures_date(note, meta, body)
     if setup is not None:
         taken.add(setup.start)
-        metrics = []
+        metrics: list[dict[str, Any]] = []
         conv = Conversion(
             "setup", setup.start, setup.end, f"the setup table ({r.line(setup.start)})"
         )
-        has_gap = any("gap" in plain(row[0]).lower() for row in setup.rows if row)
+        src_col = setup.column("source", "sources", "from")
+        date_col = setup.column("as of", "as_of", "date", "updated")
+        gap_rows = [plain(row[0]).lower() for row in setup.rows if row and "gap" in row[0].lower()]
         for row in setup.rows:
             if not row:
                 continue
             name = plain(row[0])
-            cells = row[1:3] + [""] * (2 - len(row[1:3]))
-            if _COMPUTED_ROW.search(name) and all(is_figures(c, set(pool)) for c in cells):
+            cells = [row[c] if c < len(row) else "" for c in (col["long"], col["short"])]
+            if _COMPUTED_ROW.search(name) and all(is_figures(c, pool_set) for c in cells):
                 continue  # the setup region computes returns
             nums = [_number_cell(c) for c in cells]
-            if nums[0] and nums[1] and nums[0][1] == nums[1][1] and len(row) <= 3:
+            if name and nums[0] and nums[1] and nums[0][1] == nums[1][1]:
                 metric: dict[str, Any] = {
                     "name": name,
                     "long": _num(nums[0][0]),
@@ -545,45 +644,64 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
                 }
                 if nums[0][1]:
                     metric["unit"] = nums[0][1]
-                metric["source"] = "hand-entered in the note (before rotation-notes adopt)"
-                metric["as_of"] = as_of
-                if has_gap:
+                source = plain(row[src_col]) if src_col is not None and src_col < len(row) else ""
+                metric["source"] = (
+                    source or "hand-entered in the note (before rotation-notes adopt)"
+                )
+                day = (
+                    _date_in(row[date_col])
+                    if date_col is not None and date_col < len(row)
+                    else None
+                )
+                metric["as_of"] = day or as_of
+                if any(name.lower() in g for g in gap_rows):  # "Forward P/E gap"
                     metric["gap"] = True
+                if day is None:
+                    r.comments[f"{SPEC_KEY}.setup.metrics[{len(metrics)}].as_of"] = as_of_why
                 metrics.append(metric)
+                rest = [
+                    c if i not in (0, col["long"], col["short"], src_col, date_col) else ""
+                    for i, c in enumerate(row)
+                ]
+                conv.kept.extend(_kept_row(rest, setup.header, [], key=row[0], figures_go=False))
                 continue
-            conv.kept.extend(_kept_row(row, setup.header, pool))
+            conv.kept.extend(_kept_row(row, setup.header, [], figures_go=False, whole=True))
         if metrics:
+            if gap_rows and len(metrics) == 1:  # "Valuation gap" beside one metric: its gap
+                metrics[0]["gap"] = True
             spec["setup"] = {"metrics": metrics}
-            r.comments[f"{SPEC_KEY}.setup.metrics[0].as_of"] = as_of_why
             r.inferred.append(
                 f"hand metrics {', '.join(m['name'] for m in metrics)} from the setup table"
             )
         conversions.append(conv)
 
     # -- tracking ------------------------------------------------------------------------------
-    if tracked:
+    if tracked and tracking_conv is not None:
         spec["tracking"] = {"tickers": tracked}
         if compare and compare != spec["short"]["ticker"]:
             spec["tracking"]["compare"] = compare
-        assert tracking is not None
-        conv = Conversion(
-            "tracking", tracking.start, tracking.end, f"the Ticker table ({r.line(tracking.start)})"
-        )
-        desc = tracking.column("description", "name", "what", "fund")
-        for row in tracking.rows:
-            rest = [c if i not in (0, desc) else "" for i, c in enumerate(row)]
-            if any(plain(c) for c in rest):
-                conv.kept.extend(_kept_row(rest[:1] + rest[1:], tracking.header, pool, key=row[0]))
-        conversions.append(conv)
+        conversions.append(tracking_conv)
 
     # -- catalysts ------------------------------------------------------------------------------
     links: list[str] = []
     for _, inner, section in body.links:
         if any(h.key.startswith("catalyst") for h in section):
             target = parse_wikilink(inner).target
-            image = target.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".svg"))
+            image = target.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf"))
             if target and not image and target not in links:
                 links.append(target)
+    not_events: list[str] = []
+    if vault is not None:  # a linked note that exists but is no event is background reading
+        for target in list(links):
+            found_rel = vault.resolve_link(target, rel)
+            if found_rel is not None and not _is_event_note(vault, found_rel):
+                links.remove(target)
+                not_events.append(target)
+    if not_events:
+        r.notes.append(
+            "not catalysts (their notes have no event_start): "
+            + ", ".join(f"[[{t}]]" for t in not_events)
+        )
     cat_table = r.catalyst_table(taken)
     if cat_table is not None:
         taken.add(cat_table.start)
@@ -606,9 +724,15 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
             f"the catalyst table ({r.line(cat_table.start)})",
         )
         for row in cat_table.rows:
-            conv.kept.extend(_kept_row(row, cat_table.header, pool))
+            conv.kept.extend(_kept_row(row, cat_table.header, pool, figures_go=True))
         conversions.append(conv)
-    if links:
+    if links and CATALYSTS_KEY in meta:
+        r.notes.append(
+            f"your '{CATALYSTS_KEY}' property is kept as it is; add these links to it if they "
+            "are catalysts: " + ", ".join(f"[[{t}]]" for t in links)
+        )
+        links = []
+    elif links:
         r.inferred.append(f"catalysts {', '.join(links)} from the links under Catalysts")
 
     # -- history --------------------------------------------------------------------------------
@@ -622,23 +746,22 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
         conv = Conversion(
             "history", hist.start, hist.end, f"the history table ({r.line(hist.start)})"
         )
-        this_year = as_of.year if isinstance(as_of, dt.date) else dt.date.today().year
-        for n_row, row in enumerate(hist.rows):
+        for row in hist.rows:
             if not row:
                 continue
             first = plain(row[0])
-            for i, cell in enumerate(row):
-                if i not in (0, setup_col):
-                    hist_syms.extend(index_in(plain(cell)))
-            yr = _YEAR_RANGE.fullmatch(first)
             setup_text = (
                 plain(row[setup_col]) if setup_col is not None and setup_col < len(row) else ""
             )
-            if yr is None:  # one year: the current period if it is this thesis's, else that year
+            yr = _YEAR_RANGE.fullmatch(first)
+            if yr is None:  # one year: the current period if it is this year, else that year
                 year = int(first)
-                if year >= this_year:
+                if year == this_year and since is None:
                     since = dt.date(year, 1, 1)
-                    conv.kept.extend(_kept_row(row, hist.header, pool))
+                    conv.kept.extend(_kept_row(row, hist.header, pool, figures_go=True))
+                    continue
+                if year > this_year:
+                    conv.kept.extend(_kept_row(row, hist.header, pool, figures_go=False))
                     continue
                 start, stop = dt.date(year, 1, 1), dt.date(year, 12, 31)
             else:
@@ -647,22 +770,25 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
                 y2 = int(y2s) if len(y2s) == 4 else (y1 // 100) * 100 + int(y2s)
                 if len(y2s) == 2 and y2 < y1:  # 1999-00
                     y2 += 100
-                if y2 < y1:  # "2016-2015": not a period it can measure; the row is kept
-                    conv.kept.extend(_kept_row(row, hist.header, pool, key=row[0]))
+                if y2 < y1 or y1 > this_year:  # not a period it can measure: kept as text
+                    conv.kept.extend(
+                        _kept_row(row, hist.header, pool, key=row[0], figures_go=False)
+                    )
                     continue
                 start, stop = dt.date(y1, 1, 1), dt.date(y2, 12, 31)
+            for i, cell in enumerate(row):
+                if i not in (0, setup_col):
+                    hist_syms.extend(index_in(plain(cell)))
             period: dict[str, Any] = {"label": first}
             if setup_text:
                 period["setup"] = setup_text
             period["start"], period["end"] = start, stop
-            n_period = len(periods)
-            periods.append(period)
-            r.comments[f"{SPEC_KEY}.history.periods[{n_period}].start"] = (
+            r.comments[f"{SPEC_KEY}.history.periods[{len(periods)}].start"] = (
                 f"from the row '{first}': whole years; set the exact dates"
             )
+            periods.append(period)
             rest = [c if i not in (0, setup_col) else "" for i, c in enumerate(row)]
-            conv.kept.extend(_kept_row(rest, hist.header, pool, key=row[0]))
-            del n_row
+            conv.kept.extend(_kept_row(rest, hist.header, pool, key=row[0], figures_go=True))
         hist_syms = list(dict.fromkeys(hist_syms))
         history: dict[str, Any] = {}
         if len(hist_syms) >= 2:
@@ -684,40 +810,48 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
 
     # -- chart ----------------------------------------------------------------------------------
     foreign: str | None = None
+    chart: dict[str, Any] = {}
+    default_file = f"{long_t}-vs-{short_t or 'x'}-price-chart.png".lower().replace("^", "")
+    file = posixpath.basename(embed.target) if embed is not None else default_file
+    if chart_name_problem(file) is not None:
+        file = default_file
+    if vault is not None:
+        existing = vault.resolve_link(file, rel)
+        owner = _chart_owner(vault, file, rel) if existing is not None else None
+        if existing is not None and (owner is not None or not _is_own_chart(vault.abs(existing))):
+            # a picture of the user's, or another thesis's chart: never overwritten
+            foreign = existing
+            if embed is not None:
+                r.notes.append(
+                    f"{existing} is "
+                    + (f"the chart of {owner}" if owner else "not a chart rotation-notes drew")
+                    + f"; its embed on {r.line(embed.index)} is left as it is"
+                )
+            embed = None
+            file = _free_chart_name(vault, file)
+    if embed is not None or file != default_file:
+        chart["file"] = file
+    chart["tickers"] = chart_tickers if chart_tickers else [long_t, short_t or PLACEHOLDER]
+    if short_t is None and not chart_tickers:
+        chart.pop("tickers")
+    if embed is not None and embed.caption and (dm := _DAYS.search(embed.caption)):
+        chart["days"] = int(dm.group(1))
+    if chart.get("file") or chart.get("days") or chart.get("tickers") != [long_t, short_t]:
+        spec["charts"] = [chart]  # else the default chart: the legs, named after them
     if embed is not None:
-        file = posixpath.basename(embed.target)
-        if chart_name_problem(file) is not None:
-            file = ""
-        if vault is not None and file:
-            existing = vault.resolve_link(embed.target, rel)
-            if existing is not None and not _is_own_chart(vault.abs(existing)):
-                foreign = existing
-                file = _free_chart_name(vault, file)
-        chart: dict[str, Any] = {}
-        if file:
-            chart["file"] = file
-        tickers = chart_tickers if len(chart_tickers) >= 2 else []
-        if tickers:
-            chart["tickers"] = tickers
-        if embed.caption and (
-            dm := re.search(r"(\d{1,5})[- ]?(?:trading[- ])?days?\b", embed.caption)
-        ):
-            chart["days"] = int(dm.group(1))
-        spec["charts"] = [chart]
         last = (embed.caption_index + 1) if embed.caption_index is not None else embed.index + 1
         conv = Conversion("charts", embed.index, last, f"the chart embed ({r.line(embed.index)})")
         if embed.caption:
             mark = embed.caption[0]
             inner = embed.caption.strip(mark + " ")
             sentences = re.split(r"(?<=[.!?])\s+", inner)
-            keep = [s for s in sentences if s.strip() and not is_figures(s, set(pool))]
+            keep = [s for s in sentences if s.strip() and not is_figures(s, pool_set)]
             if keep:
                 conv.kept.append(f"{mark}{' '.join(keep)}{mark}")
         conversions.append(conv)
 
     if names:
         spec["names"] = names
-    # a hand table that is left (unrecognised) stays as it is
     conversions.sort(key=lambda c: c.start)
     figures = [
         i for i, text in body.prose
@@ -737,7 +871,47 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
         ],
         foreign_chart=foreign,
         figures_in_prose=figures,
+        notes=r.notes,
     )
+
+
+def _date_in(cell: str) -> dt.date | None:
+    m = re.search(r"\d{4}-\d{2}-\d{2}", cell)
+    if m:
+        try:
+            return dt.date.fromisoformat(m.group(0))
+        except ValueError:
+            return None
+    return None
+
+
+def _is_event_note(vault: Any, rel: str) -> bool:
+    """Whether the note at ``rel`` declares an event (an ``event_start`` property)."""
+    from rotation_notes.note.text import read_head
+
+    try:
+        head, _ = read_head(vault.abs(rel))
+    except OSError:
+        return True  # unreadable: leave it to refresh to say so, on its own row
+    text = head.decode("utf-8", "replace")
+    return bool(re.search(r"(?m)^event_start\s*:", text))
+
+
+def _chart_owner(vault: Any, file: str, rel: str) -> str | None:
+    """Another thesis of the vault that declares the chart ``file``, if any."""
+    from rotation_notes.note.text import may_be_thesis, read_head
+
+    want = file.lower().encode()
+    for other in vault.markdown_files():
+        if other == rel:
+            continue
+        try:
+            head, _ = read_head(vault.abs(other))
+        except OSError:
+            continue
+        if may_be_thesis(head, SPEC_KEY) and want in head.lower():
+            return other
+    return None
 
 
 def _all_table_text(body: Body) -> str:
@@ -749,23 +923,38 @@ def _num(value: float) -> int | float:
 
 
 def _kept_row(
-    row: list[str], header: list[str], symbols: list[str], key: str | None = None
+    row: list[str],
+    header: list[str],
+    symbols: list[str],
+    key: str | None = None,
+    *,
+    figures_go: bool,
+    whole: bool = False,
 ) -> list[str]:
-    """A table row's words the region does not carry, as a bullet (none if only figures)."""
+    """A table row's words the region does not carry, as a bullet (none when nothing is left).
+
+    ``figures_go``: figures the region recomputes from prices (a move, a return) are dropped;
+    otherwise every non-empty cell is kept, figures included. ``whole``: a row whose only
+    text is its first cell is kept too.
+    """
     key = plain(key if key is not None else row[0]) if row else ""
     parts = []
     for i, cell in enumerate(row[1:], start=1):
         text = cell.strip()
-        if not plain(text) or plain(text) in ("—", "-", "–") or is_figures(text, set(symbols)):
+        if not plain(text) or plain(text) in ("—", "-", "–"):
+            continue
+        if figures_go and is_figures(text, set(symbols)):
             continue
         head = plain(header[i]) if i < len(header) else ""
         parts.append(f"{head}: {text}" if head and len(header) > 2 else text)
     if not parts:
-        return []
+        return [f"- {key}"] if key and whole else []
     return [f"- {key} — {'; '.join(parts)}" if key else f"- {'; '.join(parts)}"]
 
 
-def _figures_date(note: NoteText, meta: dict[str, Any], body: Body) -> tuple[dt.date, str]:
+def _figures_date(
+    note: NoteText, meta: dict[str, Any], body: Body, vault: Any, rel: str
+) -> tuple[dt.date, str]:
     """When the hand figures were typed: a date the note gives, else its file's date."""
     for key in ("updated", "modified", "date", "created"):
         value = meta.get(key)
@@ -788,6 +977,13 @@ def _figures_date(note: NoteText, meta: dict[str, Any], body: Body) -> tuple[dt.
                 )
             except ValueError:
                 continue
+    if vault is not None:
+        with contextlib.suppress(OSError):
+            mtime = vault.abs(rel).stat().st_mtime
+            return (
+                dt.date.fromtimestamp(mtime),
+                "the day the note was last saved: set when these figures were typed",
+            )
     return dt.date.today(), "today (the note gives no date): set when these figures were typed"
 
 
@@ -933,10 +1129,7 @@ def adopted_text(note: NoteText, p: Proposal, rel: str) -> str:
         text = "".join([*head, *props, *out[close:]])
     new = decode_note(note.encode(text))
     regions = find_regions(new, rel, registry.NAMES)
-    wanted = [
-        k.name for k in registry.REGIONS if k.name != "charts" or "charts" in p.spec[SPEC_KEY]
-    ]
-    return insert_missing(new, regions, registry.placements(wanted), rel)
+    return insert_missing(new, regions, registry.placements(registry.NAMES), rel)
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -972,6 +1165,7 @@ class AdoptReport:
             "failed_catalysts": self.failed_catalysts,
             "foreign_chart": p.foreign_chart,
             "figures_in_prose": [i + 1 for i in p.figures_in_prose],
+            "notes": p.notes,
             "backup": self.backup,
             "diff": self.diff,
         }
@@ -1007,8 +1201,12 @@ class AdoptReport:
                 f"  chart: {p.foreign_chart} was not drawn by rotation-notes; it is left as it is "
                 f"and the note now embeds {p.spec[SPEC_KEY]['charts'][0].get('file')}"
             )
+        for note in p.notes:
+            out.append(f"  note: {note}")
         if p.figures_in_prose:
-            lines = ", ".join(str(i + 1) for i in p.figures_in_prose)
+            shown = [str(i + 1) for i in p.figures_in_prose[:10]]
+            more = len(p.figures_in_prose) - len(shown)
+            lines = ", ".join(shown) + (f" and {more:,} more" if more > 0 else "")
             out.append(
                 f"  note: line(s) {lines} quote figures in your own words; they are left as "
                 "written (the headline region shows the live ones)"
@@ -1099,7 +1297,7 @@ def adopt(
     lock_wait: float = 60.0,
 ) -> AdoptReport:
     from rotation_notes.thesis.core import read_thesis
-    from rotation_notes.vault.files import NotRegularFile, read_regular
+    from rotation_notes.vault.files import NotRegularFile, read_regular, stays_inside
     from rotation_notes.vault.vault import Vault
 
     if note_path.suffix.lower() != ".md":
@@ -1113,7 +1311,14 @@ def adopt(
     except IsADirectoryError:
         raise UsageError(f"{note_path} is a folder, not a note") from None
     vault = Vault.open(note_path.parent)
-    rel = vault.rel(note_path)
+    real = note_path.resolve()
+    if not stays_inside(real, vault.root):
+        raise UsageError(
+            f"{note_path} is a link to a file outside the vault ({vault.root})",
+            hint="adopt the note where it is, in its own vault",
+        )
+    note_path = real  # a link inside the vault: the file it points to is the note
+    rel = vault.rel(real)
     note = decode_note(raw)
     meta = check_adoptable(note, rel)
     proposal = propose(note, rel, vault)
@@ -1155,11 +1360,13 @@ def adopt(
         backup = _trash_copy(vault.root, note_path, raw)
         try:
             replace_if_unchanged(note_path, raw, new.raw)
-        except BaseException:  # the note is as it was: the copy would only mislead
+        except BaseException as exc:  # the note is as it was: the copy would only mislead
             (vault.root / backup).unlink(missing_ok=True)
             if not trash_existed:
                 with contextlib.suppress(OSError):
                     (vault.root / ".trash").rmdir()
+            if isinstance(exc, NoteError) and exc.hint and "refresh" in exc.hint:
+                exc.hint = exc.hint.replace("let rotation-notes refresh it", "adopt it")
             raise
         report.backup = backup
         report.written = True
@@ -1220,6 +1427,13 @@ def _create_catalyst(vault: Any, target: str, source: str) -> str:
         elif where == "folder" and isinstance(vault.app.get("newFileFolderPath"), str):
             folder = vault.inside(vault.app["newFileFolderPath"], what="newFileFolderPath")
         rel = posixpath.join(folder, name) if folder else name
+    if any(part.startswith(".") for part in rel.split("/")):
+        raise NoteError(
+            f"cannot create a note at {rel!r}: a hidden folder or name (Obsidian does not "
+            "show it, and .obsidian/ is its settings)",
+            path=source,
+            hint="rename the link in the note",
+        )
     if any(ord(ch) < 32 for ch in rel) or any(ch in rel for ch in '<>:"|?*'):
         raise NoteError(
             f"cannot create a note named {rel!r}: the name holds a character notes cannot have",

@@ -133,7 +133,8 @@ def test_the_adopted_properties_are_a_valid_thesis_with_what_the_note_said(tmp_p
     spec = props["rotation-notes"]
     assert props["catalysts"] == ["[[Claude Cowork disruption February 2026]]"]
     assert spec["long"] == {"label": "Small caps (R2K)", "ticker": "IWM", "index": "^RUT"}
-    assert spec["short"] == {"label": "Large caps (S&P)", "ticker": "QQQ", "index": "^IXIC"}
+    # QQQ's own description says "Nasdaq 100": its index, though the prose says "Nasdaq"
+    assert spec["short"] == {"label": "Large caps (S&P)", "ticker": "QQQ", "index": "^NDX"}
     assert spec["tracking"]["tickers"] == ["IWM", "IWO", "IWN", "QQQ"]
     assert spec["names"]["IWO"] == "iShares Russell 2000 Growth"
     (metric,) = spec["setup"]["metrics"]
@@ -406,7 +407,7 @@ def test_a_failed_write_leaves_no_trash_copy(tmp_path):
     if os.geteuid() == 0 and result.returncode == 0:
         pytest.skip("root writes read-only files")
     assert result.returncode == 2
-    assert "read-only" in result.stderr
+    assert "read-only" in result.stderr and "make it writable to adopt it" in result.stderr
     assert not (root / ".trash").exists()
     assert (root / NAME).read_bytes() == HAND.read_bytes()
 
@@ -609,3 +610,185 @@ def test_the_readme_your_own_note_block_works_as_written(tmp_path):
     assert "| Ticker | Description | Last close |" in note
     assert "| [[Claude Cowork disruption February 2026]] |" in note  # the row, n/a until dated
     assert "1 updated, 0 unchanged, 0 failed" in done.stderr
+
+
+# --- the attack round: each defect a stranger's note found, as a class ---------------------------
+
+
+def adopt_json(tmp_path: Path, note: str, files: dict[str, bytes] | None = None) -> dict:
+    root = vault_with(tmp_path, {"N.md": note.encode(), **(files or {})}, data=False)
+    result = run_main("adopt", root / "N.md", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    report["spec"] = yaml.safe_load(report["properties"])["rotation-notes"]
+    report["kept"] = [k for r in report["regions"] for k in r["kept"]]
+    return report
+
+
+def test_figures_no_price_can_give_are_never_dropped(tmp_path):
+    report = adopt_json(
+        tmp_path,
+        "# R\n\nLong $IWM short $QQQ.\n\n## Setup\n\n"
+        "| Metric | IWM | QQQ | Source |\n|---|---|---|---|\n"
+        "| Forward P/E | 18x | 26x | FactSet |\n| EPS growth | +12% | TBD | |\n"
+        "| Dividend yield | 1.5% | 0.6% | |\n|  | 1 | 2 | |\n\n## Tracking\n\n"
+        "| Ticker | Name | Weight | Role |\n|---|---|---|---|\n"
+        "| IWM | Russell 2000 | 35% | core |\n| QQQ | Nasdaq 100 | -20% | hedge |\n"
+        "| Cash | Dry powder for dips | | |\n| iwn | value tilt, maybe later | | |\n"
+        "| IWM | again | | |\n",
+    )
+    metrics = {m["name"]: m for m in report["spec"]["setup"]["metrics"]}
+    assert metrics["Forward P/E"]["source"] == "FactSet"
+    assert (metrics["Dividend yield"]["long"], metrics["Dividend yield"]["unit"]) == (1.5, "%")
+    assert "- EPS growth — IWM: +12%; QQQ: TBD" in report["kept"]
+    assert "- IWM — Weight: 35%; Role: core" in report["kept"]
+    assert "- QQQ — Weight: -20%; Role: hedge" in report["kept"]
+    assert "- Cash — Name: Dry powder for dips" in report["kept"]
+    assert "- iwn — Name: value tilt, maybe later" in report["kept"]
+    assert "- IWM — Name: again" in report["kept"]  # a second row for a ticker
+    assert report["spec"]["tracking"]["tickers"] == ["IWM", "QQQ"]
+    assert "- 1; 2" not in report["kept"] and any("1" in k for k in report["kept"])
+
+
+def test_tickers_written_as_links_or_with_a_flag_are_tickers(tmp_path):
+    report = adopt_json(
+        tmp_path,
+        "# R\n\n| Ticker | Description |\n|---|---|\n| [[IWM]] | Russell 2000, my core |\n"
+        "| [QQQ](https://finance.yahoo.com/quote/QQQ) | Nasdaq hedge |\n"
+        "| SPY 🇺🇸 | S&P benchmark |\n",
+    )
+    assert report["spec"]["tracking"]["tickers"] == ["IWM", "QQQ", "SPY"]
+    assert (report["spec"]["long"]["ticker"], report["spec"]["short"]["ticker"]) == ("IWM", "QQQ")
+    assert report["spec"]["names"]["IWM"] == "Russell 2000, my core"
+
+
+def test_tables_hidden_in_comments_are_not_adopted(tmp_path):
+    note = (
+        "# R\n\nLong $IWM short $QQQ.\n\n%%\nOld draft, hidden:\n| Ticker | Description |\n"
+        "|---|---|\n| IWM | old idea |\n%%\n\n## Setup\n\n<!--\n| Metric | A | B |\n|---|---|---|\n"
+        "| P/E | 1x | 2x |\n-->\n"
+    )
+    report = adopt_json(tmp_path, note)
+    assert report["regions"] == []
+    assert "setup" not in report["spec"] and "tracking" not in report["spec"]
+    added = "\n".join(ln for ln in report["diff"].splitlines() if ln.startswith("+"))
+    assert "old idea" not in added and "P/E" not in added  # nothing in a comment is read
+
+
+def test_another_theses_chart_or_the_users_picture_is_never_taken(tmp_path):
+    root = vault_with(tmp_path, {}, data=True)
+    shutil.copytree(SAMPLE_DATA.parent.parent, root, dirs_exist_ok=True)  # the sample thesis
+    (root / "Second idea.md").write_text(
+        "# Second idea\n\n![[iwm-vs-qqq-price-chart.png]]\n*IWM vs QQQ, last 30 days.*\n\n"
+        "Long $IWM short $QQQ.\n"
+    )
+    result = run_main("adopt", root / "Second idea.md", "--write")
+    assert result.returncode == 0, result.stderr
+    assert "is the chart of Small cap rotation 2026.md" in result.stderr
+    text = (root / "Second idea.md").read_text()
+    assert "![[iwm-vs-qqq-price-chart.png]]\n*IWM vs QQQ, last 30 days.*" in text  # left alone
+    assert "file: iwm-vs-qqq-price-chart-rotation-notes.png" in text
+    result = run_main("refresh", root, "--offline")
+    assert result.returncode == 0, result.stderr  # the sample thesis still refreshes
+
+    shot = b"\x89PNG\r\n\x1a\n" + b"a Koyfin screenshot"
+    (root / "Third.md").write_text(
+        "# Third\n\n![[iwm-vs-qqq.png|500]]\n*My Koyfin screenshot from January.*\n\n"
+        "Long $IWM short $QQQ.\n"
+    )
+    (root / "Attachments" / "iwm-vs-qqq.png").write_bytes(shot)
+    result = run_main("adopt", root / "Third.md", "--write")
+    assert result.returncode == 0, result.stderr
+    text = (root / "Third.md").read_text()
+    assert "![[iwm-vs-qqq.png|500]]\n*My Koyfin screenshot from January.*" in text
+    assert (root / "Attachments" / "iwm-vs-qqq.png").read_bytes() == shot
+
+
+def test_legs_follow_the_notes_own_words(tmp_path):
+    def legs(note: str, files: dict[str, bytes] | None = None) -> tuple[str, str]:
+        spec = adopt_json(tmp_path / str(len(list(tmp_path.iterdir()))), note, files)["spec"]
+        return spec["long"]["ticker"], spec["short"]["ticker"]
+
+    assert legs("# R\n\nShort $QQQ, long $IWM.\n") == ("IWM", "QQQ")
+    assert legs("# R\n\nLong $IWM short $SPY.\n\n![[spy-vs-iwm-chart.png]]\n") == ("IWM", "SPY")
+    assert legs(
+        "# R\n\n| Ticker | Description |\n|---|---|\n| SPY | S&P (benchmark) |\n"
+        "| IWM | small |\n| QQQ | big |\n"
+    ) == ("IWM", "QQQ")
+    assert legs("# R\n\n![[small-caps-vs-tech.png]]\n\nLong $IWM short $QQQ.\n") == ("IWM", "QQQ")
+    assert legs("# R\n\n`$TSLA` is an example.\n\n$IWM vs $QQQ\n") == ("IWM", "QQQ")
+
+
+def test_setup_columns_are_matched_to_the_legs_they_name(tmp_path):
+    report = adopt_json(
+        tmp_path,
+        "# R\n\n![[iwm-vs-qqq-price-chart.png]]\n\n## Setup\n\n"
+        "| Metric | Large caps (QQQ) | Small caps (IWM) |\n|---|---|---|\n"
+        "| Forward P/E | 26x | 18x |\n",
+    )
+    spec = report["spec"]
+    assert spec["long"]["label"] == "Small caps (IWM)" and spec["short"]["ticker"] == "QQQ"
+    (m,) = spec["setup"]["metrics"]
+    assert (m["long"], m["short"]) == (18, 26)
+
+
+def test_small_inferences_a_user_would_check(tmp_path):
+    report = adopt_json(
+        tmp_path,
+        "---\ncreated: 2026-03-01\n---\n# R\n\n![[iwm-vs-qqq.png]]\n"
+        "*IWM vs QQQ over 6 months. Note the 3-day selloff in Feb.*\n\n## Setup\n\n"
+        "| Metric | IWM | QQQ |\n|---|---|---|\n| P/E | 18x | 26x |\n| EV/S | 2x | 6x |\n"
+        "| Valuation gap | wide | — |\n\n## History\n\n| Period | Setup |\n|---|---|\n"
+        "| 2000-2006 | dot-com |\n| 2030 | a guess |\n",
+    )
+    spec = report["spec"]
+    assert "days" not in spec.get("charts", [{}])[0]  # "3-day selloff" is not the window
+    assert "label" not in spec["long"]  # a column head that is the ticker is no label
+    assert not any(m.get("gap") for m in spec["setup"]["metrics"])  # which metric? unsure
+    assert "since" not in spec["history"]  # 2030 is not this thesis's year
+    assert "- 2030 — a guess" in report["kept"]
+
+
+def test_background_links_and_an_existing_catalysts_property(tmp_path):
+    report = adopt_json(
+        tmp_path,
+        "# R\n\nLong $IWM short $QQQ.\n\n## Catalysts\n\n- [[Events/FOMC June|June FOMC]] cut\n"
+        "- [[Fed policy]] background reading\n",
+        {"Fed policy.md": b"# Fed policy\n\nNotes.\n"},
+    )
+    assert yaml.safe_load(report["properties"])["catalysts"] == ["[[Events/FOMC June]]"]
+    assert any("[[Fed policy]]" in n and "no event_start" in n for n in report["notes"])
+    report = adopt_json(
+        tmp_path / "b",
+        '---\ncatalysts:\n  - "[[FOMC]]"\n---\n# R\n\n$IWM $QQQ\n\n## Catalysts\n\n- [[CPI]]\n',
+    )
+    assert "catalysts" not in yaml.safe_load(report["properties"])
+    assert any("add these links to it" in n and "[[CPI]]" in n for n in report["notes"])
+
+
+def test_escaped_pipes_are_pipes_in_properties(tmp_path):
+    report = adopt_json(
+        tmp_path,
+        "# R\n\n| Ticker | Description |\n|---|---|\n| IWM | Russell 2000 \\| small caps |\n"
+        "| QQQ | Nasdaq |\n",
+    )
+    assert report["spec"]["names"]["IWM"] == "Russell 2000 | small caps"
+
+
+def test_a_link_to_a_note_outside_the_vault_is_refused(tmp_path):
+    root = vault_with(tmp_path, {}, data=False)
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text("$IWM vs $QQQ\n")
+    (root / "link.md").symlink_to(outside)
+    result = run_main("adopt", root / "link.md", "--json")
+    assert result.returncode == 2
+    assert "is a link to a file outside the vault" in result.stderr
+    assert json.loads(result.stdout)["status"] == "refused"
+
+
+def test_create_catalysts_never_writes_into_hidden_folders(tmp_path):
+    root = vault_with(tmp_path, {"N.md": b"$IWM $QQQ\n\n## Catalysts\n\n- [[.obsidian/app]]\n"})
+    result = run_main("adopt", root / "N.md", "--write", "--create-catalysts")
+    assert result.returncode == 2
+    assert "hidden folder" in result.stderr
+    assert not (root / ".obsidian" / "app.md").exists()
