@@ -210,9 +210,19 @@ def read_body(note: NoteText) -> Body:
     section: list[Heading] = []
     fence: str | None = None
     comment: str | None = None  # "%%" (Obsidian) or "-->" (HTML): hidden, never adopted
+    region: str | None = None  # inside generated lines: not the user's
     i = note.body_start
     while i < len(lines):
         text = lines[i]
+        if region is not None:
+            if text.strip() == end_marker(region):
+                region = None
+            i += 1
+            continue
+        if fence is None and (m := _REGION_BEGIN.fullmatch(text.strip())):
+            region = m.group(1)
+            i += 1
+            continue
         if comment is not None:
             if (comment == "%%" and text.count("%%") % 2) or (comment != "%%" and "-->" in text):
                 comment = None
@@ -438,6 +448,7 @@ _LEG_WORD = re.compile(
     r"\b(long|short)(?:ing)?\s+(?:on\s+|the\s+)?\$?(\^?[A-Z][A-Z0-9.]{0,9})\b", re.IGNORECASE
 )
 _DAYS = re.compile(r"\b(?:last|past|over(?: the last)?)\s+(\d{1,5})\s+(?:trading\s+)?days?\b", re.I)
+_REGION_BEGIN = re.compile(r"%%\s*rotation-notes:([A-Za-z0-9_.-]+)\s*%%")
 _INLINE_CODE = re.compile(r"`[^`]*`")
 
 

@@ -53,6 +53,7 @@ from rotation_notes.thesis.core import (
     Thesis,
     catalyst_windows,
     compose,
+    hand_copies,
     linked_properties,
     read_thesis,
 )
@@ -643,6 +644,9 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     missing = p.thesis.missing_regions()
     if missing:
         report.warnings.append(f"no region for {', '.join(missing)}; 'refresh --init' inserts them")
+    report.warnings.extend(
+        f"{p.rel}: {w}" for w in hand_copies(done.text, p.rel, p.thesis.inserted)
+    )
     report.warnings.extend(done.warnings)
     report.warnings.extend(run.warnings.get(p.rel, []))
 

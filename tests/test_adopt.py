@@ -792,3 +792,33 @@ def test_create_catalysts_never_writes_into_hidden_folders(tmp_path):
     assert result.returncode == 2
     assert "hidden folder" in result.stderr
     assert not (root / ".obsidian" / "app.md").exists()
+
+
+def test_init_on_a_hand_kept_note_says_which_hand_tables_are_now_twice(tmp_path):
+    """Properties added by hand, then --init: the hand tables stay (their figures may not be in
+    the properties), and the run names each, at its line in the note as written."""
+    props = b"---\nrotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n---\n"
+    root = vault_with(tmp_path, {NAME: props + HAND.read_bytes()})
+    result = run_main("refresh", root, "--init", "--offline")
+    assert result.returncode == 0, result.stderr
+    lines = (root / NAME).read_text(encoding="utf-8").splitlines()
+    said = re.findall(
+        r"line (\d+): the (.+?) is still there beside the new (\w+) region", (result.stderr)
+    )
+    assert [(what, region) for _, what, region in said] == [
+        ("setup table", "setup"),
+        ("catalyst table", "catalysts"),
+        ("history table", "history"),
+        ("chart embed", "charts"),
+        ("Ticker table", "tracking"),
+    ]
+    starts = [lines[int(n) - 1] for n, _, _ in said]
+    assert starts == [
+        "| Metric | Small caps (R2K) | Large caps (S&P) |",
+        "| Index | Feb 3-4 move |",
+        "| Period | Setup | Outcome |",
+        "![[iwm-vs-qqq-price-chart.png]]",
+        "| Ticker | Description |",
+    ]
+    again = run_main("refresh", root, "--offline")
+    assert "is still there" not in again.stderr  # said once, when --init made it so

@@ -66,6 +66,8 @@ class Thesis:
     meta: dict[str, Any]
     spec: ThesisSpec
     regions: list[Region]
+    #: with ``init``: the regions inserted into ``note``
+    inserted: frozenset[str] = frozenset()
 
     def missing_regions(self) -> list[str]:
         """The regions its spec calls for that the note lacks (``--init`` inserts them)."""
@@ -108,13 +110,39 @@ def read_thesis(
         )
     spec = parse_spec(meta, note, path, stale_after_days)
     regions = find_regions(note, path, registry.NAMES)
+    inserted: frozenset[str] = frozenset()
     if init:
         wanted = registry.placements(k.name for k in registry.wanted(spec))
         text = insert_missing(note, regions, wanted, path)
         if text != note.text:
+            inserted = frozenset(name for name, _ in wanted) - {r.name for r in regions}
             note = decode_note(note.encode(text))
             regions = find_regions(note, path, registry.NAMES)
-    return Thesis(path, note, meta, spec, regions)
+    return Thesis(path, note, meta, spec, regions, inserted)
+
+
+def hand_copies(text: str, path: str, inserted: frozenset[str]) -> list[str]:
+    """What ``--init`` leaves twice in ``text`` (the note as written): a hand table (or
+    chart embed) of a region it inserted, each named by its line.
+
+    Only said, never changed: the properties were written by hand, so a hand table may hold
+    figures they do not (``adopt``, for a note without properties, converts them).
+    """
+    from rotation_notes.adopt import propose
+
+    if not inserted:
+        return []
+    try:
+        found = propose(decode_note(text.encode("utf-8", "surrogateescape")), path).conversions
+    except NoteError:
+        return []
+    return [
+        f"line {c.start + 1}: {c.what.split(' (line')[0]} is still there beside the new "
+        f"{c.region} region, so the note shows both; delete it once the region shows its "
+        "figures (move any words of yours out of it first)"
+        for c in found
+        if c.region in inserted
+    ]
 
 
 def first_bad_utf8(raw: bytes) -> tuple[int, int]:
@@ -482,6 +510,7 @@ def render_thesis(
     charts = tuple(RenderedChart(c.file, c.result.png, c.caption) for c in done.charts)
     missing = thesis.missing_regions()
     warnings = [f"no region for {', '.join(missing)}; 'init=True' inserts them"] if missing else []
+    warnings += hand_copies(done.text, path, thesis.inserted)
     report = {
         "as_of": done.as_of.isoformat(),
         "charts": [c.file for c in charts],
