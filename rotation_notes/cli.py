@@ -38,6 +38,14 @@ exit codes: 0 refreshed, 1 --check found changes, 2 a note failed or bad usage, 
 """
 
 
+EPILOG_ADOPT = """\
+examples:
+  rotation-notes adopt "Theses/Small cap rotation 2026.md"           # show the proposal
+  rotation-notes adopt "Theses/Small cap rotation 2026.md" --write   # make it (backup in .trash/)
+  rotation-notes refresh ~/Vault --note "Theses/Small cap rotation 2026.md"
+"""
+
+
 def _date(text: str) -> dt.date:
     from rotation_notes.thesis.spec import MAX_DATE, MIN_DATE
 
@@ -268,6 +276,36 @@ def build_parser() -> argparse.ArgumentParser:
         _vault_argument(a)
         a.add_argument("--cache", type=Path, metavar="DIR", help="the price cache folder")
         a.set_defaults(func=func)
+
+    ad = sub.add_parser(
+        "adopt",
+        parents=[common],
+        help="turn a thesis note you keep by hand into one rotation-notes keeps",
+        description="Propose the rotation-notes properties for NOTE from what it already says "
+        "(its tables, tickers, chart embed, catalyst links) and show the change as a diff. "
+        "With --write: add the properties as text, turn the hand tables and chart embed that "
+        "regions replace into regions, and save the note as it was under the vault's .trash/. "
+        "Every other line stays as it is. See docs/adopt.md.",
+        epilog=EPILOG_ADOPT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ad.add_argument("note", type=Path, metavar="NOTE", help="the note (a .md file in a vault)")
+    ad.add_argument("--write", action="store_true", help="make the change (default: only show it)")
+    ad.add_argument(
+        "--create-catalysts",
+        action="store_true",
+        help="with --write: create the catalyst notes the note links to that do not exist yet "
+        "(with empty event_start/event_end properties and nothing else)",
+    )
+    ad.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    ad.add_argument(
+        "--lock-wait",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for another run writing this vault (default 60)",
+    )
+    ad.set_defaults(func=cmd_adopt)
     return parser
 
 
@@ -303,7 +341,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
 def cmd_refresh(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rotation_notes.refresh import RefreshOptions, refresh
+    from rotation_notes.refresh import RefreshOptions, no_thesis_message, refresh
 
     options = RefreshOptions(
         notes=args.notes,
@@ -363,7 +401,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         }
         charts = sum(len(n.charts_changed) for n in report.notes)
         if not report.notes:
-            print(f"no thesis notes in {report.vault}", file=sys.stderr)
+            print(no_thesis_message(report.vault, report.near_misses), file=sys.stderr)
         else:
             print(
                 f"{counts['would_update']} would update, "
@@ -543,14 +581,14 @@ def cmd_data_status(args: argparse.Namespace) -> int:
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from rotation_notes.prices.cache import CacheUnusable, PriceCache
     from rotation_notes.prices.sources import make_provider
-    from rotation_notes.refresh import thesis_symbols
+    from rotation_notes.refresh import no_thesis_message, thesis_symbols
 
     vault, symbols, failed = thesis_symbols(args.vault)
     for n in failed:
         print(f"skipped    {n.error}", file=sys.stderr)
     say = _silent if args.quiet else _err  # -q: only what failed
     if not symbols:
-        say(f"no thesis notes in {vault.root}")
+        say(no_thesis_message(vault.root, []))
         return EXIT_FAILED if failed else 0
     provider = make_provider(
         vault, offline=False, data_dir=None, cache_dir=args.cache, fetch_only=True
@@ -585,6 +623,33 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
         f"{cache.path if cache is not None else provider.name}"
     )
     return EXIT_FAILED if bad or failed else 0
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    from rotation_notes.adopt import adopt
+
+    if args.create_catalysts and not args.write:
+        log.debug("--create-catalysts without --write: listing them only")
+    try:
+        report = adopt(
+            args.note,
+            write=args.write,
+            create_catalysts=args.create_catalysts,
+            lock_wait=args.lock_wait,
+        )
+    except RotationNotesError as exc:
+        if args.json:  # a script reads why from stdout too
+            print(json.dumps({"note": str(args.note), "status": "refused", "error": str(exc)}))
+        raise
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    elif not args.quiet:
+        sys.stdout.write(report.diff)
+        sys.stdout.flush()
+    if not args.quiet:
+        for line in report.summary():
+            print(line, file=sys.stderr)
+    return EXIT_FAILED if report.failed_catalysts else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -85,3 +85,14 @@ def next_session(day: dt.date) -> dt.date:
     """The first session after ``day``."""
     closes = _closes(day.year)  # its calendar reaches into the next year
     return closes.index[closes.index > day.isoformat()][0].date()
+
+
+def sessions_in(after: dt.date, upto: dt.date) -> tuple[dt.date, ...]:
+    """The sessions after ``after``, up to ``upto`` included, in order."""
+    out: list[dt.date] = []
+    for year in range(after.year, upto.year + 1):
+        days = _closes(year).index  # its calendar spans the years either side: keep ``year``'s
+        lo = max(after + dt.timedelta(days=1), dt.date(year, 1, 1)).isoformat()
+        hi = min(upto, dt.date(year, 12, 31)).isoformat()
+        out.extend(d.date() for d in days[(days >= lo) & (days <= hi)])
+    return tuple(out)

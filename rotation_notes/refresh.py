@@ -14,11 +14,13 @@ import difflib
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rotation_notes.clock import now_utc
 from rotation_notes.errors import (
     EXIT_CHANGES,
     EXIT_FAILED,
@@ -30,22 +32,34 @@ from rotation_notes.errors import (
     UsageError,
 )
 from rotation_notes.note.text import (
+    BOM,
     NoteText,
     decode_note,
     key_line,
     may_be_thesis,
-    parse_frontmatter,
     read_head,
 )
 from rotation_notes.output.charts import is_own_chart
 from rotation_notes.output.templates import make_env
-from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet, SymbolSource
+from rotation_notes.prices.marketdata import (
+    MarketDataProvider,
+    PriceSet,
+    SymbolSource,
+    mark_asked,
+)
 from rotation_notes.prices.sources import make_provider
 from rotation_notes.thesis.chartplans import ChartPlan
-from rotation_notes.thesis.core import Thesis, catalyst_windows, compose, read_thesis
+from rotation_notes.thesis.core import (
+    Thesis,
+    catalyst_windows,
+    compose,
+    hand_copies,
+    linked_properties,
+    read_thesis,
+)
+from rotation_notes.thesis.facts import Catalyst
 from rotation_notes.thesis.spec import (
     SPEC_KEY,
-    CatalystWindow,
     ThesisSpec,
 )
 from rotation_notes.vault.files import (
@@ -63,6 +77,69 @@ log = logging.getLogger(__name__)
 #: Thesis notes larger than this are refused (a refresh would take seconds and
 #: hundreds of MB each time); other notes are never read whole.
 MAX_NOTE_BYTES = 16_000_000
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A property that is nearly a key rotation-notes reads: the note is skipped for it."""
+
+    path: str
+    line: int
+    key: str  # as written
+    meant: str  # the key it is nearly
+    skipped: str  # what follows: "this note is not refreshed as a thesis"
+
+    @property
+    def message(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return (
+            f"{where}: the property `{self.key}:` is not `{self.meant}:`, so {self.skipped}; "
+            f"rename it to `{self.meant}:`"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "key": self.key, "message": self.message}
+
+
+#: A top-level property that is nearly ``rotation-notes``: another case, ``_``, ``-`` or
+#: spaces between the words (or none), a trailing ``s`` or none; quoted or not.
+_NEAR_SPEC_KEY = re.compile(rb"""^(["']?)(rotation[ _-]*notes?)\1[ \t]*:""", re.I | re.M)
+#: A catalyst note's properties, and what follows when one is misspelt.
+_CATALYST_KEYS = (
+    ("event_start", "this note is not read as a catalyst"),
+    ("event_end", "its event is taken to end the day it starts"),
+)
+
+
+def _squashed(key: str) -> str:
+    """A key without case, spaces, ``_`` or ``-``: ``Event-Start`` and ``event_start`` alike."""
+    return re.sub(r"[\s_-]+", "", key.lower())
+
+
+_FRONTMATTER_END = re.compile(rb"(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\r|\n|$)")
+
+
+def near_spec_key(head: bytes) -> tuple[str, int] | None:
+    """A top-level property in the frontmatter at the start of ``head`` that is nearly
+    ``rotation-notes`` but not it, as written, and its line in the file (1-based).
+
+    Textual, on the frontmatter block only: a vault scan runs it on every note that is not a
+    thesis, so no YAML is parsed.
+    """
+    head = head[len(BOM) :] if head.startswith(BOM) else head
+    if not head.startswith(b"---"):
+        return None
+    end = _FRONTMATTER_END.search(head, 3)
+    if end is None:
+        return None  # never closed: no properties (Obsidian shows it as text)
+    block = head[: end.start()]
+    if b"\r" in block:  # CRLF or lone CR line ends: one kind, for ``^`` and the line count
+        block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    for m in _NEAR_SPEC_KEY.finditer(block):
+        key = m.group(2).decode()
+        if key != SPEC_KEY:
+            return key, block.count(b"\n", 0, m.start()) + 1
+    return None
 
 
 @dataclass
@@ -135,6 +212,8 @@ class RefreshReport:
     dry_run: bool = False
     #: symbol -> where its prices came from, with ``status`` (not in the JSON report)
     sources: dict[str, SymbolSource] = field(default_factory=dict)
+    #: notes skipped for a property that is nearly the one meant (``rotation_notes:``)
+    near_misses: list[NearMiss] = field(default_factory=list)
 
     def exit_code(self, check: bool) -> int:
         if any(n.status == "failed" for n in self.notes):
@@ -149,6 +228,7 @@ class RefreshReport:
             "dry_run": self.dry_run,
             "notes": [n.to_json() for n in self.notes],
             "data": self.data,
+            "warnings": [m.to_json() for m in self.near_misses],
         }
 
 
@@ -157,7 +237,7 @@ class _Prepared:
     rel: str
     raw: bytes
     thesis: Thesis
-    catalysts: list[CatalystWindow]
+    catalysts: list[Catalyst]
 
     @property
     def note(self) -> NoteText:
@@ -182,7 +262,9 @@ class _VaultLinks:
 
     def not_a_note(self, target: str) -> str:
         special = self.run.vault.special_named(target)
-        return f"{special[0]} is {special[1]}, not a note" if special else ""
+        if special:
+            return f"{special[0]} is {special[1]}, not a note"
+        return f"no note named '{target}' in the vault"
 
 
 class _Run:
@@ -193,6 +275,23 @@ class _Run:
         self.warnings: dict[str, list[str]] = {}
         #: chart file's real path -> (the note that drew it this run, its bytes, its path)
         self.charts: dict[str, tuple[str, bytes, str]] = {}
+        #: notes skipped for a property that is nearly ``rotation-notes``
+        self.near_misses: list[NearMiss] = []
+
+    def not_a_thesis(self, rel: str, head: bytes, explicit: bool) -> None:
+        """A note that is not a thesis: an error if it was asked for; else skipped, with a
+        warning when a property is nearly ``rotation-notes`` (a typo must not go unseen)."""
+        near = near_spec_key(head)
+        miss = (
+            NearMiss(rel, near[1], near[0], SPEC_KEY, "this note is not refreshed as a thesis")
+            if near
+            else None
+        )
+        if explicit:
+            raise _not_a_thesis(rel, miss)
+        if miss is not None:
+            log.warning("%s", miss.message)
+            self.near_misses.append(miss)
 
     def read_linked(self, rel: str) -> tuple[NoteText, dict[str, Any]]:
         """A linked note's properties (only its head is read: the frontmatter fits in it)."""
@@ -213,8 +312,25 @@ class _Run:
                     path=rel,
                     hint="keep a note's properties short (under 256 KiB)",
                 )
-            self._linked[rel] = (note, parse_frontmatter(note, rel))
+            self._linked[rel] = (note, linked_properties(note, rel))
+            self.near_catalyst_keys(rel, *self._linked[rel])
         return self._linked[rel]
+
+    def near_catalyst_keys(self, rel: str, note: NoteText, meta: dict[str, Any]) -> None:
+        """Warn about a linked note's property that is nearly ``event_start`` (or, with
+        ``event_start``, ``event_end``): a typo there silently drops the catalyst's row."""
+        for meant, follows in _CATALYST_KEYS:
+            if meant in meta or (meant == "event_end" and "event_start" not in meta):
+                continue
+            for key in meta:
+                if isinstance(key, str) and _squashed(key) in (
+                    _squashed(meant),
+                    f"{_squashed(meant)}s",
+                ):
+                    miss = NearMiss(rel, key_line(note, (key,)) or 0, key, meant, follows)
+                    log.warning("%s", miss.message)
+                    self.near_misses.append(miss)
+                    break
 
     def prepare(self, rel: str, explicit: bool) -> _Prepared | None:
         path = self.vault.abs(rel)
@@ -228,8 +344,7 @@ class _Run:
                     hint="re-save it as UTF-8; it was left untouched",
                 )
         if not may_be_thesis(head, SPEC_KEY):
-            if explicit:
-                raise _not_a_thesis(rel)
+            self.not_a_thesis(rel, head, explicit)
             return None
         if size > MAX_NOTE_BYTES:
             raise NoteError(
@@ -252,8 +367,7 @@ class _Run:
             init=self.options.init,
         )
         if thesis is None:
-            if explicit:
-                raise _not_a_thesis(rel)
+            self.not_a_thesis(rel, raw, explicit)
             return None
         catalysts, warnings = catalyst_windows(thesis, _VaultLinks(self))
         if warnings:
@@ -284,12 +398,37 @@ class _Run:
         return out
 
 
-def _not_a_thesis(rel: str) -> NoteError:
+def _not_a_thesis(rel: str, near: NearMiss | None = None) -> NoteError:
+    if near is not None:
+        return NoteError(
+            f"not a thesis note: its property `{near.key}:` is not `{SPEC_KEY}:`",
+            path=rel,
+            line=near.line,
+            hint=f"rename it to `{SPEC_KEY}:`",
+        )
     return NoteError(
         f"not a thesis note (no '{SPEC_KEY}' property)",
         path=rel,
         hint="see docs/frontmatter.md for the thesis properties",
     )
+
+
+def no_thesis_message(vault: Path, near_misses: list[NearMiss]) -> str:
+    """What a run that found no thesis says: what a thesis is, and how to make one."""
+    lines = [f"no thesis notes in {vault} (a thesis is a note with a `{SPEC_KEY}:` property)"]
+    if near_misses:
+        n = len(near_misses)
+        names = ", ".join(f"{m.path}:{m.line} (`{m.key}:`)" for m in near_misses[:5])
+        more = f" and {n - 5} more" if n > 5 else ""
+        lines.append(
+            f"{n} note{'s have' if n != 1 else ' has'} a property that is nearly it: "
+            f"{names}{more}; rename it to `{SPEC_KEY}:`"
+        )
+    lines.append(
+        "to turn a note you keep by hand into one: rotation-notes adopt NOTE.md "
+        "(docs/adopt.md); the schema is in docs/frontmatter.md"
+    )
+    return "\n".join(lines)
 
 
 def _unified(old: str, new: str, rel: str) -> str:
@@ -402,6 +541,7 @@ def refresh(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> RefreshReport:
     """Refresh every thesis note of the vault (or the ``options.notes``)."""
+    started = now_utc()
     vault = Vault.open(vault_path)
     if not options.dry_run and options.candidates is None:
         sweep_stale_temps(vault.root)  # a killed run's temp files (the watcher: at start-up)
@@ -475,7 +615,9 @@ def refresh(
             as_of=options.as_of,  # data already held to that session is not fetched
         )
         prices = provider.load(symbols)
+        mark_asked(prices, started)  # a note whose data ends far before the run says so
     report_all = RefreshReport(vault.root, reports, dry_run=options.dry_run)
+    report_all.near_misses = run.near_misses
     report_all.sources = dict(prices.sources)
     report_all.data = {s: src.to_json() for s, src in prices.sources.items()}
     for s, why in {**prices.missing, **prices.unknown}.items():
@@ -518,6 +660,9 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     missing = p.thesis.missing_regions()
     if missing:
         report.warnings.append(f"no region for {', '.join(missing)}; 'refresh --init' inserts them")
+    report.warnings.extend(
+        f"{p.rel}: {w}" for w in hand_copies(done.text, p.rel, p.thesis.inserted)
+    )
     report.warnings.extend(done.warnings)
     report.warnings.extend(run.warnings.get(p.rel, []))
 

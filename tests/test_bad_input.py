@@ -46,11 +46,6 @@ def refresh_one(vault, rel="t.md"):
             "t.md:8: 'Not a link' is not a wikilink (key: catalysts[0])",
         ),
         (
-            "rotation-notes:\n  long:\n    ticker: IWM\n  short:\n    ticker: QQQ\n"
-            'catalysts:\n  - "[[Nowhere]]"\n',
-            "catalyst [[Nowhere]] does not resolve to a note (key: catalysts[0])",
-        ),
-        (
             "rotation-notes:\n  long:\n    ticker: ZZZZ\n  short:\n    ticker: QQQ\n",
             "no market data for ZZZZ (live fetch failed: network unreachable; "
             "not in the cache or the bundled data)",
@@ -90,10 +85,10 @@ def test_catalyst_note_without_window_names_that_note(make_vault):
         }
     )
     note = refresh_one(vault)
-    assert note.status == "failed"
+    assert note.status == "updated"  # the catalyst's mistake costs its row (issue 13)
     assert (
-        "t.md: Events/Event.md:2: '2026-13-01' is not a valid date (month must be in 1..12) "
-        "(key: event_start)" in note.error
+        "t.md: catalyst [[Event]] is n/a: Events/Event.md:2: '2026-13-01' is not a valid date "
+        "(month must be in 1..12) (key: event_start)" in note.warnings[-1]
     )
 
 
@@ -188,17 +183,16 @@ def test_bad_names_value_fails_only_that_note(make_vault, names):
     assert "Traceback" not in result.stderr
 
 
-def test_unreadable_linked_note_fails_the_thesis_visibly(make_vault):
+def test_unreadable_linked_note_is_said_visibly(make_vault):
     thesis = THESIS.replace(
         "---\nrotation-notes:", '---\ncatalysts:\n  - "[[Ev]]"\nrotation-notes:', 1
     )
     vault = make_vault({"t.md": thesis})
     (vault / "Ev.md").symlink_to(vault / "nowhere.md")  # a dangling link: listed, unreadable
     report = refresh(vault, RefreshOptions())
-    assert [(n.path, n.status) for n in report.notes] == [("t.md", "failed")]
-    assert "catalyst [[Ev]] does not resolve to a note (Ev.md is a link to nothing" in (
-        report.notes[0].error
-    )
+    assert [(n.path, n.status) for n in report.notes] == [("t.md", "updated")]
+    (warning,) = [w for w in report.notes[0].warnings if "[[Ev]]" in w]
+    assert warning.startswith("t.md: catalyst [[Ev]] is n/a: Ev.md is a link to nothing")
 
 
 def test_two_theses_drawing_one_chart_differently_is_an_error(make_vault):

@@ -102,7 +102,8 @@ def newest(
     choices = []
     cached = clean_series(cache.closes(symbol))
     if not cached.empty:
-        choices.append((cached, "cache", f"cache ({cache.directory})"))
+        # by its folder's name only: notes show it, and a note never carries local paths
+        choices.append((cached, "cache", f"cache ({cache.directory.name}/)"))
     if bundled is not None and symbol in bundled.closes:
         src = bundled.sources[symbol]
         choices.append((bundled.closes[symbol], src.kind, src.provider))

@@ -82,6 +82,11 @@ class PriceSet:
     unknown: dict[str, str] = field(default_factory=dict)
     #: symbol -> descriptive name the provider knows (the note's own names win)
     names: dict[str, str] = field(default_factory=dict)
+    #: The NYSE sessions closed when these prices were asked for, from the day the first
+    #: series ends (``mark_asked`` sets them, for ``refresh`` and ``load_prices``): a note
+    #: whose data ends far before the last of them says so. Empty: every series is current,
+    #: or nothing to compare with.
+    closed_sessions: tuple[dt.date, ...] = field(default=(), init=False)
 
 
 class MarketDataProvider(Protocol):
@@ -293,6 +298,24 @@ def clean_series(series: pd.Series) -> pd.Series:
     return cleaned
 
 
+def mark_asked(prices: PriceSet, now: dt.datetime) -> None:
+    """Record in ``prices`` the sessions closed at ``now`` since the first series ends, so that
+    rendering (which reads no calendar) can say how far behind a note's data is.
+
+    Only when a series ends more than ``BEHIND_AFTER_SESSIONS`` days before ``now``: fewer
+    days cannot hold more sessions, and the calendar takes a moment to load.
+    """
+    from rotation_notes.defaults import BEHIND_AFTER_SESSIONS
+
+    ends = [s.index[-1].date() for s in prices.closes.values() if not s.empty]
+    if not ends or (now.astimezone(dt.UTC).date() - min(ends)).days <= BEHIND_AFTER_SESSIONS:
+        prices.closed_sessions = ()
+        return
+    from rotation_notes import clock
+
+    prices.closed_sessions = clock.sessions_in(min(ends), clock.last_closed_session(now))
+
+
 def data_warnings(prices: PriceSet, symbol: str) -> list[str]:
     """The data-quality warnings of ``symbol``'s series, whichever provider passed it on."""
     found = list(prices.warnings.get(symbol, []))
@@ -373,7 +396,10 @@ class CsvDirectoryProvider:
                 continue
             try:
                 series, warnings = self._read(symbol, path)
-            except (OSError, ValueError) as exc:
+            except OSError as exc:  # its text names the file by its full path: notes show this
+                out.missing[symbol] = f"cannot read {path.name}: {exc.strerror or exc}"
+                continue
+            except ValueError as exc:
                 out.missing[symbol] = f"cannot read {path.name}: {exc}"
                 continue
             if series.empty:
@@ -395,6 +421,13 @@ def load_prices(folder: Path | str, symbols: Sequence[str]) -> PriceSet:
 
     Cleaned as every provider's prices are (bad rows dropped, with warnings); a symbol
     without a usable file is in ``missing`` with the reason. For scripts using the API.
+    Marked as asked for now (``mark_asked``), as in a refresh: a note whose data ends far
+    before today says so (set ``closed_sessions = ()`` for output that does not depend on the
+    day).
     """
+    from rotation_notes.clock import now_utc
+
     directory = Path(folder)
-    return CsvDirectoryProvider(directory, label=f"CSV ({directory.name}/)").load(symbols)
+    prices = CsvDirectoryProvider(directory, label=f"CSV ({directory.name}/)").load(symbols)
+    mark_asked(prices, now_utc())
+    return prices

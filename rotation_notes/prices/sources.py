@@ -84,7 +84,7 @@ def make_provider(
         folder = data_dir.resolve()
         if not folder.is_dir():
             raise UsageError(f"--data {data_dir}: no such folder")
-        return CsvDirectoryProvider(folder, label=f"CSV directory {folder}", kind="csv")
+        return CsvDirectoryProvider(folder, label=f"CSV ({vault.shown(folder)})", kind="csv")
     use_bundled = not fetch_only or vault.config.provider == "bundled"
     bundled = bundled_provider(vault) if use_bundled else None
     if vault.config.provider == "bundled":

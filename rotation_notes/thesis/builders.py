@@ -7,7 +7,11 @@ template. Every figure comes from ``thesis.metrics``. Pure: no file, no network.
 
 from __future__ import annotations
 
-from rotation_notes.prices.marketdata import data_warnings
+import bisect
+import datetime as dt
+
+from rotation_notes.defaults import BEHIND_AFTER_SESSIONS
+from rotation_notes.prices.marketdata import PriceSet, data_warnings
 from rotation_notes.thesis import metrics as m
 from rotation_notes.thesis.context import (
     BaseContext,
@@ -28,8 +32,8 @@ from rotation_notes.thesis.context import (
     TrackingRow,
     UpdatedContext,
 )
-from rotation_notes.thesis.facts import Facts, na_lines
-from rotation_notes.thesis.spec import Leg
+from rotation_notes.thesis.facts import CatalystProblem, Facts, na_lines
+from rotation_notes.thesis.spec import Leg, ThesisSpec
 
 
 def _leg(facts: Facts, leg: Leg) -> LegView:
@@ -138,6 +142,23 @@ def build_catalysts(facts: Facts) -> CatalystsContext:
     rows = []
     for i, c in enumerate(facts.catalysts):
         moves = _moves(facts, symbols, facts.window_moves(i))
+        if isinstance(c, CatalystProblem):
+            rows.append(
+                CatalystRow(
+                    title=c.title,
+                    link=c.link.target,
+                    alias=c.link.alias,
+                    start=None,
+                    end=None,
+                    moves=moves,
+                    partial=False,
+                    future=False,
+                    spread=None,
+                    na=[problem_line(c)],
+                    problem=c.reason,
+                )
+            )
+            continue
         rows.append(
             CatalystRow(
                 title=c.title,
@@ -150,9 +171,15 @@ def build_catalysts(facts: Facts) -> CatalystsContext:
                 future=c.start > facts.as_of,
                 spread=_pair_spread(moves),
                 na=_na(c.title, moves),
+                problem=None,
             )
         )
     return CatalystsContext([SymbolName(s, facts.name(s)) for s in symbols], rows)
+
+
+def problem_line(c: CatalystProblem) -> str:
+    """The line under the catalysts table saying why a catalyst's row is n/a."""
+    return f"{c.title}: n/a, {c.reason}"
 
 
 def build_history(facts: Facts) -> HistoryContext:
@@ -192,6 +219,31 @@ def build_charts(facts: Facts) -> ChartsContext:
     return ChartsContext(views, list(facts.charts_skipped))
 
 
+def data_behind(
+    spec: ThesisSpec, prices: PriceSet, last: dt.date, requested: dt.date | None
+) -> str:
+    """Why the note's data is old, if it ends (``last``, its session) more than
+    ``BEHIND_AFTER_SESSIONS`` sessions before the last session closed when the prices were
+    asked for (``prices.closed_sessions``), or before the ``requested`` (--as-of) date if that
+    is earlier; else "". No count and no date of the run: the note changes only with new data.
+    """
+    sessions = prices.closed_sessions
+    if not sessions:
+        return ""  # every series is current, or nothing to compare with (a PriceSet by hand)
+    reference, before = sessions[-1], "this run"
+    if requested is not None and requested < reference:
+        reference, before = requested, f"{requested}, the date asked for"
+    count = bisect.bisect_right(sessions, reference) - bisect.bisect_right(sessions, last)
+    if count <= BEHIND_AFTER_SESSIONS:
+        return ""
+    legs = [prices.sources.get(leg.ticker) for leg in (spec.long, spec.short)]
+    if all(src is not None and src.kind == "csv" for src in legs):
+        fix = "update the CSV files in the data folder"  # --data DIR: the user's own files
+    else:
+        fix = "refresh with network, or update the data folder"
+    return f"Data ends {last}, more than {BEHIND_AFTER_SESSIONS} sessions before {before}: {fix}."
+
+
 def build_updated(facts: Facts) -> UpdatedContext:
     spec, prices = facts.spec, facts.prices
     sources = [
@@ -209,16 +261,18 @@ def build_updated(facts: Facts) -> UpdatedContext:
     problems = [f"{s}: {w}" for s in spec.symbols() for w in data_warnings(prices, s)]
     problems += facts.held_back()
     skipped = [f"Chart {c.file} {c.reason}." for c in facts.charts_skipped]
+    behind = data_behind(spec, prices, facts.as_of, facts.requested)
     return UpdatedContext(
         DataView(
             providers=sorted({src["provider"] for src in sources}),
             latest_session=max(
                 (src["last_session"] for src in sources if src["last_session"]), default=None
             ),
-            warnings=not_live + problems + skipped,
+            warnings=([behind] if behind else []) + not_live + problems + skipped,
             not_live=not_live,
             problems=problems,
             sources=sources,
+            behind=behind,
         )
     )
 
@@ -229,6 +283,9 @@ def na_notes(facts: Facts) -> list[str]:
     for symbol in facts.spec.tracking:
         notes.extend(facts.stats(symbol).notes)
     for i, c in enumerate(facts.catalysts):
+        if isinstance(c, CatalystProblem):
+            notes.append(problem_line(c))
+            continue
         for s, fig in zip(facts.spec.catalyst_symbols, facts.window_moves(i), strict=True):
             if not fig.ok:
                 notes.append(f"{c.title}, {s}: {fig.reason}")

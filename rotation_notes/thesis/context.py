@@ -72,13 +72,17 @@ class CatalystRow:
     title: str
     link: str
     alias: str | None
-    start: dt.date
-    end: dt.date
+    #: the event window (None when the catalyst note cannot give one: see ``problem``)
+    start: dt.date | None
+    end: dt.date | None
     moves: list[Move]
     partial: bool
     future: bool
     spread: float | None
+    #: the reasons for n/a cells; a row with a ``problem`` has that one line
     na: list[str]
+    #: why the catalyst note gives no window (no such note, a bad date...), else None
+    problem: str | None
 
 
 @dataclass
@@ -123,6 +127,9 @@ class DataView:
     #: bad rows dropped, a leg holding the note back
     problems: list[str]
     sources: list[dict[str, Any]]
+    #: "" or why the data is old: it ends more than ``BEHIND_AFTER_SESSIONS`` sessions before
+    #: the run (or the --as-of date asked for); no count, so it changes only with new data
+    behind: str = ""
 
 
 # --- one context per region ---------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from jinja2.sandbox import SandboxedEnvironment
 
 from rotation_notes.defaults import STALE_AFTER_DAYS
-from rotation_notes.errors import DataError, LinkError, NoteError
+from rotation_notes.errors import DataError, FrontmatterError, NoteError, SpecError
 from rotation_notes.note.regions import (
     Region,
     check_rendered,
@@ -32,21 +32,21 @@ from rotation_notes.note.regions import (
 from rotation_notes.note.text import (
     BOM,
     NoteText,
+    WikiLink,
     decode_note,
     find_wikilinks,
     parse_frontmatter,
 )
-from rotation_notes.output.templates import make_env, one_line_values, render_template
-from rotation_notes.prices.marketdata import PriceSet
+from rotation_notes.output.templates import make_env, one_line, one_line_values, render_template
+from rotation_notes.prices.marketdata import PriceSet, symbol_file_name
 from rotation_notes.thesis import registry
 from rotation_notes.thesis.builders import build_base, na_notes
 from rotation_notes.thesis.chartplans import ChartPlan, plan_charts
 from rotation_notes.thesis.context import fields_of
-from rotation_notes.thesis.facts import Facts, session_as_of
+from rotation_notes.thesis.facts import Catalyst, CatalystProblem, Facts, session_as_of
 from rotation_notes.thesis.report import catalysts_report, tickers_report
 from rotation_notes.thesis.spec import (
     SPEC_KEY,
-    CatalystWindow,
     ChartSpec,
     ThesisSpec,
     is_thesis,
@@ -66,6 +66,8 @@ class Thesis:
     meta: dict[str, Any]
     spec: ThesisSpec
     regions: list[Region]
+    #: with ``init``: the regions inserted into ``note``
+    inserted: frozenset[str] = frozenset()
 
     def missing_regions(self) -> list[str]:
         """The regions its spec calls for that the note lacks (``--init`` inserts them)."""
@@ -108,13 +110,39 @@ def read_thesis(
         )
     spec = parse_spec(meta, note, path, stale_after_days)
     regions = find_regions(note, path, registry.NAMES)
+    inserted: frozenset[str] = frozenset()
     if init:
         wanted = registry.placements(k.name for k in registry.wanted(spec))
         text = insert_missing(note, regions, wanted, path)
         if text != note.text:
+            inserted = frozenset(name for name, _ in wanted) - {r.name for r in regions}
             note = decode_note(note.encode(text))
             regions = find_regions(note, path, registry.NAMES)
-    return Thesis(path, note, meta, spec, regions)
+    return Thesis(path, note, meta, spec, regions, inserted)
+
+
+def hand_copies(text: str, path: str, inserted: frozenset[str]) -> list[str]:
+    """What ``--init`` leaves twice in ``text`` (the note as written): a hand table (or
+    chart embed) of a region it inserted, each named by its line.
+
+    Only said, never changed: the properties were written by hand, so a hand table may hold
+    figures they do not (``adopt``, for a note without properties, converts them).
+    """
+    from rotation_notes.adopt import propose
+
+    if not inserted:
+        return []
+    try:
+        found = propose(decode_note(text.encode("utf-8", "surrogateescape")), path).conversions
+    except NoteError:
+        return []
+    return [
+        f"line {c.start + 1}: {c.what.split(' (line')[0]} is still there beside the new "
+        f"{c.region} region, so the note shows both; delete it once the region shows its "
+        "figures (move any words of yours out of it first)"
+        for c in found
+        if c.region in inserted
+    ]
 
 
 def first_bad_utf8(raw: bytes) -> tuple[int, int]:
@@ -131,6 +159,25 @@ def first_bad_utf8(raw: bytes) -> tuple[int, int]:
 # --- linked notes ---------------------------------------------------------------------------
 
 
+def linked_properties(note: NoteText, path: str) -> dict[str, Any]:
+    """A linked note's properties; a frontmatter that is not UTF-8 is said to be that
+    (YAML would only call the bad byte an "unacceptable character")."""
+    try:
+        return parse_frontmatter(note, path)
+    except FrontmatterError:
+        src = note.frontmatter_src or ""
+        if note.undecodable and any("\udc80" <= ch <= "\udcff" for ch in src):
+            offset, line = first_bad_utf8(note.raw)
+            raise NoteError(
+                f"its properties are not valid UTF-8: the first bad byte is at offset "
+                f"{offset:,} (line {line})",
+                path=path,
+                line=line,
+                hint="re-save it as UTF-8",
+            ) from None
+        raise
+
+
 class Links(Protocol):
     """How the core reaches the notes a thesis links to (the vault, or a dict)."""
 
@@ -141,54 +188,84 @@ class Links(Protocol):
         """That note and its properties; OSError or NoteError when it cannot be read."""
 
     def not_a_note(self, target: str) -> str:
-        """Why ``target`` names no note, when a file that is not a note has its name ("")."""
+        """Why ``target`` names no note ("no note named ... in the vault", "X is a pipe")."""
 
 
-def catalyst_windows(thesis: Thesis, links: Links) -> tuple[list[CatalystWindow], list[str]]:
-    """The event windows of the catalyst notes, and warnings about linked notes not read.
+#: What a catalyst row that names no note tells the user to do.
+CREATE_CATALYST = (
+    "a catalyst is a note with event_start (and event_end) properties: create it, or fix the link"
+)
+
+
+def _link_title(link_target: str, path: str | None) -> str:
+    """A catalyst's name in the lines under its table: its note's name, else the link's."""
+    name = posixpath.basename((path or link_target).replace("\\", "/"))
+    return name[:-3] if name.lower().endswith(".md") else name
+
+
+def _read_failure(path: str, exc: OSError | NoteError) -> str:
+    """Why the catalyst note ``path`` could not be read, naming it (never an absolute path)."""
+    if isinstance(exc, NoteError):
+        return str(exc) if exc.path else f"{path}: {exc}"
+    return f"{path}: cannot read it: {exc.strerror or type(exc).__name__}"
+
+
+def catalyst_windows(thesis: Thesis, links: Links) -> tuple[list[Catalyst], list[str]]:
+    """The catalysts of the thesis, each with its event window or why it has none, and
+    warnings about linked notes.
 
     With ``catalysts.links`` in the spec, each listed note must be a catalyst; otherwise
-    every note the body links to that declares ``event_start`` is one.
+    every note the body links to that declares ``event_start`` is one. A catalyst note
+    that cannot give a window (it does not exist, cannot be read, has a bad date) is the
+    catalyst's mistake, not the thesis's: it is a :class:`CatalystProblem`, its row is
+    n/a with the reason, and a warning names the thesis and the link.
     """
     rel, spec = thesis.path, thesis.spec
-    out: list[CatalystWindow] = []
+    out: list[Catalyst] = []
     warnings: list[str] = []
-    try:
-        if spec.catalyst_links is not None:
-            for i, link in enumerate(spec.catalyst_links):
-                target = links.resolve(link.target, rel)
-                if target is None or not target.lower().endswith(".md"):
-                    why = links.not_a_note(link.target)
-                    raise LinkError(
-                        f"catalyst [[{link.target}]] does not resolve to a note"
-                        + (f" ({why})" if why else ""),
-                        path=rel,
-                        key=f"catalysts[{i}]",
-                        hint="create the note or fix the link",
-                    )
-                cnote, cmeta = links.read(target)
-                out.append(parse_catalyst(cmeta, cnote, target, link))
-            return out, warnings
-        seen = set()
-        note = thesis.note
-        for link in find_wikilinks("".join(note.lines[note.body_start :])):
+
+    def problem(link: WikiLink, path: str | None, reason: str) -> None:
+        reason = one_line(reason)  # it is printed as one warning line, too
+        out.append(CatalystProblem(path, link, _link_title(link.target, path), reason))
+        warnings.append(f"{rel}: catalyst [[{link.target}]] is n/a: {reason}")
+
+    def window(link: WikiLink, path: str, cnote: NoteText, cmeta: dict[str, Any]) -> None:
+        try:
+            out.append(parse_catalyst(cmeta, cnote, path, link))
+        except SpecError as exc:  # no event_start, a bad or out-of-range date, end < start
+            problem(link, path, str(exc))
+
+    if spec.catalyst_links is not None:
+        for link in spec.catalyst_links:
             target = links.resolve(link.target, rel)
-            if not target or not target.lower().endswith(".md") or target in seen:
+            if target is None or not target.lower().endswith(".md"):
+                why = links.not_a_note(link.target) if target is None else ""
+                why = why or f"[[{link.target}]] links to {target}, which is not a note"
+                problem(link, None, f"{why}; {CREATE_CATALYST}")
                 continue
-            seen.add(target)
             try:
                 cnote, cmeta = links.read(target)
-            except (OSError, NoteError) as exc:
-                # a linked note we cannot read may be a catalyst: say so, do not guess
-                warnings.append(f"linked note {target} not checked for an event window: {exc}")
+            except (OSError, NoteError) as exc:  # unreadable, bad YAML, outside the vault
+                problem(link, target, _read_failure(target, exc))
                 continue
-            if cmeta.get("event_start") is not None:
-                out.append(parse_catalyst(cmeta, cnote, target, link))
+            window(link, target, cnote, cmeta)
         return out, warnings
-    except OSError as exc:  # a listed note that cannot be read (permissions, dangling link)
-        raise LinkError(
-            f"cannot read a linked note: {exc}", path=rel, hint="fix or restore the linked note"
-        ) from exc
+    seen = set()
+    note = thesis.note
+    for link in find_wikilinks("".join(note.lines[note.body_start :])):
+        target = links.resolve(link.target, rel)
+        if not target or not target.lower().endswith(".md") or target in seen:
+            continue
+        seen.add(target)
+        try:
+            cnote, cmeta = links.read(target)
+        except (OSError, NoteError) as exc:
+            # a linked note we cannot read may be a catalyst: say so, do not guess
+            warnings.append(f"linked note {target} not checked for an event window: {exc}")
+            continue
+        if cmeta.get("event_start") is not None:
+            window(link, target, cnote, cmeta)
+    return out, warnings
 
 
 class NoLinks:
@@ -201,7 +278,7 @@ class NoLinks:
         raise FileNotFoundError(path)
 
     def not_a_note(self, target: str) -> str:
-        return ""
+        return "no linked notes were given (render_thesis's links)"
 
 
 class TextLinks:
@@ -229,10 +306,10 @@ class TextLinks:
 
     def read(self, path: str) -> tuple[NoteText, dict[str, Any]]:
         note = self._notes[path]
-        return note, parse_frontmatter(note, path)
+        return note, linked_properties(note, path)
 
     def not_a_note(self, target: str) -> str:
-        return ""
+        return f"no note named '{target}' among the linked notes given"
 
 
 # --- composing ------------------------------------------------------------------------------
@@ -275,7 +352,7 @@ def build_context(facts: Facts) -> dict[str, Any]:
 def compose(
     thesis: Thesis,
     prices: PriceSet,
-    catalysts: list[CatalystWindow],
+    catalysts: list[Catalyst],
     env: SandboxedEnvironment,
     *,
     requested: dt.date | None = None,
@@ -301,8 +378,23 @@ def compose(
         charts=facts.charts,
         tickers=tickers_report(facts),
         catalysts=catalysts_report(facts),
-        warnings=list(context["data"].warnings),
+        warnings=list(context["data"].warnings) + no_data_warnings(facts, path),
     )
+
+
+def no_data_warnings(facts: Facts, path: str) -> list[str]:
+    """A warning for each symbol a table shows that has no data at all (its cells are n/a).
+
+    Data that is there but old or partial is said by the data warnings (``not_live``,
+    ``problems``), and a chart missing a ticker by its own "not redrawn" warning.
+    """
+    return [
+        f"{path}: no market data for {symbol} ({facts.missing(symbol)}), so its figures are "
+        f"n/a in the {' and '.join(tables)} table{'s' if len(tables) > 1 else ''}. Check the "
+        f"symbol on Yahoo Finance, or add {symbol_file_name(symbol)} (Date, Close) to the "
+        "vault's data folder (data_dir in rotation-notes.toml)"
+        for symbol, tables in facts.no_data().items()
+    ]
 
 
 def render_regions(
@@ -418,6 +510,7 @@ def render_thesis(
     charts = tuple(RenderedChart(c.file, c.result.png, c.caption) for c in done.charts)
     missing = thesis.missing_regions()
     warnings = [f"no region for {', '.join(missing)}; 'init=True' inserts them"] if missing else []
+    warnings += hand_copies(done.text, path, thesis.inserted)
     report = {
         "as_of": done.as_of.isoformat(),
         "charts": [c.file for c in charts],

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rotation_notes.errors import DataError
+from rotation_notes.note.text import WikiLink
 from rotation_notes.prices.marketdata import PriceSet
 from rotation_notes.thesis import metrics as m
 from rotation_notes.thesis.spec import CatalystWindow, Leg, ThesisSpec
@@ -58,6 +59,24 @@ def leg_ends(spec: ThesisSpec, prices: PriceSet, requested: dt.date | None) -> d
     return ends
 
 
+@dataclass(frozen=True)
+class CatalystProblem:
+    """A catalyst the thesis links to whose event window cannot be read.
+
+    It is the catalyst note's mistake (no such note, a bad date...), not the thesis's: its
+    row shows the link and n/a with ``reason``, and the rest of the thesis is refreshed.
+    """
+
+    note: str | None  # vault-relative path the link resolves to (None: no note)
+    link: WikiLink
+    title: str
+    reason: str  # what is wrong and what to do, naming the file (and line) when known
+
+
+#: A catalyst row's source: its window, or why it has none.
+Catalyst = CatalystWindow | CatalystProblem
+
+
 @dataclass
 class Facts:
     """The inputs of one thesis at one session, with each symbol's figures computed once."""
@@ -66,7 +85,7 @@ class Facts:
     prices: PriceSet
     as_of: dt.date
     requested: dt.date | None
-    catalysts: list[CatalystWindow]
+    catalysts: list[Catalyst]
     #: the charts drawn for this note, and those not redrawn with the reason (chartplans)
     charts: list[ChartPlan] = field(default_factory=list)
     charts_skipped: list[SkippedChart] = field(default_factory=list)
@@ -95,7 +114,9 @@ class Facts:
         if index not in self._windows:
             c = self.catalysts[index]
             self._windows[index] = [
-                m.window_move(
+                m.Figure(None, c.reason)
+                if isinstance(c, CatalystProblem)
+                else m.window_move(
                     self.prices.closes.get(s), c.start, c.end, self.as_of, self.missing(s)
                 )
                 for s in self.spec.catalyst_symbols
@@ -120,6 +141,25 @@ class Facts:
         """The last day historical period ``index`` is measured to."""
         end = self.spec.periods[index].end
         return min(end, self.as_of) if end else self.as_of
+
+    def no_data(self) -> dict[str, list[str]]:
+        """Each symbol a table shows that has no data at all, with the tables it is n/a in.
+
+        Chart tickers are left out: a chart missing one is not redrawn, and says so.
+        """
+        spec = self.spec
+        uses: list[tuple[str, tuple[str, ...]]] = [("tracking", (*spec.tracking, spec.compare))]
+        if any(isinstance(c, CatalystWindow) for c in self.catalysts):
+            uses.append(("catalysts", spec.catalyst_symbols))
+        if spec.periods:
+            uses.append(("history", spec.history_symbols))
+        out: dict[str, list[str]] = {}
+        for table, symbols in uses:
+            for s in dict.fromkeys(symbols):
+                series = self.prices.closes.get(s)
+                if series is None or series.empty:
+                    out.setdefault(s, []).append(table)
+        return out
 
     def legs(self) -> tuple[Leg, Leg]:
         return self.spec.long, self.spec.short

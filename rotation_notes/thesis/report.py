@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rotation_notes.thesis import metrics as m
-from rotation_notes.thesis.facts import Facts
+from rotation_notes.thesis.facts import CatalystProblem, Facts
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
@@ -46,11 +46,13 @@ def catalysts_report(facts: Facts) -> list[dict[str, Any]]:
     out = []
     for i, c in enumerate(facts.catalysts):
         moves = list(zip(facts.spec.catalyst_symbols, facts.window_moves(i), strict=True))
+        # a catalyst note that gives no window: no dates, and each move's reason says why
+        window = None if isinstance(c, CatalystProblem) else c
         out.append(
             {
                 "note": c.note,
-                "start": c.start.isoformat(),
-                "end": c.end.isoformat(),
+                "start": window.start.isoformat() if window else None,
+                "end": window.end.isoformat() if window else None,
                 "moves": {s: _round(fig.pct) for s, fig in moves},
                 # why each null move is null ({} when none is): a stable shape for scripts
                 "reasons": {s: fig.reason for s, fig in moves if not fig.ok},

@@ -210,6 +210,17 @@ class Vault:
     def rel(self, path: Path) -> str:
         return path.resolve().relative_to(self.root).as_posix()
 
+    def shown(self, folder: Path) -> str:
+        """A folder as a note names it: vault-relative inside the vault (``Data/market-data/``),
+        by its name only outside it (``market-data/``). A note is synced and shared: it never
+        carries this machine's paths (a home folder, a temp folder)."""
+        try:
+            rel = self.rel(folder)
+        except ValueError:
+            name = folder.resolve().name
+            return f"{name}/" if name else "/"
+        return f"{rel}/" if rel != "." else "the vault folder"
+
     def abs(self, rel: str) -> Path:
         return self.root / Path(*PurePosixPath(rel).parts)
 
