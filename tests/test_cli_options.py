@@ -26,9 +26,23 @@ def commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> l
     return out or [prefix]
 
 
+def required_args(words: tuple[str, ...]) -> list[str]:
+    """A placeholder for each positional argument the command requires (adopt's NOTE)."""
+    parser = build_parser()
+    for word in words:
+        (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[word]
+    return [
+        "x.md"
+        for a in parser._actions
+        if not a.option_strings and a.required and a.nargs not in ("?", "*")
+    ]
+
+
 def positions(words: tuple[str, ...], flag: str) -> list[list[str]]:
     """The flag before the command, after it, and between a command group and its action."""
-    return [[*words[:i], flag, *words[i:]] for i in range(len(words) + 1)]
+    rest = required_args(words)
+    return [[*words[:i], flag, *words[i:], *rest] for i in range(len(words) + 1)]
 
 
 @pytest.mark.parametrize("words", commands(build_parser()), ids=" ".join)
@@ -41,13 +55,13 @@ def test_every_command_takes_the_global_options_anywhere(words, flag, dest):
         assert getattr(args, dest) is True, argv
         other = {"quiet": "verbose", "verbose": "quiet"}[dest]
         assert getattr(args, other) is False, argv
-    assert parser.parse_args(list(words)).quiet is False
+    assert parser.parse_args([*words, *required_args(words)]).quiet is False
 
 
 def test_the_commands_are_all_there():
     """What the subprocess tests below cover (a new command needs a run of its own there)."""
     found = {" ".join(w) for w in commands(build_parser())}
-    assert {
+    assert found == {
         "refresh",
         "watch",
         "schedule install",
@@ -55,7 +69,8 @@ def test_the_commands_are_all_there():
         "schedule status",
         "data status",
         "data fetch",
-    } <= found
+        "adopt",
+    }
 
 
 def where(position: str, words: list[str], *rest: str) -> list[str]:
@@ -185,3 +200,17 @@ def test_watch_quiet_logs_only_failures(vault, position):
     info = ("refreshing every thesis", "watching ", " t.md (trigger: ", "stopped: ", "deferred ")
     assert not [line for line in w.lines if any(what in line for what in info)], w.lines
     assert w.count(r" failed bad\.md \(trigger: start\)") == 1
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_adopt_quiet(tmp_path, position):
+    """The hand-kept note adopted with -q: it is written, and nothing is said on stderr."""
+    from test_adopt import HAND, NAME, vault_with
+
+    root = vault_with(tmp_path, {NAME: HAND.read_bytes()})
+    loud = run_cli("adopt", root / NAME)
+    assert loud.returncode == 0 and "nothing written" in loud.stderr
+    args = ("--write", "--create-catalysts")
+    result = run_cli(*where(position, ["adopt"], str(root / NAME), *args))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "rotation-notes:" in (root / NAME).read_text(encoding="utf-8")
