@@ -16,7 +16,9 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -177,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser(
         "schedule",
+        parents=[common],
         help="install, remove or show the nightly regeneration",
         description="Write the platform's scheduler unit that runs 'refresh --scheduled' nightly: "
         "a systemd user timer (Linux), a launchd agent (macOS), a Task Scheduler task "
@@ -255,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser(
         "data",
+        parents=[common],
         help="the market-data cache: status, fetch",
         description="Inspect or fill the price cache without touching notes.",
     )
@@ -305,9 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The name of the handler that logs to stderr (``-q``: errors only, in every mode).
+STDERR_HANDLER = "rotation-notes-stderr"
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("rotation-notes: %(levelname)s: %(message)s"))
+    handler.set_name(STDERR_HANDLER)
     root = logging.getLogger("rotation_notes")
     root.handlers[:] = [handler]
     root.setLevel(
@@ -352,7 +361,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             bar = tqdm(
                 total=total,
                 file=sys.stderr,
-                disable=None,
+                disable=True if args.quiet else None,
                 delay=0.5,
                 leave=False,
                 unit="note",
@@ -383,20 +392,24 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             if n.status == "failed":
                 print(f"failed     {n.error}", file=sys.stderr)
                 continue
-            verb = "would update" if dry and n.status == "updated" else n.status
-            when = f" (as of {n.as_of})" if n.as_of else ""
-            print(f"{verb:<10} {n.path}{when}", file=sys.stderr)
+            print(_note_line(n, dry), file=sys.stderr)
             for w in n.warnings:
                 print(f"  warning: {w}", file=sys.stderr)
         counts = {
-            s: sum(n.status == s for n in report.notes) for s in ("updated", "unchanged", "failed")
+            s: sum(n.status == s for n in report.notes)
+            for s in ("updated", "would_update", "unchanged", "failed")
         }
+        charts = sum(len(n.charts_changed) for n in report.notes)
         if not report.notes:
             print(no_thesis_message(report.vault, report.near_misses), file=sys.stderr)
         else:
             print(
-                f"{counts['updated']} {'would update' if dry else 'updated'}, "
+                f"{counts['would_update']} would update, "
+                if dry
+                else f"{counts['updated']} updated, ",
                 f"{counts['unchanged']} unchanged, {counts['failed']} failed",
+                _charts_written(charts, dry),
+                sep="",
                 file=sys.stderr,
             )
     else:
@@ -413,6 +426,22 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return report.exit_code(args.check)
 
 
+def _note_line(n, dry: bool) -> str:  # noqa: ANN001 - a NoteReport (imported lazily)
+    """A note's outcome: the note's own file first, then its charts, which change apart
+    from it (a note without regions is unchanged even when its chart is drawn)."""
+    verb = n.status.replace("_", " ")
+    line = f"{verb:<10} {n.path}" + (f" (as of {n.as_of})" if n.as_of else "")
+    if n.status == "unchanged" and n.no_regions:
+        line += ": it has no rotation-notes regions ('refresh --init' inserts them)"
+    return line + _charts_written(len(n.charts_changed), dry)
+
+
+def _charts_written(count: int, dry: bool) -> str:
+    if not count:
+        return ""
+    return f"; {count} chart{'s' if count != 1 else ''} {'would be ' if dry else ''}written"
+
+
 def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: ANN001
     from rotation_notes.errors import UsageError
     from rotation_notes.schedule import attach_run_log, run_scheduled
@@ -423,10 +452,16 @@ def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: A
             "it cannot be combined with --check, --diff, --as-of, --note or --init"
         )
     path = attach_run_log()
-    logging.getLogger("rotation_notes").setLevel(logging.INFO)
+    # The run log gets every step; stderr (what the scheduler keeps) too, unless -q: errors only.
+    logger = logging.getLogger("rotation_notes")
+    logger.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    for handler in logger.handlers:
+        if handler.get_name() == STDERR_HANDLER:
+            handler.setLevel(logging.ERROR if args.quiet and not args.verbose else logging.NOTSET)
     log.info("scheduled run for %s (log: %s)", root, path)
     result = run_scheduled(root, options, wait=args.lock_wait)
-    print(result.message, file=sys.stderr)
+    if result.exit_code or not args.quiet:
+        print(result.message, file=sys.stderr)
     return result.exit_code
 
 
@@ -487,7 +522,12 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return status(units, out=_out)
     action = install if args.schedule_command == "install" else uninstall
     return action(
-        units, print_only=args.print_only, activate=not args.no_activate, out=_out, err=_err
+        units,
+        print_only=args.print_only,
+        activate=not args.no_activate,
+        out=_out,
+        err=_err,
+        info=_silent if args.quiet else _err,
     )
 
 
@@ -497,6 +537,10 @@ def _out(text: str) -> None:
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr)
+
+
+def _silent(text: str) -> None:
+    """What -q leaves unsaid: anything on stderr that is not an error."""
 
 
 def cmd_data_status(args: argparse.Namespace) -> int:
@@ -509,12 +553,28 @@ def cmd_data_status(args: argparse.Namespace) -> int:
         print("empty: nothing fetched yet ('rotation-notes data fetch VAULT' fills it)")
         return 0
     print(f"{'symbol':<8} {'first':<10} {'last':<10} {'rows':>6}  last fetch")
+    width = shutil.get_terminal_size().columns
     for r in rows:
         f = r.last_fetch
         fetch = f"{f.fetched_at} {f.outcome} ({f.provider})" if f else "never"
-        if f and f.message and f.outcome.startswith("failed"):
-            fetch += f": {f.message[:80]}"
-        print(f"{r.symbol:<8} {r.first or '-':<10} {r.last or '-':<10} {r.rows:>6}  {fetch}")
+        row = f"{r.symbol:<8} {r.first or '-':<10} {r.last or '-':<10} {r.rows:>6}  {fetch}"
+        if not (f and f.message and f.outcome.startswith("failed")):
+            print(row)
+            continue
+        # the whole reason, on the lines below, wrapped at spaces (a host name or a URL is
+        # never cut), hanging under the "last fetch" column (a short indent when narrow)
+        column = len(row) - len(fetch)
+        indent = " " * (column if width - column >= 40 else 4)
+        lines = textwrap.wrap(
+            f.message,
+            width=max(width, len(indent) + 20),
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        print(row + ":")
+        print("\n".join(lines))
     return 0
 
 
@@ -526,8 +586,9 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     vault, symbols, failed = thesis_symbols(args.vault)
     for n in failed:
         print(f"skipped    {n.error}", file=sys.stderr)
+    say = _silent if args.quiet else _err  # -q: only what failed
     if not symbols:
-        print(no_thesis_message(vault.root, []), file=sys.stderr)
+        say(no_thesis_message(vault.root, []))
         return EXIT_FAILED if failed else 0
     provider = make_provider(
         vault, offline=False, data_dir=None, cache_dir=args.cache, fetch_only=True
@@ -535,10 +596,9 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     cache = getattr(provider, "cache", None)  # a live provider's; bundled CSVs have none
     if not isinstance(cache, PriceCache):
         cache = None
-        print(
+        say(
             f'provider = "bundled" in rotation-notes.toml: nothing to fetch; prices come '
-            f"from {provider.name}",
-            file=sys.stderr,
+            f"from {provider.name}"
         )
     prices = provider.load(symbols)
     if cache is not None and not cache.persistent:  # it failed mid-fetch (disk full, locked)
@@ -557,11 +617,10 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
             print(f"{s:<8} {src.message}; cache holds data to {src.last_session}", file=sys.stderr)
         else:
             what = {"live": "fetched", "cache": "already current"}.get(src.kind, src.provider)
-            print(f"{s:<8} {what}, data to {src.last_session}", file=sys.stderr)
-    print(
+            say(f"{s:<8} {what}, data to {src.last_session}")
+    say(
         f"{len(symbols) - bad} of {len(symbols)} symbols current in "
-        f"{cache.path if cache is not None else provider.name}",
-        file=sys.stderr,
+        f"{cache.path if cache is not None else provider.name}"
     )
     return EXIT_FAILED if bad or failed else 0
 

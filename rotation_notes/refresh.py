@@ -163,8 +163,13 @@ class RefreshOptions:
 
 @dataclass
 class NoteReport:
+    """One note's outcome. ``status`` is about the note's own file, never its charts:
+    "updated" (its bytes were written), "would_update" (``--check``/``--diff``: they would
+    be), "unchanged" (its bytes are as they were) or "failed". Every file written, or that
+    would be, the note's charts included, is in ``changed``."""
+
     path: str
-    status: str  # "updated" | "unchanged" | "failed"
+    status: str  # "updated" | "would_update" | "unchanged" | "failed"
     error: str | None = None
     as_of: str | None = None
     charts: list[str] = field(default_factory=list)
@@ -177,6 +182,13 @@ class NoteReport:
     written: dict[str, str] = field(default_factory=dict)
     #: the type of the error that failed the note (what decisions read, never ``error``)
     error_type: type[Exception] | None = None
+    #: the note has no rotation-notes region at all, so only its charts can change
+    no_regions: bool = False
+
+    @property
+    def charts_changed(self) -> list[str]:
+        """The chart files written (or, in a dry run, that would be)."""
+        return [rel for rel in self.changed if rel != self.path]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -596,7 +608,11 @@ def refresh(
     prices = PriceSet()
     if prepared:
         provider = provider or make_provider(
-            vault, offline=options.offline, data_dir=options.data_dir, cache_dir=options.cache_dir
+            vault,
+            offline=options.offline,
+            data_dir=options.data_dir,
+            cache_dir=options.cache_dir,
+            as_of=options.as_of,  # data already held to that session is not fetched
         )
         prices = provider.load(symbols)
         mark_asked(prices, started)  # a note whose data ends far before the run says so
@@ -620,15 +636,15 @@ def refresh(
         except RotationNotesError as exc:
             report.status, report.error = "failed", _error_text(p.rel, exc)
             report.error_type = type(exc)
-            report.changed = []
+            report.changed = list(report.written)  # a chart written before the failure
         except OSError as exc:
             report.status, report.error = "failed", _os_error_text(p.rel, exc, vault.root)
-            report.changed = []
+            report.changed = list(report.written)
         except Exception as exc:  # noqa: BLE001 - one note's bug must not stop the others
             log.debug("internal error on %s", p.rel, exc_info=True)
             report.status = "failed"
             report.error = f"{p.rel}: internal error: {type(exc).__name__}: {exc}"
-            report.changed = []
+            report.changed = list(report.written)
     return report_all
 
 
@@ -683,7 +699,12 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
         if note_changes:
             parts.append(_unified(decode_note(p.raw).text, new_text, p.rel))
         report.diff = "".join(parts)
-    report.status = "updated" if report.changed else "unchanged"
+    report.no_regions = not p.thesis.regions
+    # the note's own outcome: a chart written beside an unchanged note leaves it "unchanged"
+    if not note_changes:
+        report.status = "unchanged"
+    else:
+        report.status = "would_update" if options.dry_run else "updated"
     if options.dry_run:
         return
     for c, path, current in chart_writes:

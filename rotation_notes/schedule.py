@@ -171,7 +171,10 @@ def run_scheduled(
     def run(session: dt.date) -> tuple[int, bool]:
         report = refresh(root, options)
         for n in report.notes:
-            log.info("%s %s%s", n.status, n.path, f": {n.error}" if n.error else "")
+            if n.status == "failed":
+                log.error("failed %s: %s", n.path, n.error)
+            else:
+                log.info("%s %s", n.status, n.path)
         return report.exit_code(False), data_complete(report, session)
 
     try:
@@ -448,8 +451,8 @@ class Units:
 class _Commands:
     """Runs the scheduler's own commands (systemctl, launchctl, schtasks), or says them."""
 
-    def __init__(self, *, dry: bool, print_only: bool, err: Say) -> None:
-        self.dry, self.print_only, self.err = dry, print_only, err
+    def __init__(self, *, dry: bool, print_only: bool, err: Say, info: Say) -> None:
+        self.dry, self.print_only, self.err, self.info = dry, print_only, err, info
         self.failures = 0
 
     def __call__(self, cmd: list[str]) -> None:
@@ -457,7 +460,7 @@ class _Commands:
         import subprocess
 
         if self.dry or not shutil.which(cmd[0]):
-            self.err(f"to {'run' if self.print_only else 'activate'}: {' '.join(cmd)}")
+            self.info(f"to {'run' if self.print_only else 'activate'}: {' '.join(cmd)}")
             return
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
@@ -465,9 +468,16 @@ class _Commands:
             self.err(f"{' '.join(cmd)} failed: {done.stderr.strip()}")
 
 
-def install(units: Units, *, print_only: bool, activate: bool, out: Say, err: Say) -> int:
-    """Write the units (and enable them); exit 2 if a scheduler command failed."""
+def install(
+    units: Units, *, print_only: bool, activate: bool, out: Say, err: Say, info: Say | None = None
+) -> int:
+    """Write the units (and enable them); exit 2 if a scheduler command failed.
+
+    ``err`` says what failed; ``info`` (``err`` by default; silent with ``-q``) the rest.
+    """
     from rotation_notes.errors import RotationNotesError
+
+    info = info or err
 
     folder = units.folder
     if print_only:
@@ -485,25 +495,28 @@ def install(units: Units, *, print_only: bool, activate: bool, out: Say, err: Sa
         # Task Scheduler XML declares (and schtasks expects) UTF-16
         encoding = "utf-16" if path.name.endswith(".xml") else "utf-8"
         path.write_text(body, encoding=encoding)
-        err(f"wrote {path}")
-    run = _Commands(dry=not activate, print_only=False, err=err)
+        info(f"wrote {path}")
+    run = _Commands(dry=not activate, print_only=False, err=err, info=info)
     first, name = units.paths[0], units.spec.name
     if units.platform == "linux":
         run(["systemctl", "--user", "daemon-reload"])
         run(["systemctl", "--user", "enable", "--now", f"{name}.timer"])
-        err("to run while logged out: loginctl enable-linger $USER")
+        info("to run while logged out: loginctl enable-linger $USER")
     elif units.platform == "macos":
         run(["launchctl", "load", "-w", str(first)])
     elif units.platform == "windows":
         run(["schtasks", "/Create", "/TN", name, "/XML", str(first), "/F"])
     else:
-        err(f"add it to your crontab: (crontab -l; cat '{first}') | crontab -")
+        info(f"add it to your crontab: (crontab -l; cat '{first}') | crontab -")
     return EXIT_FAILED if run.failures else 0
 
 
-def uninstall(units: Units, *, print_only: bool, activate: bool, out: Say, err: Say) -> int:
+def uninstall(
+    units: Units, *, print_only: bool, activate: bool, out: Say, err: Say, info: Say | None = None
+) -> int:
     """Disable and remove the units; a unit rotation-notes did not write is never removed."""
-    run = _Commands(dry=print_only or not activate, print_only=print_only, err=err)
+    info = info or err
+    run = _Commands(dry=print_only or not activate, print_only=print_only, err=err, info=info)
     name = units.spec.name
     if units.platform == "linux":
         run(["systemctl", "--user", "disable", "--now", f"{name}.timer"])
@@ -522,7 +535,7 @@ def uninstall(units: Units, *, print_only: bool, activate: bool, out: Say, err: 
             out(f"would remove {path}")
             continue
         path.unlink(missing_ok=True)
-        err(f"removed {path}")
+        info(f"removed {path}")
     return EXIT_FAILED if failures else 0
 
 

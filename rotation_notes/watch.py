@@ -36,7 +36,7 @@ from rotation_notes.clock import last_closed_session, now_utc
 from rotation_notes.errors import ConcurrentEditError, RotationNotesError
 from rotation_notes.note.text import decode_note, find_wikilinks
 from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet
-from rotation_notes.refresh import RefreshOptions, RefreshReport, refresh
+from rotation_notes.refresh import NoteReport, RefreshOptions, RefreshReport, refresh
 from rotation_notes.vault.files import read_regular
 from rotation_notes.vault.lock import vault_lock
 from rotation_notes.vault.vault import CONFIG_NAME, Vault, ignored_name
@@ -352,10 +352,10 @@ class Watcher:
                     n.path,
                     why,
                 )
-            elif n.status == "failed":
-                log.info("failed %s (trigger: %s) in %.2f s: %s", n.path, why, took, n.error)
+            elif n.status == "failed":  # an error: shown with -q too
+                log.error("failed %s (trigger: %s) in %.2f s: %s", n.path, why, took, n.error)
             else:
-                log.info("%s %s (trigger: %s) in %.2f s", n.status, n.path, why, took)
+                log.info("%s %s (trigger: %s) in %.2f s%s", n.status, n.path, why, took, _charts(n))
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop_signal = signum
@@ -408,6 +408,12 @@ class Watcher:
         return 130
 
 
+def _charts(n: NoteReport) -> str:
+    """The charts written beside a note: its status is about the note's own file only."""
+    count = len(n.charts_changed)
+    return f"; {count} chart{'s' if count != 1 else ''} written" if count else ""
+
+
 class _Handler(FileSystemEventHandler):
     def __init__(self, watcher: Watcher) -> None:
         self.watcher = watcher
@@ -458,9 +464,9 @@ def run_watch(
     initial = render(None)
     for n in initial.notes:
         if n.status == "failed":
-            log.info("failed %s (trigger: start): %s", n.path, n.error)
+            log.error("failed %s (trigger: start): %s", n.path, n.error)
         else:
-            log.info("%s %s (trigger: start)", n.status, n.path)
+            log.info("%s %s (trigger: start)%s", n.status, n.path, _charts(n))
     watcher = Watcher(
         vault.root,
         render,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from conftest import SAMPLE_DATA, THESIS, run_main
 from rotation_notes.prices.cache import PriceCache
 from rotation_notes.prices.yahoo import YahooProvider
@@ -86,3 +88,42 @@ def test_data_fetch_honours_a_bundled_vault(make_vault, tmp_path):
     assert lines[-1] == "4 of 4 symbols current in bundled CSV (Data/market-data/)"
     assert "failed" not in result.stderr
     assert not (tmp_path / "c").exists()  # no cache was even opened
+
+
+LONG_REASON = (
+    "ConnectionError('Failed to perform, curl: (7) Failed to connect to "
+    "query2.finance.yahoo.com:443 over proxy 127.0.0.1 after 0 ms: Could not connect to "
+    "server. See https://curl.se/libcurl/c/libcurl-errors.html first for more details.')"
+)
+
+
+@pytest.mark.parametrize("columns", [80, 50, 200])
+def test_data_status_shows_the_whole_failure_reason_wrapped(tmp_path, monkeypatch, columns):
+    cache = tmp_path / "c"
+    PriceCache(cache).log_failure(
+        "IWM",
+        provider="Yahoo Finance (yfinance)",
+        outcome="failed: network unreachable",
+        message=LONG_REASON,
+        fetched_at="2026-08-22T15:00:00+00:00",
+    )
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = run_main("data", "status", tmp_path, "--cache", cache)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("IWM "))
+    assert lines[start] == (
+        "IWM      -          -               0  2026-08-22T15:00:00+00:00 "
+        "failed: network unreachable (Yahoo Finance (yfinance)):"
+    )
+    reason = []
+    for line in lines[start + 1 :]:
+        if not line.startswith(" "):
+            break
+        reason.append(line)
+    # a line is longer only when it is one word (a URL is never cut)
+    assert reason and all(len(ln) <= columns or " " not in ln.strip() for ln in reason), reason
+    assert " ".join(line.strip() for line in reason) == LONG_REASON
+    if columns >= 80:  # the reason hangs under the "last fetch" column
+        column = lines[start - 1].index("last fetch")
+        assert all(ln.startswith(" " * column) and ln[column] != " " for ln in reason), reason

@@ -105,12 +105,15 @@ def find_regions(
 
     ``known``: the region names this kind of note has (others are an error); None
     accepts any name.
+
+    Each mistake is reported once, at the line to fix: a start marker without its end is
+    that start's line (saying where the end marker goes), not every marker after it; a
+    region started inside another is that start's line, and its own end is not reported
+    again; an end with no start is that end's line.
     """
     names = None if known is None else tuple(known)
     problems: list[tuple[int, str]] = []
-    regions: list[Region] = []
-    seen: dict[str, int] = {}
-    open_: tuple[str, int] | None = None
+    markers: list[tuple[int, bool, str]] = []  # (line index, is an end, name)
     for ln in _scan(note.lines, note.body_start):
         if ln.in_code:
             continue
@@ -127,57 +130,18 @@ def find_regions(
                     )
                 )
             continue
-        closing, name = m.group(1) == "/", m.group(2)
-        lineno = ln.index + 1
+        name = m.group(2)
         if names is not None and name not in names:
-            problems.append(
-                (ln.index, f"line {lineno}: unknown region '{name}' (known: {', '.join(names)})")
-            )
-            continue
-        if not closing:
-            if open_ is not None:
-                problems.append(
-                    (
-                        ln.index,
-                        f"line {lineno}: region '{name}' starts inside region "
-                        f"'{open_[0]}' opened at line {open_[1] + 1} (regions cannot nest)",
-                    )
-                )
-                continue
-            open_ = (name, ln.index)
-            continue
-        if open_ is None:
-            problems.append((ln.index, f"line {lineno}: end of region '{name}' without a start"))
-            continue
-        if open_[0] != name:
             problems.append(
                 (
                     ln.index,
-                    f"line {lineno}: end of region '{name}' but region '{open_[0]}' "
-                    f"opened at line {open_[1] + 1} is still open",
+                    f"line {ln.index + 1}: unknown region '{name}' (known: {', '.join(names)})",
                 )
             )
             continue
-        if name in seen:
-            problems.append(
-                (
-                    open_[1],
-                    f"line {open_[1] + 1}: region '{name}' appears twice "
-                    f"(first at line {seen[name] + 1})",
-                )
-            )
-        else:
-            seen[name] = open_[1]
-            regions.append(Region(name, open_[1], ln.index))
-        open_ = None
-    if open_ is not None:
-        problems.append(
-            (
-                open_[1],
-                f"line {open_[1] + 1}: region '{open_[0]}' is never closed "
-                f"(add '{end_marker(open_[0])}')",
-            )
-        )
+        markers.append((ln.index, m.group(1) == "/", name))
+    regions, paired = _pair_markers(markers)
+    problems.extend(paired)
     if problems:
         problems.sort()
         raise MarkerError(
@@ -187,6 +151,135 @@ def find_regions(
             hint="fix the markers; the note was left untouched",
         )
     return regions
+
+
+def _end_of(markers: list[tuple[int, bool, str]], k: int, name: str) -> int | None:
+    """The line of the end marker of ``name`` after marker ``k``, before ``name`` starts again."""
+    for index, closing, other in markers[k + 1 :]:
+        if other == name:
+            return index if closing else None
+    return None
+
+
+def _pair_markers(
+    markers: list[tuple[int, bool, str]],
+) -> tuple[list[Region], list[tuple[int, str]]]:
+    """Regions from the marker lines, and each mistake once: (line index, message)."""
+    problems: list[tuple[int, str]] = []
+    regions: list[Region] = []
+    seen: dict[str, int] = {}
+    open_: tuple[str, int] | None = None
+    skip_end: dict[str, int] = {}  # a start reported as nested: its own end is no new mistake
+    skip_start: set[int] = set()  # a start reported with its end (the two the wrong way round)
+    for k, (index, closing, name) in enumerate(markers):
+        lineno = index + 1
+        if index in skip_start:
+            continue
+        if not closing:
+            if open_ is None:
+                open_ = (name, index)
+                continue
+            outer, at = open_
+            outer_end = _end_of(markers, k, outer)
+            if outer == name and outer_end is not None:
+                problems.append(
+                    (
+                        index,
+                        f"line {lineno}: region '{name}' starts again (it started at line "
+                        f"{at + 1} and ends at line {outer_end + 1}); delete one of the starts",
+                    )
+                )
+                continue
+            if outer_end is None:  # the region open here lacks its end: the fix is there
+                problems.append(
+                    (
+                        at,
+                        f"line {at + 1}: region '{outer}' is never closed; add "
+                        f"'{end_marker(outer)}' on a line of its own where it ends, "
+                        f"before line {lineno} (where region '{name}' starts)",
+                    )
+                )
+                open_ = (name, index)
+                continue
+            problems.append(
+                (
+                    index,
+                    f"line {lineno}: region '{name}' starts inside region '{outer}' "
+                    f"(lines {at + 1}-{outer_end + 1}); regions cannot nest: move it out",
+                )
+            )
+            if _end_of(markers, k, name) is not None:
+                skip_end[name] = skip_end.get(name, 0) + 1
+            continue
+        if open_ is not None and open_[0] == name:
+            outer, at = open_
+            open_ = None
+            if name in seen:
+                first = seen[name] + 1
+                problems.append(
+                    (at, f"line {at + 1}: region '{name}' appears twice (first at line {first})")
+                )
+            else:
+                seen[name] = at
+                regions.append(Region(name, at, index))
+            continue
+        if skip_end.get(name):
+            skip_end[name] -= 1
+            continue
+        if open_ is None:
+            later = next(
+                ((i, j) for j, (i, c, n) in enumerate(markers) if j > k and n == name), None
+            )
+            if (
+                later is not None
+                and not markers[later[1]][1]
+                and _end_of(markers, later[1], name) is None
+            ):
+                skip_start.add(later[0])  # this end and that start are the wrong way round
+                problems.append(
+                    (
+                        index,
+                        f"line {lineno}: end of region '{name}' without a start: it comes "
+                        f"before its start (line {later[0] + 1}); swap the two markers",
+                    )
+                )
+                continue
+            problems.append(
+                (
+                    index,
+                    f"line {lineno}: end of region '{name}' without a start; add "
+                    f"'{begin_marker(name)}' where it starts, or delete this line",
+                )
+            )
+            continue
+        outer, at = open_
+        if _end_of(markers, k, outer) is not None:  # the other region ends later: a stray end
+            problems.append(
+                (
+                    index,
+                    f"line {lineno}: end of region '{name}' without a start (inside region "
+                    f"'{outer}', opened at line {at + 1}); delete this line",
+                )
+            )
+            continue
+        problems.append(
+            (
+                index,
+                f"line {lineno}: end of region '{name}', but region '{outer}' opened at line "
+                f"{at + 1} is still open; make this line '{end_marker(outer)}'",
+            )
+        )
+        open_ = None
+    if open_ is not None:
+        name, at = open_
+        problems.append(
+            (
+                at,
+                f"line {at + 1}: region '{name}' is never closed; add '{end_marker(name)}' "
+                "on a line of its own where it ends (it runs to the end of the note)",
+            )
+        )
+    return regions, problems
 
 
 def _looks_like_marker(body: str) -> bool:

@@ -7,7 +7,9 @@ and the message it had. :class:`CachedLiveProvider` does everything else, the
 same way for every provider:
 
 - asks only for what the cache lacks: nothing for a symbol whose cache holds the
-  last closed session (or was asked since that session settled), a short range
+  last closed session (or was asked since that session settled), nothing either, for
+  a run as of an earlier day (``until``, ``--as-of``), for a symbol whose cache or
+  bundled data already holds that day's session, a short range
   (from the last cached session less an overlap) for the rest, and the whole
   history for a symbol never seen. If the overlap shows that past closes were
   revised (a split, a dividend re-basing the adjusted series), that symbol's
@@ -160,6 +162,7 @@ class CachedLiveProvider:
         backoff: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
         overlap_days: int = 10,
+        until: dt.date | None = None,
     ) -> None:
         self.fetch = fetch
         self.cache = cache
@@ -174,6 +177,8 @@ class CachedLiveProvider:
         self.backoff = backoff
         self.sleep = sleep
         self.overlap = dt.timedelta(days=overlap_days)
+        #: The last day the run needs data for (``--as-of``); None: the latest session.
+        self.until = until
 
     # -- asking the provider ---------------------------------------------------
 
@@ -197,9 +202,21 @@ class CachedLiveProvider:
             self.sleep(delay)
         return total
 
+    def needed(self) -> dt.date:
+        """The last session the run needs: the last closed one, or that of ``until``."""
+        latest = self.clock.last_closed_session(self.now())
+        if self.until is None:
+            return latest
+        # the last session on or before ``until``: the one closed by noon (UTC) the day after
+        noon = dt.datetime.combine(self.until + dt.timedelta(days=1), dt.time(12), dt.UTC)
+        try:
+            return min(latest, self.clock.last_closed_session(noon))
+        except Exception:  # noqa: BLE001 - a day the calendar does not cover: that day itself
+            return min(latest, self.until)
+
     def plan(self, symbols: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
         """(current, incremental, full): which symbols need which request."""
-        expected = self.clock.last_closed_session(self.now())
+        expected = self.needed()
         current, incremental, full = [], [], []
         for s in symbols:
             last = self.cache.last_date(s)
@@ -222,6 +239,16 @@ class CachedLiveProvider:
         stamp = self.now().astimezone(dt.UTC).replace(microsecond=0).isoformat()
         settled = pd.Timestamp(self.clock.last_closed_session(self.now()))
         current, incremental, full = self.plan(symbols)
+        # As of an earlier day, what the bundled data already holds is not fetched either.
+        covered, bundled = set(), None
+        if self.until is not None and self.fallback is not None and (incremental or full):
+            needed = pd.Timestamp(self.needed())
+            bundled = self.fallback.load(incremental + full)
+            covered = {
+                s for s, c in bundled.closes.items() if not c.empty and c.index[-1] >= needed
+            }
+            incremental = [s for s in incremental if s not in covered]
+            full = [s for s in full if s not in covered]
 
         def closed(got: FetchOutcome) -> FetchOutcome:
             # During a session a provider's daily data ends with today's unfinished bar:
@@ -278,7 +305,17 @@ class CachedLiveProvider:
                 s, provider=self.name, outcome=f"failed: {kind}", message=msg, fetched_at=stamp
             )
         self._learn_names([s for s in fetched if self.cache.name(s) is None])
-        return self._assemble(symbols, fetched, failures)
+        out = self._assemble([s for s in symbols if s not in covered], fetched, failures)
+        for s in covered:  # not fetched, as nothing was needed: no "fetch failed" about them
+            found = newest(self.cache, s, bundled)
+            if found is None:  # cannot be: the bundled data holds it
+                continue
+            series, kind, provider = found
+            out.closes[s] = series
+            out.sources[s] = SymbolSource(provider, kind, series.index[-1].date().isoformat())
+            if name := self.cache.name(s):
+                out.names[s] = name
+        return out
 
     def _revised(self, symbol: str, fresh: pd.Series) -> bool:
         cached = self.cache.closes(symbol)
@@ -304,6 +341,8 @@ class CachedLiveProvider:
         # Computed from the cache, so the message is the same on every run with the same data.
         lasts = [self.cache.last_date(s) for s in symbols if s not in failures]
         newest_day = max((d for d in lasts if d), default=None)
+        if newest_day is not None and self.until is not None:
+            newest_day = min(newest_day, self.needed())  # as of a day: short of it is partial
         for s in symbols:
             name = self.cache.name(s)
             if name:

@@ -14,6 +14,7 @@ function (``live.Fetch``), wrapped in ``live.CachedLiveProvider`` as
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -73,9 +74,12 @@ def make_provider(
     data_dir: Path | None,
     cache_dir: Path | None,
     fetch_only: bool = False,
+    as_of: dt.date | None = None,
 ) -> MarketDataProvider:
     """``fetch_only`` (``data fetch``): the vault's provider as chosen above, but the live one
-    without a fallback and with a cache that must be usable, so what failed is said."""
+    without a fallback and with a cache that must be usable, so what failed is said.
+    ``as_of`` (``--as-of``): the live provider fetches nothing the cache or the bundled data
+    already holds up to that day's session."""
     if data_dir is not None:
         folder = data_dir.resolve()
         if not folder.is_dir():
@@ -92,4 +96,6 @@ def make_provider(
         return OfflineProvider(cache, bundled)
     from rotation_notes.prices.yahoo import YahooProvider
 
-    return YahooProvider(cache, fallback=bundled)
+    provider = YahooProvider(cache, fallback=bundled)
+    provider.until = as_of
+    return provider
