@@ -643,12 +643,15 @@ def cmd_adopt(args: argparse.Namespace) -> int:
         raise
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    elif not args.quiet:
+    else:  # the diff is the command's output, -q or not
         sys.stdout.write(report.diff)
         sys.stdout.flush()
     if not args.quiet:
         for line in report.summary():
             print(line, file=sys.stderr)
+    else:  # -q: errors only, and a catalyst note asked for but not created is one
+        for failure in report.failed_catalysts:
+            print(f"rotation-notes: error: catalyst {failure}: not created", file=sys.stderr)
     return EXIT_FAILED if report.failed_catalysts else EXIT_OK
 
 

@@ -822,3 +822,12 @@ def test_init_on_a_hand_kept_note_says_which_hand_tables_are_now_twice(tmp_path)
     ]
     again = run_main("refresh", root, "--offline")
     assert "is still there" not in again.stderr  # said once, when --init made it so
+
+
+def test_quiet_adopt_still_prints_the_diff_and_its_errors(tmp_path):
+    root = vault_with(tmp_path, {"Banks.md": CATALYST_TABLE.encode()}, data=False)
+    result = run_main("-q", "adopt", root / "Banks.md", "--write", "--create-catalysts")
+    assert result.returncode == 2
+    assert result.stdout.startswith("--- a/Banks.md\n")
+    assert result.stderr.startswith("rotation-notes: error: catalyst [[Fed: cut]]: ")
+    assert result.stderr.count("\n") == 1

@@ -267,3 +267,14 @@ def test_an_outlier_yahoo_sends_is_cached_as_sent_and_flagged_on_every_read(tmp_
     # the cache keeps what Yahoo sent: it is judged with the whole history when read
     stored = PriceCache(tmp_path).closes("IWM")
     assert stored.loc[day] == pytest.approx(sent.loc[day], rel=1e-6)
+
+
+def test_a_long_failure_message_is_cut_between_words_not_inside_a_host_name():
+    from rotation_notes.prices.yahoo import _clip
+
+    host = "query2.finance.yahoo.com"
+    text = "Failed to perform, curl: (6) Could not resolve host: " + " ".join([host] * 40)
+    clipped = _clip(text)
+    assert len(clipped) <= 602 and clipped.endswith(" …")
+    assert all(word == host for word in clipped[:-2].split(": ")[-1].split())
+    assert _clip("short reason") == "short reason"

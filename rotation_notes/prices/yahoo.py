@@ -220,7 +220,7 @@ class YahooFetch:
                 (k for k in (RATE_LIMITED, TIMED_OUT, NETWORK, UNKNOWN, OTHER) if k in kinds),
                 NO_DATA,
             )
-            out.failures[s] = (kind, texts[0][:200] if texts else "Yahoo returned no rows")
+            out.failures[s] = (kind, _clip(texts[0]) if texts else "Yahoo returned no rows")
         # With the network down yfinance's time-zone probe fails too, and it then
         # reports "possibly delisted; no timezone found": not evidence of an
         # unknown symbol unless something in the batch got through.
@@ -310,3 +310,13 @@ def _configure_yfinance(folder: Path) -> None:
     # Where the folder cannot be used yfinance goes on without its cache, by itself.
     yf.set_tz_cache_location(str(folder))
     _yf_configured = folder
+
+
+def _clip(text: str, limit: int = 600) -> str:
+    """A library's message, kept whole up to ``limit`` characters, else cut between words
+    (a cut inside a host name or a URL reads as a different one)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip() + " …"
