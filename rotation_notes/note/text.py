@@ -165,11 +165,19 @@ def _expanded_size(root: yaml.Node) -> int:
     walks the data afterwards (validation, a JSON report) would not.
     """
     sizes: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are being counted: a path from the root
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
         if id(node) in sizes:
             continue
+        if not children_done and id(node) in open_:
+            # an alias inside its own anchor (``a: &x [*x]``): infinitely deep once expanded
+            raise YAMLLimitError(
+                "holds an alias inside the value it names (&anchor ... *anchor), which never "
+                "ends once expanded",
+                node.start_mark,
+            )
         if isinstance(node, yaml.ScalarNode):
             # A long scalar weighs what it would cost to repeat: one per 100 characters.
             sizes[id(node)] = 1 + len(node.value) // 100
@@ -189,7 +197,9 @@ def _expanded_size(root: yaml.Node) -> int:
                     node.start_mark,
                 )
             sizes[id(node)] = total
+            open_.discard(id(node))
         else:
+            open_.add(id(node))
             stack.append((node, True))
             stack.extend((k, False) for k in kids if id(k) not in sizes)
     return sizes[id(root)]
