@@ -1140,7 +1140,10 @@ def adopted_text(note: NoteText, p: Proposal, rel: str) -> str:
         text = "".join([*head, *props, *out[close:]])
     new = decode_note(note.encode(text))
     regions = find_regions(new, rel, registry.NAMES)
-    return insert_missing(new, regions, registry.placements(registry.NAMES), rel)
+    text = insert_missing(new, regions, registry.placements(registry.NAMES), rel)
+    if note.text and not note.text.endswith(("\n", "\r")) and text.endswith(nl):
+        text = text[: -len(nl)]  # a note without a final line ending keeps it that way
+    return text
 
 
 # --- the command -----------------------------------------------------------------------------

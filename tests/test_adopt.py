@@ -483,6 +483,8 @@ def test_adopt_keeps_every_line_in_order_or_refuses(blocks, nl, bom, frontmatter
         is_subsequence([*split_lines(note.text)[:-1], split_lines(note.text)[-1] + note.newline],
                        split_lines(new_text))
     )  # fmt: skip
+    if note.text:  # a final line ending is kept, and so is its absence
+        assert new_text.endswith(("\n", "\r")) == note.text.endswith(("\n", "\r"))
     new = decode_note(note.encode(new_text))
     assert new.raw.startswith(b"\xef\xbb\xbf") == bom
     new_meta = parse_frontmatter(new, "T.md")
@@ -831,3 +833,29 @@ def test_quiet_adopt_still_prints_the_diff_and_its_errors(tmp_path):
     assert result.stdout.startswith("--- a/Banks.md\n")
     assert result.stderr.startswith("rotation-notes: error: catalyst [[Fed: cut]]: ")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["adopt", "--write"], ["refresh", "--init", "--offline"]])
+def test_a_note_without_a_final_line_ending_keeps_it(tmp_path, command):
+    """Regions inserted at the end (adopt, --init) end without a line ending when the note did."""
+    body = (
+        "# T\r\n\r\nlong $IWM, short $QQQ\r\n\r\n| Ticker | Name |\r\n|---|---|\r\n"
+        "| IWM | a |\r\nend words"
+    )
+    if command[0] == "refresh":
+        body = (
+            "---\r\nrotation-notes:\r\n  long: {ticker: IWM}\r\n  short: {ticker: QQQ}\r\n---\r\n"
+            + body
+        )
+    raw = b"\xef\xbb\xbf" + body.encode()
+    root = vault_with(tmp_path, {"crlf.md": raw})
+    target = root / "crlf.md" if command[0] == "adopt" else root
+    result = run_main(command[0], target, *command[1:])
+    assert result.returncode == 0, result.stderr
+    new = (root / "crlf.md").read_bytes()
+    assert new != raw and new.startswith(b"\xef\xbb\xbf")
+    assert (
+        not new.endswith((b"\n", b"\r"))
+        and b"\r\n" in new
+        and b"\n" not in new.replace(b"\r\n", b"")
+    )

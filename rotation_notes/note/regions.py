@@ -539,4 +539,7 @@ def insert_missing(
         end_line()
         for heading, new in appended.items():
             out.extend([nl, f"## {heading}" + nl, *new])
-    return "".join(out)
+    text = "".join(out)
+    if note.text and not note.text.endswith(("\n", "\r")) and text.endswith(nl):
+        text = text[: -len(nl)]  # a note without a final line ending keeps it that way
+    return text
