@@ -1196,7 +1196,10 @@ class AdoptReport:
             out.append(f"  inferred: {line}")
         for key in p.placeholders:
             out.append(f'  placeholder: {key} is "?": fill it in before refreshing')
+        failed = {f.split("]]:", 1)[0] + "]]" for f in self.failed_catalysts}
         for target in p.missing_catalysts:
+            if f"[[{target}]]" in failed:
+                continue  # said below, with why it was not created
             made = any(
                 c.endswith(target.rsplit("/", 1)[-1] + ".md") for c in self.created_catalysts
             )
@@ -1333,6 +1336,11 @@ def adopt(
         )
     note_path = real  # a link inside the vault: the file it points to is the note
     rel = vault.rel(real)
+    if any(part.startswith(".") for part in rel.split("/")):
+        raise UsageError(
+            f"{rel} is in a hidden folder (or hidden itself): refresh never reads notes there",
+            hint="move the note into the vault's visible folders, then adopt it",
+        )
     note = decode_note(raw)
     meta = check_adoptable(note, rel)
     proposal = propose(note, rel, vault)
@@ -1448,9 +1456,18 @@ def _create_catalyst(vault: Any, target: str, source: str) -> str:
             path=source,
             hint="rename the link in the note",
         )
-    if any(ord(ch) < 32 for ch in rel) or any(ch in rel for ch in '<>:"|?*'):
+    from rotation_notes.thesis.spec import _WINDOWS_RESERVED
+
+    stem = posixpath.basename(rel)[: -len(".md")]
+    if (
+        any(ord(ch) < 32 for ch in rel)
+        or any(ch in rel for ch in '<>:"|?*')
+        or stem != stem.rstrip(". ")
+        or _WINDOWS_RESERVED.fullmatch(stem.split(".")[0])
+    ):
         raise NoteError(
-            f"cannot create a note named {rel!r}: the name holds a character notes cannot have",
+            f"cannot create a note named {rel!r}: the name holds a character notes cannot have, "
+            "ends in a dot or a space, or is a device name Windows reserves",
             path=source,
             hint="rename the link in the note",
         )

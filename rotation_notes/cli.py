@@ -341,8 +341,15 @@ def _configure_logging(args: argparse.Namespace) -> None:
 def cmd_refresh(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from rotation_notes.errors import UsageError
     from rotation_notes.refresh import RefreshOptions, no_thesis_message, refresh
 
+    if args.json and args.diff:  # both want stdout: a script would get a diff and no JSON
+        raise UsageError(
+            "--json and --diff cannot be combined",
+            hint="--json --check reports each note that would change (status would_update); "
+            "--diff prints the text",
+        )
     options = RefreshOptions(
         notes=args.notes,
         as_of=args.as_of,
@@ -460,7 +467,7 @@ def _scheduled(args: argparse.Namespace, root: Path, options) -> int:  # noqa: A
             handler.setLevel(logging.ERROR if args.quiet and not args.verbose else logging.NOTSET)
     log.info("scheduled run for %s (log: %s)", root, path)
     result = run_scheduled(root, options, wait=args.lock_wait)
-    if result.exit_code or not args.quiet:
+    if result.exit_code and args.quiet:  # else the log line above already said it on stderr
         print(result.message, file=sys.stderr)
     return result.exit_code
 

@@ -859,3 +859,27 @@ def test_a_note_without_a_final_line_ending_keeps_it(tmp_path, command):
         and b"\r\n" in new
         and b"\n" not in new.replace(b"\r\n", b"")
     )
+
+
+def test_catalyst_names_windows_or_sync_would_refuse_are_not_created(tmp_path):
+    note = "# R\n\nLong $IWM short $QQQ.\n\n## Catalysts\n\n- [[CON]]\n- [[trail. ]]\n- [[Fine]]\n"
+    root = vault_with(tmp_path, {"N.md": note.encode()}, data=False)
+    result = run_main("adopt", root / "N.md", "--write", "--create-catalysts")
+    assert result.returncode == 2
+    assert (root / "Fine.md").exists()
+    assert not (root / "CON.md").exists() and not list(root.glob("trail*"))
+    assert "device name Windows reserves" in result.stderr
+    assert "no such note yet" not in result.stderr.split("[[CON]]")[1].split("\n")[0]
+
+
+def test_a_note_in_a_hidden_folder_is_not_adopted(tmp_path):
+    root = vault_with(tmp_path, {".obsidian/snippets/n.md": b"$IWM vs $QQQ\n"}, data=False)
+    result = run_main("adopt", root / ".obsidian" / "snippets" / "n.md")
+    assert result.returncode == 2 and "hidden folder" in result.stderr
+
+
+def test_json_and_diff_together_is_a_usage_error(tmp_path):
+    root = vault_with(tmp_path, {"n.md": b"# n\n"}, data=False)
+    result = run_main("refresh", root, "--json", "--diff")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--json and --diff cannot be combined" in result.stderr

@@ -350,3 +350,17 @@ def test_a_leg_index_without_data_warns_only_where_a_table_shows_it(make_vault):
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("no market data for ^NONE") == 1
     assert "  warning: cat.md: no market data for ^NONE" in result.stderr
+
+
+def test_reversed_event_dates_say_what_to_do():
+    from rotation_notes.errors import SpecError
+    from rotation_notes.note.text import decode_note, parse_frontmatter, parse_wikilink
+    from rotation_notes.thesis.spec import parse_catalyst
+
+    note = decode_note(b"---\nevent_start: 2026-03-05\nevent_end: 2026-03-01\n---\n")
+    with pytest.raises(SpecError) as err:
+        parse_catalyst(parse_frontmatter(note, "R.md"), note, "R.md", parse_wikilink("R"))
+    assert str(err.value) == (
+        "R.md:3: event ends (2026-03-01) before it starts (2026-03-05) (key: event_end). "
+        "swap the two dates, or fix event_end"
+    )

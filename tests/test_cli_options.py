@@ -92,7 +92,7 @@ def test_refresh_quiet_says_only_what_failed(vault, position):
     result = run_cli(*where(position, ["refresh"], str(vault), "--offline"))
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
-    assert line.startswith("failed     bad.md:19: line 19: region 'setup' is never closed")
+    assert line.startswith("failed     bad.md:19: region 'setup' is never closed")
 
 
 @pytest.mark.parametrize("position", POSITIONS)
@@ -119,7 +119,9 @@ def test_a_quiet_scheduled_run_still_says_what_failed(vault, monkeypatch, positi
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 2, result.stderr
-    assert lines[0].startswith("rotation-notes: ERROR: failed bad.md: bad.md:19: line 19: ")
+    assert lines[0].startswith(
+        "rotation-notes: ERROR: failed bad.md: bad.md:19: region 'setup' is never closed"
+    )
     assert lines[1] == ("refresh for session 2026-08-24 failed (exit 2); will try again next run")
 
 

@@ -113,8 +113,11 @@ CASES = {
 def test_one_mistake_is_one_message_at_the_line_to_fix(case):
     body, (line, message) = CASES[case]
     err = marker_error(body)
-    assert err.message == message
+    # the error's own line is its location ("NOTE:12: ..."), not repeated in the message
+    assert message.startswith(f"line {line}: ")
+    assert err.message == message.removeprefix(f"line {line}: ")
     assert err.line == line
+    assert f"line {line}" not in str(err).split(": ", 1)[1].split(" (")[0][:12]
 
 
 def test_two_mistakes_are_two_messages():
@@ -145,7 +148,7 @@ def test_the_sample_note_without_one_end_marker_fails_with_one_line(tmp_path):
     assert result.returncode == 2
     failed = [ln for ln in result.stderr.splitlines() if ln.startswith("failed")]
     assert failed == [
-        f"failed     {SAMPLE_NOTE}:{begin}: line {begin}: region 'setup' is never closed; "
+        f"failed     {SAMPLE_NOTE}:{begin}: region 'setup' is never closed; "
         f"add '%% /rotation-notes:setup %%' on a line of its own where it ends, before line "
         f"{catalysts} (where region 'catalysts' starts). fix the markers; the note was left "
         "untouched"

@@ -96,7 +96,9 @@ def test_two_scheduled_runs_at_once_refresh_once(sample_vault):
     procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
     outs = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    final = [o.strip().splitlines()[-1] for o in outs]
+    # the outcome is the run's last line, said once (the log line), not repeated bare
+    final = [o.strip().splitlines()[-1].removeprefix("rotation-notes: INFO: ") for o in outs]
+    assert all(o.count(line) == 1 for o, line in zip(outs, final, strict=True)), outs
     assert sum(line == "refreshed for session 2026-08-24" for line in final) == 1, final
     assert sum(line.startswith("nothing to do") for line in final) == 1, final
     text = (sample_vault / SAMPLE_NOTE).read_text()

@@ -144,8 +144,11 @@ def find_regions(
     problems.extend(paired)
     if problems:
         problems.sort()
+        first = problems[0][1]
+        if len(problems) == 1:  # "NOTE:12: line 12: ..." says the line twice
+            first = re.sub(r"^line \d+: ", "", first)
         raise MarkerError(
-            "; ".join(p for _, p in problems),
+            "; ".join([first, *(p for _, p in problems[1:])]),
             path=path,
             line=problems[0][0] + 1,
             hint="fix the markers; the note was left untouched",

@@ -493,6 +493,10 @@ def parse_catalyst(
     start = r.date(meta["event_start"], ("event_start",))
     end = r.date(meta["event_end"], ("event_end",)) if meta.get("event_end") is not None else start
     if end < start:
-        raise r.fail(("event_end",), f"event ends ({end}) before it starts ({start})")
+        raise r.fail(
+            ("event_end",),
+            f"event ends ({end}) before it starts ({start})",
+            hint="swap the two dates, or fix event_end",
+        )
     title = Path(path).stem
     return CatalystWindow(path, link, title, start, end)
