@@ -381,6 +381,16 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     from rotation_notes.vault.vault import find_vault_root
 
     root = find_vault_root(args.vault)
+    if args.as_of is not None and not args.quiet:
+        from rotation_notes.clock import now_utc
+
+        today = now_utc().date()
+        if args.as_of > today:  # a typo in the year, most likely: say so, render all the same
+            print(
+                f"rotation-notes: warning: --as-of {args.as_of} is after today ({today}): "
+                "the notes are rendered as of the last session the data holds",
+                file=sys.stderr,
+            )
     if args.scheduled:
         return _scheduled(args, root, options)
     try:

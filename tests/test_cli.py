@@ -286,3 +286,15 @@ def test_errors_map_to_exit_codes_in_main(exc, code, monkeypatch, tmp_path):
         if exc == "ValueError"
         else "rotation-notes: error: "
     )
+
+
+def test_an_as_of_after_today_is_said(make_vault, monkeypatch):
+    from conftest import THESIS
+
+    monkeypatch.setenv("ROTATION_NOTES_NOW", "2026-12-02T12:00:00Z")
+    root = make_vault({"t.md": THESIS})
+    result = run_main("refresh", root, "--as-of", "2030-01-01", "--offline")
+    assert result.returncode == 0, result.stderr
+    assert "--as-of 2030-01-01 is after today (2026-12-02)" in result.stderr
+    result = run_main("refresh", root, "--as-of", "2026-08-21", "--offline")
+    assert "is after today" not in result.stderr
