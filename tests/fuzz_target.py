@@ -177,7 +177,7 @@ def check_note(raw: bytes, contents: dict[str, str]) -> str:
     try:
         regions = find_regions(note, "fuzz.md")
     except MarkerError as exc:
-        assert "line " in str(exc), str(exc)
+        assert exc.line is not None and str(exc).startswith(f"fuzz.md:{exc.line}: "), str(exc)
         return outcome + "+marker-error"
 
     new_text = replace_regions(note, regions, contents)
