@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import difflib
 import json
 import os
 import posixpath
@@ -38,8 +37,9 @@ from rotation_notes.note.text import (
     line_body,
     parse_frontmatter,
     parse_wikilink,
+    unified_diff,
 )
-from rotation_notes.thesis.spec import CATALYSTS_KEY, SPEC_KEY, chart_name_problem
+from rotation_notes.thesis.spec import CATALYSTS_KEY, SPEC_KEY, chart_name_problem, near_spec_key
 
 #: The one value a placeholder has: not a symbol, not a date, so a refresh names its key.
 PLACEHOLDER = "?"
@@ -1261,11 +1261,12 @@ def check_adoptable(note: NoteText, rel: str) -> dict[str, Any]:
             rel,
             hint=f'refresh it instead: rotation-notes refresh VAULT --note "{rel}"',
         )
-    near = [k for k in meta if isinstance(k, str) and _near_miss(k)]
-    if near:
+    near = near_spec_key(note.raw)
+    if near is not None:
         raise _refuse(
             f"has a '{near[0]}' property, a misspelling of '{SPEC_KEY}'",
             rel,
+            line=near[1],
             hint=f"rename it to '{SPEC_KEY}:' and refresh the note",
         )
     for ln in find_regions(note, rel):
@@ -1288,22 +1289,6 @@ def check_adoptable(note: NoteText, rel: str) -> dict[str, Any]:
                 hint='rename that property, or make it a list of quoted links: - "[[Note]]"',
             )
     return meta
-
-
-def _near_miss(key: str) -> bool:
-    k = re.sub(r"[\s_\-]+", "", key.lower())
-    return key != SPEC_KEY and k in ("rotationnotes", "rotationnote")
-
-
-def _unified(before: str, after: str, rel: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True),
-            after.splitlines(keepends=True),
-            fromfile=f"a/{rel}",
-            tofile=f"b/{rel}",
-        )
-    )
 
 
 def adopt(
@@ -1367,7 +1352,7 @@ def adopt(
         note=rel,
         vault=str(vault.root),
         written=False,
-        diff=_unified(note.text, text, rel),
+        diff=unified_diff(note.text, text, rel),
         properties=props,
         proposal=proposal,
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import difflib
 import hashlib
 import logging
 import os
@@ -32,12 +31,12 @@ from rotation_notes.errors import (
     UsageError,
 )
 from rotation_notes.note.text import (
-    BOM,
     NoteText,
     decode_note,
     key_line,
     may_be_thesis,
     read_head,
+    unified_diff,
 )
 from rotation_notes.output.charts import is_own_chart
 from rotation_notes.output.templates import make_env
@@ -61,6 +60,7 @@ from rotation_notes.thesis.facts import Catalyst
 from rotation_notes.thesis.spec import (
     SPEC_KEY,
     ThesisSpec,
+    near_spec_key,
 )
 from rotation_notes.vault.files import (
     NotRegularFile,
@@ -101,9 +101,6 @@ class NearMiss:
         return {"path": self.path, "line": self.line, "key": self.key, "message": self.message}
 
 
-#: A top-level property that is nearly ``rotation-notes``: another case, ``_``, ``-`` or
-#: spaces between the words (or none), a trailing ``s`` or none; quoted or not.
-_NEAR_SPEC_KEY = re.compile(rb"""^(["']?)(rotation[ _-]*notes?)\1[ \t]*:""", re.I | re.M)
 #: A catalyst note's properties, and what follows when one is misspelt.
 _CATALYST_KEYS = (
     ("event_start", "this note is not read as a catalyst"),
@@ -114,32 +111,6 @@ _CATALYST_KEYS = (
 def _squashed(key: str) -> str:
     """A key without case, spaces, ``_`` or ``-``: ``Event-Start`` and ``event_start`` alike."""
     return re.sub(r"[\s_-]+", "", key.lower())
-
-
-_FRONTMATTER_END = re.compile(rb"(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\r|\n|$)")
-
-
-def near_spec_key(head: bytes) -> tuple[str, int] | None:
-    """A top-level property in the frontmatter at the start of ``head`` that is nearly
-    ``rotation-notes`` but not it, as written, and its line in the file (1-based).
-
-    Textual, on the frontmatter block only: a vault scan runs it on every note that is not a
-    thesis, so no YAML is parsed.
-    """
-    head = head[len(BOM) :] if head.startswith(BOM) else head
-    if not head.startswith(b"---"):
-        return None
-    end = _FRONTMATTER_END.search(head, 3)
-    if end is None:
-        return None  # never closed: no properties (Obsidian shows it as text)
-    block = head[: end.start()]
-    if b"\r" in block:  # CRLF or lone CR line ends: one kind, for ``^`` and the line count
-        block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    for m in _NEAR_SPEC_KEY.finditer(block):
-        key = m.group(2).decode()
-        if key != SPEC_KEY:
-            return key, block.count(b"\n", 0, m.start()) + 1
-    return None
 
 
 @dataclass
@@ -431,17 +402,6 @@ def no_thesis_message(vault: Path, near_misses: list[NearMiss]) -> str:
     return "\n".join(lines)
 
 
-def _unified(old: str, new: str, rel: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=f"a/{rel}",
-            tofile=f"b/{rel}",
-        )
-    )
-
-
 def _error_text(rel: str, exc: RotationNotesError | OSError) -> str:
     """The error as reported for note ``rel``: it names the note even when the error is
     about another file (a template, a linked note)."""
@@ -697,7 +657,7 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     if options.diff:
         parts = [f"Binary chart {c.rel} would change\n" for c, _, _ in chart_writes]
         if note_changes:
-            parts.append(_unified(decode_note(p.raw).text, new_text, p.rel))
+            parts.append(unified_diff(decode_note(p.raw).text, new_text, p.rel))
         report.diff = "".join(parts)
     report.no_regions = not p.thesis.regions
     # the note's own outcome: a chart written beside an unchanged note leaves it "unchanged"

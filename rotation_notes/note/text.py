@@ -11,6 +11,7 @@ closed by the next ``---`` line) and only ever read, never re-serialised.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Iterator
@@ -386,3 +387,15 @@ def as_wikilink(value: Any) -> WikiLink | None:
         return None
     m = _WIKILINK.fullmatch(value.strip())
     return parse_wikilink(m.group(2), embed=bool(m.group(1))) if m else None
+
+
+def unified_diff(old: str, new: str, rel: str) -> str:
+    """What a write would change in the note ``rel``, as a unified diff (``a/``, ``b/``)."""
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"a/{rel}",
+            tofile=f"b/{rel}",
+        )
+    )

@@ -19,7 +19,7 @@ from typing import Any
 
 from rotation_notes.defaults import CHART_DAYS, STALE_AFTER_DAYS
 from rotation_notes.errors import SpecError
-from rotation_notes.note.text import NoteText, WikiLink, as_wikilink, key_line
+from rotation_notes.note.text import BOM, NoteText, WikiLink, as_wikilink, key_line
 
 SPEC_KEY = "rotation-notes"
 CATALYSTS_KEY = "catalysts"
@@ -500,3 +500,32 @@ def parse_catalyst(
         )
     title = Path(path).stem
     return CatalystWindow(path, link, title, start, end)
+
+
+#: A top-level property that is nearly ``rotation-notes``: another case, ``_``, ``-`` or
+#: spaces between the words (or none), a trailing ``s`` or none; quoted or not.
+_NEAR_SPEC_KEY = re.compile(rb"""^(["']?)(rotation[ _-]*notes?)\1[ \t]*:""", re.I | re.M)
+_FRONTMATTER_END = re.compile(rb"(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\r|\n|$)")
+
+
+def near_spec_key(head: bytes) -> tuple[str, int] | None:
+    """A top-level property in the frontmatter at the start of ``head`` that is nearly
+    ``rotation-notes`` but not it, as written, and its line in the file (1-based).
+
+    Textual, on the frontmatter block only: a vault scan runs it on every note that is not a
+    thesis, so no YAML is parsed.
+    """
+    head = head[len(BOM) :] if head.startswith(BOM) else head
+    if not head.startswith(b"---"):
+        return None
+    end = _FRONTMATTER_END.search(head, 3)
+    if end is None:
+        return None  # never closed: no properties (Obsidian shows it as text)
+    block = head[: end.start()]
+    if b"\r" in block:  # CRLF or lone CR line ends: one kind, for ``^`` and the line count
+        block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    for m in _NEAR_SPEC_KEY.finditer(block):
+        key = m.group(2).decode()
+        if key != SPEC_KEY:
+            return key, block.count(b"\n", 0, m.start()) + 1
+    return None
