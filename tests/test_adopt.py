@@ -883,3 +883,105 @@ def test_json_and_diff_together_is_a_usage_error(tmp_path):
     result = run_main("refresh", root, "--json", "--diff")
     assert result.returncode == 2 and result.stdout == ""
     assert "--json and --diff cannot be combined" in result.stderr
+
+
+OTHER_ORDER = """\
+---
+tags: [thesis, rates]
+---
+# Equal weight over cap weight
+
+Long $RSP, short $SPY: breadth should come back.
+
+## Tracking
+
+![[rsp-vs-spy.png]]
+*RSP (blue) vs SPY (red), last 60 days. Breadth still narrow.*
+
+| Ticker | Description |
+|---|---|
+| RSP | Invesco S&P 500 Equal Weight |
+| SPY | SPDR S&P 500 |
+
+## Catalysts
+
+| Event | Note |
+|---|---|
+| [[CPI cools]] | the first soft print |
+
+## The setup
+
+| Metric | Equal weight | Cap weight |
+|---|---|---|
+| Forward P/E | 16x | 22x |
+| Top-10 weight | 2% | 38% |
+| Mood | hopeful | crowded |
+
+## Historical parallels
+
+| Period | Setup | Outcome |
+|---|---|---|
+| 2001-2006 | after the bubble | RSP led |
+"""
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("Value over growth.md", VALUE_GROWTH),
+        ("Equal weight or not.md", SPY_QQQ),
+        ("Equal weight.md", OTHER_ORDER),
+        ("Banks.md", CATALYST_TABLE.replace("[[Fed: cut]]", "[[Fed cut]]")),
+    ],
+)
+def test_notes_of_other_shapes_adopted_then_refreshed(tmp_path, name, text):
+    """What the issue asks of every note: after adopt --write and a refresh, each table once,
+    one chart embed at most, every line of the user's own, and a .trash copy as it was."""
+    csv = (SAMPLE_DATA / "SPY.csv").read_text()
+    root = vault_with(
+        tmp_path,
+        {name: text.encode(), "Data/market-data/RSP.csv": csv.encode()},  # RSP: SPY's bars
+    )
+    for symbol in ("KRE", "XLK"):
+        (root / "Data" / "market-data" / f"{symbol}.csv").write_text(csv)
+    result = run_cli("adopt", root / name, "--write", "--create-catalysts")
+    assert result.returncode == 0, result.stderr
+    assert (root / ".trash" / name).read_bytes() == text.encode()
+    for created in re.findall(r"catalyst \[\[(.+?)\]\]: created", result.stderr):
+        (root / f"{created}.md").write_text("---\nevent_start: 2026-03-10\nevent_end:\n---\n")
+    result = run_cli("refresh", root, "--offline")
+    assert result.returncode == 0, result.stderr
+    note = (root / name).read_text(encoding="utf-8")
+    lines = note.splitlines()
+    heads = [ln for ln in lines if ln.startswith("| ") and lines.index(ln) + 1 < len(lines)]
+    table_heads = [h for i, h in enumerate(lines) if h in heads and i + 1 < len(lines)
+                   and lines[i + 1].startswith("|--")]  # fmt: skip
+    assert len(table_heads) == len(set(table_heads)), table_heads  # no table twice
+    for generated in ("| Metric |", "| Catalyst |", "| Period |", "| Ticker |"):
+        assert sum(h.startswith(generated) for h in table_heads) <= 1
+    assert len(re.findall(r"!\[\[[^\]]+\.png", note)) <= 1
+    mine = [ln for ln in own_lines(text) if not ln.startswith(("*RSP (blue)", "_SPY (blue)"))]
+    body = mine[mine.index("---") + 1 :] if "---" in mine else mine
+    assert is_subsequence([ln for ln in body if not ln.startswith(("tags:", "created:"))], lines)
+    before = snapshot(root)
+    again = run_cli("refresh", root, "--offline")
+    assert again.returncode == 0, again.stderr
+    assert snapshot(root) == before
+
+
+def test_a_metric_dated_after_the_data_is_not_minus_days_old(make_vault):
+    from conftest import THESIS_FRONTMATTER
+
+    props = THESIS_FRONTMATTER.replace(
+        "  history:",
+        "  setup:\n    metrics:\n      - {name: P/E, long: 1, short: 2, source: me, "
+        "as_of: 2026-12-01}\n  history:",
+    )
+    root = make_vault(
+        {"t.md": props + "# T\n\n%% rotation-notes:setup %%\n%% /rotation-notes:setup %%\n"}
+    )
+    result = run_main("refresh", root, "--offline")
+    assert result.returncode == 0, result.stderr
+    text = (root / "t.md").read_text()
+    assert "*P/E: me, as of 2026-12-01 (dated after the last session used).*" in text
+    assert "days old" not in text
