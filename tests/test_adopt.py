@@ -117,7 +117,7 @@ def test_adopting_the_shared_hand_note_then_refreshing(tmp_path):
     assert "| [[Claude Cowork disruption February 2026]] | 2026-02-03 → 2026-02-04 |" in note
 
     before = snapshot(root)
-    again = run_cli("refresh", root, "--offline")
+    again = run_main("refresh", root, "--offline")
     assert again.returncode == 0, again.stderr
     assert snapshot(root) == before
     assert "0 updated, 1 unchanged" in again.stderr
@@ -944,12 +944,12 @@ def test_notes_of_other_shapes_adopted_then_refreshed(tmp_path, name, text):
     )
     for symbol in ("KRE", "XLK"):
         (root / "Data" / "market-data" / f"{symbol}.csv").write_text(csv)
-    result = run_cli("adopt", root / name, "--write", "--create-catalysts")
+    result = run_main("adopt", root / name, "--write", "--create-catalysts")
     assert result.returncode == 0, result.stderr
     assert (root / ".trash" / name).read_bytes() == text.encode()
     for created in re.findall(r"catalyst \[\[(.+?)\]\]: created", result.stderr):
         (root / f"{created}.md").write_text("---\nevent_start: 2026-03-10\nevent_end:\n---\n")
-    result = run_cli("refresh", root, "--offline")
+    result = run_main("refresh", root, "--offline")
     assert result.returncode == 0, result.stderr
     note = (root / name).read_text(encoding="utf-8")
     lines = note.splitlines()
@@ -964,7 +964,7 @@ def test_notes_of_other_shapes_adopted_then_refreshed(tmp_path, name, text):
     body = mine[mine.index("---") + 1 :] if "---" in mine else mine
     assert is_subsequence([ln for ln in body if not ln.startswith(("tags:", "created:"))], lines)
     before = snapshot(root)
-    again = run_cli("refresh", root, "--offline")
+    again = run_main("refresh", root, "--offline")
     assert again.returncode == 0, again.stderr
     assert snapshot(root) == before
 

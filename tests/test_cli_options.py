@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import SAMPLE, THESIS, THESIS_FRONTMATTER, run_cli
+from conftest import SAMPLE, THESIS, THESIS_FRONTMATTER, run_cli, run_main
 from rotation_notes.cli import build_parser
 
 BROKEN = THESIS_FRONTMATTER + "# T\n\n%% rotation-notes:setup %%\n"  # never closed
@@ -87,9 +87,9 @@ def vault(make_vault):
 
 @pytest.mark.parametrize("position", POSITIONS)
 def test_refresh_quiet_says_only_what_failed(vault, position):
-    loud = run_cli("refresh", vault, "--offline")
+    loud = run_main("refresh", vault, "--offline")
     assert "  warning: Offline run" in loud.stderr and "updated    t.md" in loud.stderr
-    result = run_cli(*where(position, ["refresh"], str(vault), "--offline"))
+    result = run_main(*where(position, ["refresh"], str(vault), "--offline"))
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert line.startswith("failed     bad.md:19: region 'setup' is never closed")
@@ -128,10 +128,10 @@ def test_a_quiet_scheduled_run_still_says_what_failed(vault, monkeypatch, positi
 @pytest.mark.parametrize("position", POSITIONS)
 def test_schedule_actions_quiet(vault, position):
     opts = ("--platform", "cron", "--no-activate")
-    loud = run_cli("schedule", "install", vault, *opts)
+    loud = run_main("schedule", "install", vault, *opts)
     assert loud.returncode == 0 and "wrote " in loud.stderr
     for action in ("install", "status", "uninstall"):
-        result = run_cli(*where(position, ["schedule", action], str(vault), *opts))
+        result = run_main(*where(position, ["schedule", action], str(vault), *opts))
         assert (result.returncode, result.stderr) == (0, ""), action
         if action == "status":
             assert result.stdout.startswith("unit: ")  # the answer itself is on stdout
@@ -140,12 +140,12 @@ def test_schedule_actions_quiet(vault, position):
 @pytest.mark.parametrize("position", POSITIONS)
 def test_data_commands_quiet(vault, tmp_path, position):
     cache = str(tmp_path / "c")
-    fetch = run_cli(*where(position, ["data", "fetch"], str(vault), "--cache", cache))
+    fetch = run_main(*where(position, ["data", "fetch"], str(vault), "--cache", cache))
     assert fetch.returncode == 2  # Yahoo is unreachable: every line is a failure
     lines = fetch.stderr.splitlines()
     assert lines and all(" failed: " in ln or ln.startswith("skipped") for ln in lines), lines
     assert not any("symbols current" in ln for ln in lines)
-    status = run_cli(*where(position, ["data", "status"], str(vault), "--cache", cache))
+    status = run_main(*where(position, ["data", "status"], str(vault), "--cache", cache))
     assert (status.returncode, status.stderr) == (0, "")
     assert "IWM " in status.stdout
 
@@ -210,9 +210,9 @@ def test_adopt_quiet(tmp_path, position):
     from test_adopt import HAND, NAME, vault_with
 
     root = vault_with(tmp_path, {NAME: HAND.read_bytes()})
-    loud = run_cli("adopt", root / NAME)
+    loud = run_main("adopt", root / NAME)
     assert loud.returncode == 0 and "nothing written" in loud.stderr
     args = ("--write", "--create-catalysts")
-    result = run_cli(*where(position, ["adopt"], str(root / NAME), *args))
+    result = run_main(*where(position, ["adopt"], str(root / NAME), *args))
     assert (result.returncode, result.stderr) == (0, "")
     assert "rotation-notes:" in (root / NAME).read_text(encoding="utf-8")
