@@ -43,8 +43,6 @@ from rotation_notes.thesis.spec import CATALYSTS_KEY, SPEC_KEY, chart_name_probl
 
 #: The one value a placeholder has: not a symbol, not a date, so a refresh names its key.
 PLACEHOLDER = "?"
-#: What a refresh's region replaces, and the region it becomes.
-TABLE_REGIONS = ("setup", "catalysts", "history", "tracking")
 
 # Index names people write, the symbol Yahoo has for each, and its display name. The
 # first pattern that matches a phrase wins, so "Nasdaq 100" is tried before "Nasdaq".
@@ -157,7 +155,6 @@ class Embed:
 
 @dataclass
 class Body:
-    headings: list[Heading] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     embeds: list[Embed] = field(default_factory=list)
     #: (line index, text) of every line outside code blocks and tables
@@ -248,7 +245,6 @@ def read_body(note: NoteText) -> Body:
         if m := _HEADING.fullmatch(text):
             h = Heading(i, len(m.group(1)), m.group(2))
             section = [s for s in section if s.level < h.level] + [h]
-            body.headings.append(h)
             i += 1
             continue
         if "|" in text and i + 1 < len(lines) and _is_delimiter(lines[i + 1]):
