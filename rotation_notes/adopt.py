@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from rotation_notes.errors import FrontmatterError, NoteError, RotationNotesError, UsageError
-from rotation_notes.note.regions import begin_marker, end_marker, find_regions, insert_missing
+from rotation_notes.note.regions import (
+    HEADING,
+    begin_marker,
+    end_marker,
+    find_regions,
+    heading_key,
+    insert_missing,
+)
 from rotation_notes.note.text import (
     NoteText,
     decode_note,
@@ -75,7 +82,6 @@ _FUND_INDEX: dict[str, tuple[str, ...]] = {
 
 _TICKER = re.compile(r"\^?[A-Z][A-Z0-9.=\-]{0,9}")
 _CASHTAG = re.compile(r"(?<![\w$])\$(\^?[A-Z][A-Z0-9.]{0,9})\b")
-_HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _DELIM_CELL = re.compile(r":?-{1,}:?")
 _EMBED = re.compile(r"\s*!\[\[([^\]|#]+?\.png)(?:[|#][^\]]*)?\]\]\s*", re.IGNORECASE)
@@ -121,9 +127,7 @@ class Heading:
 
     @property
     def key(self) -> str:
-        text = re.sub(r"[*_`]", "", self.text).strip().lower()
-        text = re.sub(r"^[0-9.]+\s*", "", text)
-        return text[4:] if text.startswith("the ") else text
+        return heading_key(self.text)  # as --init matches headings: "The Setup" is "setup"
 
 
 @dataclass
@@ -242,7 +246,7 @@ def read_body(note: NoteText) -> Body:
             fence = m.group(1)[0] * 3
             i += 1
             continue
-        if m := _HEADING.fullmatch(text):
+        if m := HEADING.fullmatch(text):
             h = Heading(i, len(m.group(1)), m.group(2))
             section = [s for s in section if s.level < h.level] + [h]
             i += 1

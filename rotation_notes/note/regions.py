@@ -47,7 +47,7 @@ class Placement:
 _MARKER = re.compile(r"%%[ \t]*(/?)rotation-notes:([A-Za-z0-9_.-]*)[ \t]*%%[ \t]*")
 _QUOTE = re.compile(r" {0,3}> ?")
 _FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-_HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*")
+HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*")
 
 
 def begin_marker(name: str) -> str:
@@ -417,7 +417,7 @@ def replace_regions(note: NoteText, regions: list[Region], contents: Mapping[str
 # --- inserting missing regions (--init) -------------------------------------
 
 
-def _heading_key(text: str) -> str:
+def heading_key(text: str) -> str:
     text = re.sub(r"[*_`]", "", text).strip().lower()
     text = re.sub(r"^[0-9.]+\s*", "", text)
     return text[4:] if text.startswith("the ") else text
@@ -470,7 +470,7 @@ def insert_missing(
     appended_names: list[str] = []
     lines = note.lines
     scanned = [ln for ln in _scan(lines, note.body_start) if not ln.in_code and not ln.quoted]
-    headings = [(ln.index, m) for ln in scanned if (m := _HEADING.fullmatch(ln.body))]
+    headings = [(ln.index, m) for ln in scanned if (m := HEADING.fullmatch(ln.body))]
 
     def after(index: int, new: list[str]) -> None:
         inserts.setdefault(index + 1, []).extend(new)
@@ -499,7 +499,7 @@ def insert_missing(
         if place.after is not None and place.after in present:
             after(present[place.after].end, [nl, *block(name)])
             continue
-        target = next((i for i, m in headings if _heading_key(m.group(2)) in place.headings), None)
+        target = next((i for i, m in headings if heading_key(m.group(2)) in place.headings), None)
         if target is None:
             appended.setdefault(place.default_heading, []).extend([nl, *block(name)])
             appended_names.append(name)
