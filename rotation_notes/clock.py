@@ -96,3 +96,21 @@ def sessions_in(after: dt.date, upto: dt.date) -> tuple[dt.date, ...]:
         hi = min(upto, dt.date(year, 12, 31)).isoformat()
         out.extend(d.date() for d in days[(days >= lo) & (days <= hi)])
     return tuple(out)
+
+
+def session_on_or_after(day: dt.date) -> dt.date:
+    """``day`` if the NYSE trades on it, else the next session (a weekend or a holiday)."""
+    return day if is_session(day) else next_session(day)
+
+
+def sessions_after(day: dt.date, count: int) -> tuple[dt.date, ...]:
+    """The first ``count`` sessions after ``day``, in order."""
+    out: list[dt.date] = []
+    year = day.year
+    while len(out) < count:
+        days = _closes(year).index
+        lo = max(day + dt.timedelta(days=1), dt.date(year, 1, 1)).isoformat()
+        hi = dt.date(year, 12, 31).isoformat()
+        out.extend(d.date() for d in days[(days >= lo) & (days <= hi)])
+        year += 1
+    return tuple(out[:count])

@@ -146,6 +146,9 @@ class NoteReport:
     charts: list[str] = field(default_factory=list)
     tickers: dict[str, dict[str, Any]] = field(default_factory=dict)
     catalysts: list[dict[str, Any]] = field(default_factory=list)
+    #: the scorecard since the thesis was opened (None until the note is composed)
+    scorecard: dict[str, Any] | None = None
+    levels: list[dict[str, Any]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # files that changed / would change
     warnings: list[str] = field(default_factory=list)
     diff: str = ""
@@ -170,6 +173,8 @@ class NoteReport:
             "charts": self.charts,
             "tickers": self.tickers,
             "catalysts": self.catalysts,
+            "scorecard": self.scorecard,
+            "levels": self.levels,
             "changed": self.changed,
             "warnings": self.warnings,
         }
@@ -616,6 +621,8 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     report.as_of = done.as_of.isoformat()
     report.tickers = done.tickers
     report.catalysts = done.catalysts
+    report.scorecard = done.scorecard
+    report.levels = done.levels
     report.charts = [c.rel for c in done.charts]
     missing = p.thesis.missing_regions()
     if missing:

@@ -11,7 +11,9 @@ import bisect
 import datetime as dt
 
 from rotation_notes.defaults import BEHIND_AFTER_SESSIONS
+from rotation_notes.output.templates import fmt_number, fmt_pct, fmt_pp, fmt_price
 from rotation_notes.prices.marketdata import PriceSet, data_warnings
+from rotation_notes.thesis import analytics as a
 from rotation_notes.thesis import metrics as m
 from rotation_notes.thesis.context import (
     BaseContext,
@@ -23,17 +25,22 @@ from rotation_notes.thesis.context import (
     HeadlineContext,
     HistoryContext,
     LegView,
+    LevelView,
     MetricRow,
     Move,
     PeriodRow,
+    ReactionCell,
+    ScorecardContext,
+    ScorecardView,
     SetupContext,
+    StatusContext,
     SymbolName,
     TrackingContext,
     TrackingRow,
     UpdatedContext,
 )
 from rotation_notes.thesis.facts import CatalystProblem, Facts, na_lines
-from rotation_notes.thesis.spec import Leg, ThesisSpec
+from rotation_notes.thesis.spec import Leg, Level, ThesisSpec
 
 
 def _leg(facts: Facts, leg: Leg) -> LegView:
@@ -159,6 +166,24 @@ def build_catalysts(facts: Facts) -> CatalystsContext:
                 )
             )
             continue
+        anchor = facts.anchor(i)
+        future = anchor.start > facts.as_of
+        reactions = []
+        if not future:
+            for n, (to, figures) in facts.reactions(i).items():
+                cells = _moves(facts, symbols, figures)
+                what = f"{c.title}, {n} session{'s' * (n != 1)} after"
+                pending = to is not None and to > facts.as_of
+                reactions.append(
+                    ReactionCell(
+                        n,
+                        to,
+                        cells,
+                        _pair_spread(cells),
+                        [] if pending else _reaction_na(what, cells),
+                        pending,
+                    )
+                )
         rows.append(
             CatalystRow(
                 title=c.title,
@@ -167,14 +192,30 @@ def build_catalysts(facts: Facts) -> CatalystsContext:
                 start=c.start,
                 end=c.end,
                 moves=moves,
-                partial=c.start <= facts.as_of < c.end,
-                future=c.start > facts.as_of,
+                partial=anchor.start <= facts.as_of < anchor.end,
+                future=future,
                 spread=_pair_spread(moves),
-                na=_na(c.title, moves),
+                na=[] if future else _na(c.title, moves),
                 problem=None,
+                confidence=c.confidence,
+                time=c.time,
+                first_session=anchor.start,
+                last_session=anchor.end,
+                anchor_note=anchor.note,
+                reactions=reactions,
+                sessions_until=a.sessions_until(facts.as_of, anchor.start) if future else None,
             )
         )
     return CatalystsContext([SymbolName(s, facts.name(s)) for s in symbols], rows)
+
+
+def _reaction_na(subject: str, moves: list[Move]) -> list[str]:
+    """One line per distinct reason (the symbols share it when the data ends too soon)."""
+    by_reason: dict[str, list[str]] = {}
+    for x in moves:
+        if not x.move.ok:
+            by_reason.setdefault(x.move.reason, []).append(x.symbol)
+    return [f"{subject}, {', '.join(syms)}: n/a, {why}" for why, syms in by_reason.items()]
 
 
 def problem_line(c: CatalystProblem) -> str:
@@ -200,6 +241,152 @@ def build_history(facts: Facts) -> HistoryContext:
             )
         )
     return HistoryContext([SymbolName(s, facts.name(s)) for s in symbols], rows)
+
+
+def _pair_name(facts: Facts) -> str:
+    return f"{facts.spec.long.ticker}/{facts.spec.short.ticker}"
+
+
+def build_scorecard(facts: Facts) -> ScorecardContext:
+    sc = facts.scorecard()
+    if isinstance(sc, str):
+        return ScorecardContext(None, sc)
+    path, spec = sc.path, facts.spec
+    pair = _pair_name(facts)
+    since = f"Since {path.opened}"
+    if path.open_session != path.opened:
+        since += f" (open session {path.open_session})"
+    count = f"{path.sessions} session{'s' * (path.sessions != 1)}"
+    if sc.current_drawdown_pct is None:
+        from_peak = f"ratio drawdown n/a ({path.problem})"
+    elif round(sc.current_drawdown_pct, 1) == 0:
+        from_peak = "ratio at its peak"
+    else:
+        from_peak = f"ratio {fmt_pct(sc.current_drawdown_pct)} from its peak"
+    summary = f"{since}: {pair} spread {fmt_pp(sc.spread_pp)} over {count}; {from_peak}."
+    return ScorecardContext(
+        ScorecardView(
+            opened=path.opened,
+            opened_from=spec.opened_from,
+            open_session=path.open_session,
+            as_of=path.as_of,
+            sessions=path.sessions,
+            long_pct=sc.long_pct,
+            short_pct=sc.short_pct,
+            spread_pp=sc.spread_pp,
+            ratio_pct=sc.ratio_pct,
+            best_spread_pp=sc.best[0] if sc.best else None,
+            best_session=sc.best[1] if sc.best else None,
+            worst_spread_pp=sc.worst[0] if sc.worst else None,
+            worst_session=sc.worst[1] if sc.worst else None,
+            peak_session=sc.peak_session,
+            max_drawdown_pct=sc.max_drawdown_pct,
+            max_drawdown_session=sc.max_drawdown_session,
+            current_drawdown_pct=sc.current_drawdown_pct,
+            benchmark=sc.benchmark,
+            benchmark_pct=sc.benchmark_pct,
+            long_excess_pp=sc.long_excess_pp,
+            short_excess_pp=sc.short_excess_pp,
+            path_problem=path.problem,
+            summary=summary,
+        ),
+        "",
+    )
+
+
+#: The words for a level's state, by kind: (hit, near, not hit).
+_STATE_WORDS = {
+    "invalidation": ("invalidated", "near", "intact"),
+    "stop": ("stop hit", "near", "not hit"),
+    "target": ("target reached", "near", "not reached"),
+}
+
+
+def level_format(facts: Facts, level: Level) -> tuple[str, str]:
+    """What a level is measured on, in words, and how its values are written ("pp", ...)."""
+    if level.on == "spread":
+        return f"{_pair_name(facts)} spread", "pp"
+    if level.on == "ratio":
+        return f"{_pair_name(facts)} ratio", "pct"
+    return f"{level.on} close", "price"
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if unit == "pp":
+        return fmt_pp(value)
+    if unit == "pct":
+        return fmt_pct(value)
+    return fmt_price(value)
+
+
+def _level_text(value: float, unit: str) -> str:
+    """A level as the user wrote it: ``-15 pp``, ``+10%``, ``240.00``."""
+    if unit == "price":
+        return fmt_price(value)
+    text = fmt_number(value, 2)
+    text = text if text.startswith("-") or value == 0 else f"+{text}"
+    return f"{text} pp" if unit == "pp" else f"{text}%"
+
+
+def build_status(facts: Facts) -> StatusContext:
+    views = []
+    for st in facts.levels():
+        lv = st.level
+        measure, unit = level_format(facts, lv)
+        level_text = _level_text(lv.value, unit)
+        value_text = _fmt(st.value, unit)
+        hit, near, not_hit = _STATE_WORDS[lv.kind]
+        what = f"{measure} {lv.direction} {level_text}"
+        if st.status is None:
+            callout, word = "warning", "not checked"
+            text = f"{what}: n/a, {st.reason}."
+        else:
+            when = "" if st.value_session == facts.as_of else f" (on {st.value_session})"
+            gap = _fmt(abs((st.value or 0.0) - lv.value), unit).lstrip("+")
+            if st.status == "hit":
+                callout = "success" if lv.kind == "target" else "danger"
+                word = hit
+                back = (
+                    ""
+                    if st.beyond_now
+                    else f", back {'above' if lv.direction == 'below' else 'below'} the level"
+                )
+                text = (
+                    f"{what}: first crossed {st.first_crossed} ({_fmt(st.first_value, unit)}); "
+                    f"now {value_text}{when}{back}."
+                )
+            else:
+                callout, word = ("warning", near) if st.status == "near" else ("note", not_hit)
+                path = facts.path()
+                start = path.open_session if isinstance(path, a.PairPath) else facts.as_of
+                text = f"{what}: now {value_text}{when}, {gap} away; not crossed since {start}."
+                if st.status == "near":
+                    text = text[:-1] + f" (near: within {_fmt(st.near_within, unit).lstrip('+')})."
+            if st.reason:
+                text = text[:-1] + f" ({st.reason})."
+        views.append(
+            LevelView(
+                name=lv.name,
+                kind=lv.kind,
+                on=lv.on,
+                direction=lv.direction,
+                level=lv.value,
+                measure=measure,
+                level_text=level_text,
+                status=st.status,
+                value=st.value,
+                value_text=value_text,
+                value_session=st.value_session,
+                first_crossed=st.first_crossed,
+                beyond_now=st.beyond_now,
+                near_within=st.near_within,
+                callout=callout,
+                title=f"{lv.name}: {word}",
+                text=text,
+                reason=st.reason,
+            )
+        )
+    return StatusContext(views)
 
 
 def build_charts(facts: Facts) -> ChartsContext:

@@ -36,6 +36,8 @@ def plan_charts(
         if chart.file not in chart_paths:
             continue  # the note neither has a charts region nor embeds this file
         rel, embed = chart_paths[chart.file]
+        if chart.kind == "ratio" or chart.days is None:
+            continue  # TODO(issue 14): ratio charts
         lines = []
         problems = []
         for sym in chart.tickers:

@@ -44,7 +44,12 @@ from rotation_notes.thesis.builders import build_base, na_notes
 from rotation_notes.thesis.chartplans import ChartPlan, plan_charts
 from rotation_notes.thesis.context import fields_of
 from rotation_notes.thesis.facts import Catalyst, CatalystProblem, Facts, session_as_of
-from rotation_notes.thesis.report import catalysts_report, tickers_report
+from rotation_notes.thesis.report import (
+    catalysts_report,
+    levels_report,
+    scorecard_report,
+    tickers_report,
+)
 from rotation_notes.thesis.spec import (
     SPEC_KEY,
     ChartSpec,
@@ -325,6 +330,8 @@ class Composition:
     #: per-note report for scripts (the ``--json`` shape)
     tickers: dict[str, dict[str, Any]]
     catalysts: list[dict[str, Any]]
+    scorecard: dict[str, Any]
+    levels: list[dict[str, Any]]
     #: data warnings (not live, bad rows dropped, charts not redrawn), as the CLI shows them
     warnings: list[str]
 
@@ -378,6 +385,8 @@ def compose(
         charts=facts.charts,
         tickers=tickers_report(facts),
         catalysts=catalysts_report(facts),
+        scorecard=scorecard_report(facts),
+        levels=levels_report(facts),
         warnings=list(context["data"].warnings) + no_data_warnings(facts, path),
     )
 
@@ -516,6 +525,8 @@ def render_thesis(
         "charts": [c.file for c in charts],
         "tickers": done.tickers,
         "catalysts": done.catalysts,
+        "scorecard": done.scorecard,
+        "levels": done.levels,
         "warnings": warnings + done.warnings + link_warnings,
     }
     data = decoded.encode(done.text)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from rotation_notes.errors import DataError
 from rotation_notes.note.text import WikiLink
 from rotation_notes.prices.marketdata import PriceSet
+from rotation_notes.thesis import analytics as a
 from rotation_notes.thesis import metrics as m
 from rotation_notes.thesis.spec import CatalystWindow, Leg, ThesisSpec
 
@@ -92,6 +93,13 @@ class Facts:
     _stats: dict[tuple[str, dt.date], m.TickerStats] = field(default_factory=dict, repr=False)
     _windows: dict[int, list[m.Figure]] = field(default_factory=dict, repr=False)
     _periods: dict[int, list[m.Figure]] = field(default_factory=dict, repr=False)
+    _anchors: dict[int, a.Anchor] = field(default_factory=dict, repr=False)
+    _reactions: dict[int, dict[int, tuple[dt.date | None, list[m.Figure]]]] = field(
+        default_factory=dict, repr=False
+    )
+    _path: a.PairPath | str | None = field(default=None, repr=False)
+    _scorecard: a.Scorecard | str | None = field(default=None, repr=False)
+    _levels: list[a.LevelState] | None = field(default=None, repr=False)
 
     def name(self, symbol: str) -> str:
         """The note's own name for a symbol wins, then the provider's, then the symbol."""
@@ -117,11 +125,101 @@ class Facts:
                 m.Figure(None, c.reason)
                 if isinstance(c, CatalystProblem)
                 else m.window_move(
-                    self.prices.closes.get(s), c.start, c.end, self.as_of, self.missing(s)
+                    self.prices.closes.get(s),
+                    self.anchor(index).start,
+                    self.anchor(index).end,
+                    self.as_of,
+                    self.missing(s),
                 )
                 for s in self.spec.catalyst_symbols
             ]
         return self._windows[index]
+
+    def anchor(self, index: int) -> a.Anchor:
+        """The sessions catalyst ``index``'s window covers (it must have a window)."""
+        if index not in self._anchors:
+            c = self.catalysts[index]
+            assert isinstance(c, CatalystWindow)
+            self._anchors[index] = a.anchor_window(c.start, c.end, c.time)
+        return self._anchors[index]
+
+    def reactions(self, index: int) -> dict[int, tuple[dt.date | None, list[m.Figure]]]:
+        """For each of ``REACTION_SESSIONS``: the session it ends on and each catalyst
+        symbol's move from the window's last close to it."""
+        if index not in self._reactions:
+            c = self.catalysts[index]
+            symbols = self.spec.catalyst_symbols
+            out: dict[int, tuple[dt.date | None, list[m.Figure]]] = {}
+            if isinstance(c, CatalystProblem):
+                for n in a.REACTION_SESSIONS:
+                    out[n] = (None, [m.Figure(None, c.reason) for _ in symbols])
+            else:
+                end = self.anchor(index).end
+                targets = a.reaction_targets(end)
+                for n in a.REACTION_SESSIONS:
+                    if isinstance(targets, str):
+                        out[n] = (None, [m.Figure(None, targets) for _ in symbols])
+                        continue
+                    out[n] = (
+                        targets[n],
+                        [
+                            a.reaction(
+                                self.prices.closes.get(s),
+                                end,
+                                targets[n],
+                                self.as_of,
+                                n,
+                                self.missing(s),
+                            )
+                            for s in symbols
+                        ],
+                    )
+            self._reactions[index] = out
+        return self._reactions[index]
+
+    def path(self) -> a.PairPath | str:
+        """The pair since the thesis was opened, or why there is none."""
+        if self._path is None:
+            spec = self.spec
+            if spec.opened is None:
+                self._path = spec.opened_from
+            else:
+                long, short = spec.long.ticker, spec.short.ticker
+                closes = self.prices.closes
+                missing = next(
+                    (f"{s}: {self.missing(s)}" for s in (long, short) if s not in closes), None
+                )
+                self._path = missing or a.pair_path(
+                    closes.get(long), closes.get(short), spec.opened, self.as_of, (long, short)
+                )
+        return self._path
+
+    def scorecard(self) -> a.Scorecard | str:
+        """The scorecard since the thesis was opened, or why there is none."""
+        if self._scorecard is None:
+            path = self.path()
+            bench = self.spec.benchmark
+            self._scorecard = (
+                path
+                if isinstance(path, str)
+                else a.scorecard(path, bench, self.prices.closes.get(bench) if bench else None)
+            )
+        return self._scorecard
+
+    def levels(self) -> list[a.LevelState]:
+        """Each level of the spec as of the note's session."""
+        if self._levels is None:
+            path = self.path()
+            self._levels = [
+                a.evaluate(
+                    level,
+                    path
+                    if isinstance(path, str)
+                    else a.level_series(level, path, self.prices.closes, self.missing(level.on)),
+                )
+                for level in self.spec.levels
+            ]
+        return self._levels
 
     def period_moves(self, index: int) -> list[m.Figure]:
         """Each history symbol's move over historical period ``index`` (to ``as_of`` at most)."""

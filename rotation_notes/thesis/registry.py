@@ -26,6 +26,14 @@ def _has_charts(spec: ThesisSpec) -> bool:
     return bool(spec.charts)
 
 
+def _has_levels(spec: ThesisSpec) -> bool:
+    return bool(spec.levels)
+
+
+def _is_opened(spec: ThesisSpec) -> bool:
+    return spec.opened is not None
+
+
 @dataclass(frozen=True)
 class RegionKind:
     name: str
@@ -44,6 +52,13 @@ class RegionKind:
 REGIONS: tuple[RegionKind, ...] = (
     RegionKind("headline", b.build_headline, Placement(after_title=True)),
     RegionKind("updated", b.build_updated, Placement(glued_to="headline")),
+    RegionKind("status", b.build_status, Placement(glued_to="updated"), applies=_has_levels),
+    RegionKind(
+        "scorecard",
+        b.build_scorecard,
+        Placement(("scorecard",), "Scorecard"),
+        applies=_is_opened,
+    ),
     RegionKind("setup", b.build_setup, Placement(("setup",), "The setup")),
     RegionKind("catalysts", b.build_catalysts, Placement(("catalysts",), "Catalysts")),
     RegionKind(

@@ -27,8 +27,21 @@ CATALYSTS_KEY = "catalysts"
 #: Every key the schema knows, by where it appears (docs/frontmatter.md documents each).
 SCHEMA_KEYS: dict[str, frozenset[str]] = {
     SPEC_KEY: frozenset(
-        {"long", "short", "names", "setup", "tracking", "catalysts", "history", "charts"}
+        {
+            "long",
+            "short",
+            "names",
+            "opened",
+            "benchmark",
+            "levels",
+            "setup",
+            "tracking",
+            "catalysts",
+            "history",
+            "charts",
+        }
     ),
+    "level": frozenset({"name", "kind", "on", "below", "above", "near"}),
     "leg": frozenset({"label", "ticker", "index"}),
     "setup": frozenset({"metrics", "stale_after_days"}),
     "metric": frozenset({"name", "long", "short", "unit", "source", "as_of", "gap"}),
@@ -36,8 +49,8 @@ SCHEMA_KEYS: dict[str, frozenset[str]] = {
     "catalysts": frozenset({"symbols"}),
     "history": frozenset({"symbols", "periods", "since"}),
     "period": frozenset({"label", "start", "end", "setup"}),
-    "chart": frozenset({"file", "tickers", "days"}),
-    "catalyst note": frozenset({"event_start", "event_end"}),
+    "chart": frozenset({"file", "kind", "tickers", "days"}),
+    "catalyst note": frozenset({"event_start", "event_end", "time", "confidence"}),
     "top level": frozenset({SPEC_KEY, "catalysts"}),
 }
 
@@ -127,11 +140,35 @@ class Period:
     setup: str
 
 
+#: The kinds of level a thesis can declare, and what reaching one means.
+LEVEL_KINDS = ("invalidation", "stop", "target")
+#: What a level is measured on besides a ticker's close: the pair's spread (pp) or ratio (%).
+PAIR_MEASURES = ("spread", "ratio")
+CHART_KINDS = ("price", "ratio")
+#: A catalyst note's ``time``: when in the day the event happens. ``after-close`` moves its
+#: reaction to the next session; the others leave it on the day.
+CATALYST_TIMES = ("before-open", "during", "after-close")
+CATALYST_CONFIDENCE = ("confirmed", "estimated")
+
+
+@dataclass(frozen=True)
+class Level:
+    """A level that calls the thesis: reached when ``on`` goes ``direction`` ``value``."""
+
+    name: str
+    kind: str  # one of LEVEL_KINDS
+    on: str  # "spread", "ratio" or a ticker symbol
+    direction: str  # "below" or "above"
+    value: float
+    near: float | None  # how close counts as near (the measure's units); None: the default
+
+
 @dataclass(frozen=True)
 class ChartSpec:
     file: str
     tickers: tuple[str, ...]
-    days: int
+    days: int | None  # None: a ratio chart since the open session
+    kind: str = "price"  # one of CHART_KINDS
 
 
 @dataclass(frozen=True)
@@ -148,6 +185,12 @@ class ThesisSpec:
     history_symbols: tuple[str, ...]
     periods: tuple[Period, ...]
     charts: tuple[ChartSpec, ...]
+    #: the day the thesis was opened (``opened``, else the note's ``created``), or None
+    opened: dt.date | None = None
+    #: where ``opened`` came from ("opened" or "created"), or why there is none
+    opened_from: str = ""
+    benchmark: str | None = None
+    levels: tuple[Level, ...] = ()
 
     def symbols(self) -> list[str]:
         """Every symbol the note needs, in a stable order."""
@@ -162,6 +205,8 @@ class ThesisSpec:
             *self.catalyst_symbols,
             *self.history_symbols,
             *(t for c in self.charts for t in c.tickers),
+            *((self.benchmark,) if self.benchmark else ()),
+            *(lv.on for lv in self.levels if lv.on not in PAIR_MEASURES),
         ):
             seen.setdefault(s, None)
         return list(seen)
@@ -285,6 +330,19 @@ class _Reader:
             ) from None
         if not math.isfinite(number):
             raise self.fail(keys, f"{_shown(value)} is not a finite number")
+        return number
+
+    def choice(self, value: Any, keys: tuple[str | int, ...], choices: tuple[str, ...]) -> str:
+        """One of ``choices`` (case ignored), or an error listing them."""
+        text = self.text(value, keys)
+        if text.lower() not in choices:
+            raise self.fail(keys, f"{_shown(text)} is not one of: {', '.join(choices)}")
+        return text.lower()
+
+    def positive_number(self, value: Any, keys: tuple[str | int, ...]) -> float:
+        number = self.number(value, keys)
+        if number <= 0:
+            raise self.fail(keys, f"{_shown(value)} must be a number above 0")
         return number
 
     def positive_int(
@@ -421,6 +479,14 @@ def parse_spec(
         since = r.date(hist["since"], (*root, "history", "since"))
         periods.append(Period(f"Current rotation (since {since})", since, None, "This thesis"))
 
+    opened, opened_from = _opened(r, spec, meta)
+    benchmark = (
+        r.symbol(spec["benchmark"], (*root, "benchmark"))
+        if spec.get("benchmark") is not None
+        else None
+    )
+    levels = _levels(r, spec.get("levels"), (*root, "levels"))
+
     raw_charts = spec.get("charts")
     if raw_charts is None:
         raw_charts = [{}]
@@ -430,11 +496,22 @@ def parse_spec(
     for i, c in enumerate(raw_charts):
         k = (*root, "charts", i)
         c = r.mapping(c, k, set(SCHEMA_KEYS["chart"]))
+        kind = r.choice(c["kind"], (*k, "kind"), CHART_KINDS) if c.get("kind") else "price"
+        if kind == "ratio" and c.get("tickers") is not None:
+            raise r.fail(
+                (*k, "tickers"),
+                "a ratio chart draws the thesis's own pair (its long and short legs)",
+                hint="remove 'tickers' from this chart",
+            )
         chart_tickers = r.symbols(c.get("tickers"), (*k, "tickers"), [long.ticker, short.ticker])
         if len(chart_tickers) < 2:
             raise r.fail((*k, "tickers"), "a chart compares at least two tickers")
-        default_file = f"{chart_tickers[0]}-vs-{chart_tickers[1]}-price-chart.png".lower().replace(
-            "^", ""
+        what = "ratio" if kind == "ratio" else "price"
+        joiner = "-" if kind == "ratio" else "-vs-"
+        default_file = (
+            f"{chart_tickers[0]}{joiner}{chart_tickers[1]}-{what}-chart.png".lower().replace(
+                "^", ""
+            )
         )
         file = r.text(c.get("file"), (*k, "file"), default_file)
         if (problem := chart_name_problem(file)) is not None:
@@ -443,13 +520,15 @@ def parse_spec(
                 f"chart file name {_shown(file)} {problem}",
                 hint="use a name like iwm-vs-qqq-price-chart.png, without folders",
             )
-        charts.append(
-            ChartSpec(
-                file,
-                chart_tickers,
-                r.positive_int(c.get("days"), (*k, "days"), CHART_DAYS, most=MAX_CHART_DAYS),
+        if kind == "ratio":
+            days = (
+                r.positive_int(c["days"], (*k, "days"), CHART_DAYS, most=MAX_CHART_DAYS)
+                if c.get("days") is not None
+                else None
             )
-        )
+        else:
+            days = r.positive_int(c.get("days"), (*k, "days"), CHART_DAYS, most=MAX_CHART_DAYS)
+        charts.append(ChartSpec(file, chart_tickers, days, kind))
     files = [c.file.lower() for c in charts]
     if len(set(files)) != len(files):
         raise r.fail((*root, "charts"), "two charts have the same file name")
@@ -467,7 +546,107 @@ def parse_spec(
         history_symbols=history_symbols,
         periods=tuple(periods),
         charts=tuple(charts),
+        opened=opened,
+        opened_from=opened_from,
+        benchmark=benchmark,
+        levels=levels,
     )
+
+
+_DATE_PREFIX = re.compile(r"\s*([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ][0-9:.]*(?:Z|[+-][0-9:]+)?)?\s*")
+
+
+def created_date(value: Any) -> dt.date | None:
+    """The day a ``created`` property gives, as note templates write it (a date, a datetime,
+    ``2026-02-04``, ``2026-02-04T10:31`` or ``2026-02-04 10:31:00``), or None."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and (found := _DATE_PREFIX.fullmatch(value)):
+        try:
+            day = dt.date.fromisoformat(found.group(1))
+        except ValueError:
+            return None
+        return day if MIN_DATE <= day <= MAX_DATE else None
+    return None
+
+
+def _opened(r: _Reader, spec: dict[str, Any], meta: dict[str, Any]) -> tuple[dt.date | None, str]:
+    """The day the thesis was opened and where it came from, or None and why there is none.
+
+    ``opened`` under ``rotation-notes`` must be a date (an error otherwise: it is the
+    thesis's own key). The note's ``created`` property is only a default: one that is not a
+    date leaves the thesis without an opened day, said in its scorecard, not an error.
+    """
+    if spec.get("opened") is not None:
+        return r.date(spec["opened"], (SPEC_KEY, "opened")), "opened"
+    if "created" not in meta or meta["created"] is None:
+        return None, (
+            "no opened date: add 'opened: YYYY-MM-DD' under rotation-notes "
+            "(or a 'created' property)"
+        )
+    day = created_date(meta["created"])
+    if day is None:
+        return None, (
+            f"the note's 'created' property ({_shown(meta['created'])}) is not a date: add "
+            "'opened: YYYY-MM-DD' under rotation-notes"
+        )
+    return day, "created"
+
+
+def _levels(r: _Reader, raw: Any, keys: tuple[str | int, ...]) -> tuple[Level, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise r.fail(keys, "must be a list of levels", hint="see docs/frontmatter.md, levels")
+    out = []
+    for i, item in enumerate(raw):
+        k = (*keys, i)
+        if isinstance(item, dict) and True in item and "on" not in item:
+            # YAML 1.1 (PyYAML) reads the key `on` as true; Obsidian reads it as "on"
+            item = {("on" if key is True else key): v for key, v in item.items()}
+        lv = r.mapping(item, k, set(SCHEMA_KEYS["level"]))
+        for req in ("name", "kind", "on"):
+            if lv.get(req) is None:
+                raise r.fail(
+                    k,
+                    f"level needs '{req}'",
+                    hint="a level needs name, kind, on, and below or above",
+                )
+        given = [d for d in ("below", "above") if lv.get(d) is not None]
+        if len(given) != 1:
+            raise r.fail(
+                k,
+                "level needs exactly one of 'below' or 'above'"
+                if not given
+                else "level has both 'below' and 'above'",
+                hint="a level is crossed one way: write 'below: -5' or 'above: 10'",
+            )
+        on_raw = lv["on"]
+        if isinstance(on_raw, str) and on_raw.strip().lower() in PAIR_MEASURES:
+            on = on_raw.strip().lower()
+        elif isinstance(on_raw, str) and _SYMBOL.fullmatch(on_raw.strip()):
+            on = on_raw.strip().upper()
+        else:
+            raise r.fail(
+                (*k, "on"),
+                f"{_shown(on_raw)} is not spread, ratio or a ticker symbol",
+                hint="on: spread (pp), on: ratio (% since opened) or on: IWM (its close)",
+            )
+        out.append(
+            Level(
+                name=r.text(lv["name"], (*k, "name")),
+                kind=r.choice(lv["kind"], (*k, "kind"), LEVEL_KINDS),
+                on=on,
+                direction=given[0],
+                value=r.number(lv[given[0]], (*k, given[0])),
+                near=r.positive_number(lv["near"], (*k, "near"))
+                if lv.get("near") is not None
+                else None,
+            )
+        )
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -477,6 +656,8 @@ class CatalystWindow:
     title: str
     start: dt.date
     end: dt.date
+    time: str = ""  # one of CATALYST_TIMES, or "" (not given)
+    confidence: str = ""  # one of CATALYST_CONFIDENCE, or ""
 
 
 def parse_catalyst(
@@ -499,7 +680,13 @@ def parse_catalyst(
             hint="swap the two dates, or fix event_end",
         )
     title = Path(path).stem
-    return CatalystWindow(path, link, title, start, end)
+    time = r.choice(meta["time"], ("time",), CATALYST_TIMES) if meta.get("time") else ""
+    confidence = (
+        r.choice(meta["confidence"], ("confidence",), CATALYST_CONFIDENCE)
+        if meta.get("confidence")
+        else ""
+    )
+    return CatalystWindow(path, link, title, start, end, time, confidence)
 
 
 #: A top-level property that is nearly ``rotation-notes``: another case, ``_``, ``-`` or
