@@ -58,7 +58,8 @@ def test_figures_match_the_data_as_of_2026_02_04(sample_vault):
     assert t["IWM"]["ret_1d_pct"] == pytest.approx(
         pct(close("IWM", "2026-02-03"), close("IWM", "2026-02-04")), abs=0.006
     )
-    (cat,) = note["catalysts"]
+    cat, upcoming = note["catalysts"]
+    assert upcoming["note"] == "Catalysts/FOMC September 2026.md" and upcoming["upcoming"]
     assert cat["note"] == "Catalysts/Claude Cowork disruption February 2026.md"
     assert (cat["start"], cat["end"]) == ("2026-02-03", "2026-02-04")
     for symbol in ("^RUT", "^IXIC"):  # close before the window -> close of its last session

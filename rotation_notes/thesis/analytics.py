@@ -166,6 +166,13 @@ def scorecard(path: PairPath, benchmark: str | None, bench: pd.Series | None) ->
         bench_fig = m.Figure(None, "no benchmark declared")
     elif bench is None:
         bench_fig = m.Figure(None, f"no data for {benchmark}")
+    elif path.sessions == 0 and (start := m.close_on_or_before(bench, path.open_session)):
+        # on the open session itself: no move yet, if the benchmark has that close
+        bench_fig = (
+            m.Figure(0.0)
+            if start[0] == path.open_session
+            else m.Figure(None, f"no close of {benchmark} on {path.open_session}")
+        )
     else:
         bench_fig = m.change(bench, path.open_session, path.as_of, "return since opened")
     ratio_r = path.long / path.short

@@ -133,10 +133,10 @@ def hand_copies(text: str, path: str, inserted: frozenset[str]) -> list[str]:
     Only said, never changed: the properties were written by hand, so a hand table may hold
     figures they do not (``adopt``, for a note without properties, converts them).
     """
-    from rotation_notes.adopt import propose
-
     if not inserted:
         return []
+    from rotation_notes.adopt import propose
+
     try:
         found = propose(decode_note(text.encode("utf-8", "surrogateescape")), path).conversions
     except NoteError:
