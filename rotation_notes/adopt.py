@@ -46,7 +46,13 @@ from rotation_notes.note.text import (
     parse_wikilink,
     unified_diff,
 )
-from rotation_notes.thesis.spec import CATALYSTS_KEY, SPEC_KEY, chart_name_problem, near_spec_key
+from rotation_notes.thesis.spec import (
+    CATALYSTS_KEY,
+    SPEC_KEY,
+    chart_name_problem,
+    created_date,
+    near_spec_key,
+)
 
 #: The one value a placeholder has: not a symbol, not a date, so a refresh names its key.
 PLACEHOLDER = "?"
@@ -863,6 +869,15 @@ def propose(note: NoteText, rel: str, vault: Any = None) -> Proposal:
 
     if names:
         spec["names"] = names
+    opened = _opened_date(meta, body)
+    if opened is not None:
+        spec["opened"] = opened[0]
+        r.comments[f"{SPEC_KEY}.opened"] = opened[1]
+    else:
+        r.notes.append(
+            "no opened date (no 'created' property or 'Created' line): add 'opened: "
+            "YYYY-MM-DD' under rotation-notes for the scorecard and levels"
+        )
     conversions.sort(key=lambda c: c.start)
     figures = [
         i for i, text in body.prose
@@ -998,8 +1013,27 @@ def _figures_date(
     return dt.date.today(), "today (the note gives no date): set when these figures were typed"
 
 
+_CREATED_LINE = re.compile(r"\bcreated\b[^0-9]{0,12}(\d{4}-\d{2}-\d{2})", re.IGNORECASE)
+
+
+def _opened_date(meta: dict[str, Any], body: Body) -> tuple[dt.date, str] | None:
+    """The day the thesis was opened, as the note gives it: its ``created`` property, else a
+    "Created 2026-02-04" line; and why (a comment beside ``opened``)."""
+    what = "the scorecard and levels count from this day"
+    if (day := created_date(meta.get("created"))) is not None:
+        return day, f"the note's 'created' property: {what}"
+    for _, text in body.prose:
+        if (found := _CREATED_LINE.search(text)) is not None:
+            with contextlib.suppress(ValueError):
+                day = dt.date.fromisoformat(found.group(1))
+                return day, f"from '{found.group(0).strip('* ')}' in the note: {what}"
+    return None
+
+
 def _ordered(spec: dict[str, Any]) -> dict[str, Any]:
-    order = ("long", "short", "names", "setup", "tracking", "catalysts", "history", "charts")
+    order = (
+        "opened", "long", "short", "names", "setup", "tracking", "catalysts", "history", "charts"
+    )  # fmt: skip
     return {k: spec[k] for k in order if k in spec}
 
 
@@ -1140,7 +1174,10 @@ def adopted_text(note: NoteText, p: Proposal, rel: str) -> str:
         text = "".join([*head, *props, *out[close:]])
     new = decode_note(note.encode(text))
     regions = find_regions(new, rel, registry.NAMES)
-    text = insert_missing(new, regions, registry.placements(registry.NAMES), rel)
+    # every region the adopted spec calls for (as --init would); adopt proposes no levels, so
+    # no status region. The scorecard goes in even without an opened date: it says what to add.
+    wanted = [name for name in registry.NAMES if name != "status" or p.spec[SPEC_KEY].get("levels")]
+    text = insert_missing(new, regions, registry.placements(wanted), rel)
     if note.text and not note.text.endswith(("\n", "\r")) and text.endswith(nl):
         text = text[: -len(nl)]  # a note without a final line ending keeps it that way
     return text

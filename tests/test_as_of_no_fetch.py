@@ -16,7 +16,7 @@ from rotation_notes.prices.marketdata import CsvDirectoryProvider
 from rotation_notes.prices.yahoo import YahooProvider
 from yahoo_fake import FakeYahoo, load_closes
 
-SYMBOLS = ["IWM", "QQQ", "^RUT", "^IXIC", "^GSPC", "IWO", "IWN"]
+SYMBOLS = ["IWM", "QQQ", "^RUT", "^IXIC", "^GSPC", "IWO", "IWN", "SPY"]  # SPY: the benchmark
 NOW = dt.datetime(2026, 8, 22, 15, 0, tzinfo=dt.UTC)  # Saturday: last closed session 08-21
 AS_OF = dt.date(2026, 2, 4)
 

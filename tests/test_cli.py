@@ -50,7 +50,17 @@ def test_json_report_shape(sample_vault):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     (note,) = report["notes"]
-    assert set(note) >= {"path", "status", "error", "as_of", "charts", "tickers", "catalysts"}
+    assert set(note) >= {
+        "path",
+        "status",
+        "error",
+        "as_of",
+        "charts",
+        "tickers",
+        "catalysts",
+        "scorecard",
+        "levels",
+    }
     assert note["status"] in ("updated", "unchanged")
     assert note["error"] is None
     assert set(note["tickers"]["IWO"]) >= {
@@ -61,7 +71,33 @@ def test_json_report_shape(sample_vault):
         "ytd_pct",
     }
     assert isinstance(note["tickers"]["IWM"]["ytd_pct"], float)
-    assert set(note["catalysts"][0]) == {"note", "start", "end", "moves", "reasons"}
+    assert set(note["catalysts"][0]) == {
+        "note",
+        "start",
+        "end",
+        "first_session",
+        "last_session",
+        "time",
+        "confidence",
+        "upcoming",
+        "sessions_until",
+        "moves",
+        "reasons",
+        "reactions",
+        "reaction_reasons",
+    }
+    # the shape: "1", "5", "20", each null with a reason when the data ends before it
+    assert set(note["catalysts"][0]["reactions"]) == {"1", "5", "20"}
+    assert set(note["scorecard"]) >= {
+        "opened",
+        "open_session",
+        "sessions",
+        "spread_pp",
+        "ratio_pct",
+        "max_drawdown_pct",
+        "current_drawdown_pct",
+    }
+    assert {"name", "kind", "on", "status", "first_crossed", "value"} <= set(note["levels"][0])
 
 
 def test_one_broken_note_fails_alone_exit_2(make_vault):
