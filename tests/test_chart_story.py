@@ -12,28 +12,43 @@ process and in a fresh one. A chart that marks nothing is the chart drawn before
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
+import os
+import subprocess
+import sys
 
 import matplotlib.dates as mdates
+import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
-from conftest import SAMPLE_DATA
+from conftest import ROOT, SAMPLE_DATA
 from rotation_notes import load_prices
 from rotation_notes.output.charts import (
+    _LEVEL_SPACE,
+    CROSSING_GID,
     LABEL_GID,
+    LEVEL_GID,
+    LEVEL_LABEL_GID,
     OPENED_GID,
     SPAN_GID,
     TAG_GID,
     ChartLine,
+    LevelLine,
     Marks,
+    Panel,
     Span,
     chart_figure,
     draw_chart,
+    draw_ratio_chart,
     is_own_chart,
+    ratio_figure,
 )
 from rotation_notes.thesis import metrics as m
 
@@ -219,3 +234,249 @@ def test_the_same_marks_give_the_same_bytes(name):
     assert first == draw_chart(make(), days, marks).png
     assert is_own_chart(first)
     assert first != draw_chart(make(), days).png
+
+
+# --- the ratio chart ---------------------------------------------------------------------
+
+
+def since_open() -> tuple[pd.Series, pd.Series]:
+    """IWM/QQQ rebased to 100 at the open and IWM minus QQQ in pp, 2026-02-04 to 2026-08-21."""
+    iwm, qqq = (PRICES[s].loc["2026-02-04":"2026-08-21"] for s in ("IWM", "QQQ"))
+    ratio = (iwm / qqq) / float(iwm.iloc[0] / qqq.iloc[0]) * 100
+    spread = (iwm / float(iwm.iloc[0]) - qqq / float(qqq.iloc[0])) * 100
+    return ratio, spread
+
+
+def crossed_below(series: pd.Series, level: float) -> dt.date:
+    return series[series < level].index[0].date()
+
+
+def story_panels(*, ratio_levels: tuple[LevelLine, ...] | None = None) -> list[Panel]:
+    ratio, spread = since_open()
+    if ratio_levels is None:
+        ratio_levels = (
+            LevelLine(110.0, "Target: ratio 110", False, None),
+            LevelLine(90.0, "Thesis invalidated: ratio below 90", False, None),
+        )
+    return [
+        Panel(ratio, "IWM/QQQ ratio (open = 100)", "index", 100.0, ratio_levels),
+        Panel(
+            spread,
+            "IWM minus QQQ since open",
+            "pp",
+            0.0,
+            (
+                LevelLine(-15.0, "Stop: below -15 pp", False, None),
+                LevelLine(-10.0, "Warning: below -10 pp", True, crossed_below(spread, -10.0)),
+            ),
+        ),
+    ]
+
+
+TITLE = "IWM vs QQQ since the thesis opened (2026-02-04 to 2026-08-21)"
+
+
+def levels(fig: Figure, ax: Axes) -> list[Line2D]:
+    return [ln for ln in ax.lines if ln.get_gid() == LEVEL_GID]
+
+
+def level_labels(fig: Figure) -> list[Text]:
+    return with_gid(fig, LEVEL_LABEL_GID, "texts")
+
+
+def test_the_ratio_chart_draws_each_level_at_its_value_and_labels_it_in_the_margin():
+    fig = ratio_figure(story_panels(), TITLE, STORY)
+    drawn(fig)
+    top, bottom = fig.axes
+    assert top.bbox.height > bottom.bbox.height  # the ratio is the main panel
+    assert fig.get_figwidth() == 8
+
+    assert [ln.get_ydata()[0] for ln in levels(fig, top)] == [110.0, 90.0]
+    assert [ln.get_ydata()[0] for ln in levels(fig, bottom)] == [-15.0, -10.0]
+    low, high = top.get_ylim()
+    assert low < 90 and high > 110  # both outside the ratio's range, both visible
+    stop, warning = levels(fig, bottom)
+    assert warning.get_linewidth() > stop.get_linewidth()  # the level crossed stands out
+    assert warning.get_color() != stop.get_color()
+
+    labels = level_labels(fig)
+    assert [t.get_text() for t in labels] == [
+        "Target: ratio 110",
+        "Thesis invalidated: ratio below 90",
+        "Stop: below -15 pp",
+        "Warning: below -10 pp",
+    ]
+    assert_outside_every_data_area(fig, labels)
+    assert_apart(fig, labels)
+    for ax, label, line in zip(
+        (top, top, bottom, bottom),
+        labels,
+        [*levels(fig, top), *levels(fig, bottom)],
+        strict=True,
+    ):
+        box = extent(fig, label)
+        _, y = ax.transData.transform((0, line.get_ydata()[0]))
+        assert box.y0 < y < box.y1, f"{label.get_text()!r} is not level with its line"
+        assert ax.bbox.x1 < box.x0  # right of the plot
+
+
+def test_the_first_crossing_is_a_dot_on_the_series_at_that_session():
+    panels = story_panels()
+    fig = ratio_figure(panels, TITLE)
+    drawn(fig)
+    spread = panels[1].series
+    when = crossed_below(spread, -10.0)
+    assert when == D("2026-05-15")  # the sample data's first close below -10 pp
+    (dot,) = with_gid(fig, CROSSING_GID, "lines")
+    assert dot.axes is fig.axes[1]
+    assert list(dot.get_xdata()) == [pd.Timestamp(when)]
+    assert list(dot.get_ydata()) == [pytest.approx(float(spread.loc[pd.Timestamp(when)]))]
+
+
+def test_close_levels_get_labels_pushed_apart_in_their_order():
+    close = tuple(
+        LevelLine(v, f"Level at {v:.1f}", False, None) for v in (99.6, 100.0, 100.4, 100.8)
+    )
+    fig = ratio_figure(story_panels(ratio_levels=close), TITLE)
+    drawn(fig)
+    labels = level_labels(fig)[:4]
+    assert_outside_every_data_area(fig, labels)
+    assert_apart(fig, labels)
+    heights = [extent(fig, t).y0 for t in labels]
+    assert heights == sorted(heights)  # the highest level keeps the highest label
+    top = fig.axes[0].bbox
+    for label in labels:
+        box = extent(fig, label)
+        assert top.y0 <= box.y0 and box.y1 <= top.y1  # within its panel's height
+
+
+def test_a_far_level_is_drawn_at_the_edge_with_its_value_said():
+    ratio, _ = since_open()
+    far = 100 + 5 * float(ratio.max() - ratio.min())  # 5 times the data's range above
+    fig = ratio_figure(story_panels(ratio_levels=(LevelLine(far, "Target", False, None),)), TITLE)
+    drawn(fig)
+    top = fig.axes[0]
+    (line,) = levels(fig, top)
+    low, high = top.get_ylim()
+    assert low < line.get_ydata()[0] < high
+    assert line.get_ydata()[0] < far
+    # the data keeps most of the height
+    assert float(ratio.max() - ratio.min()) > 0.25 * (high - low)
+    (label, *_) = level_labels(fig)
+    assert label.get_text() == f"Target (↑ {far:.1f})"
+    assert_outside_every_data_area(fig, [label])
+
+
+def test_the_ratio_chart_marks_the_open_and_the_catalyst_window_on_every_panel():
+    fig = ratio_figure(story_panels(), TITLE, STORY)
+    drawn(fig)
+    for ax in fig.axes:
+        assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_gid() == OPENED_GID] == [day(OPENED)]
+        assert len([p for p in ax.patches if p.get_gid() == SPAN_GID]) == 1
+    found = tags(fig)
+    assert sorted(t.get_text() for t in found) == ["Claude Cowork disruption Feb…", "opened"]
+    assert_outside_every_data_area(fig, found)
+    assert_apart(fig, found + level_labels(fig))
+    top = fig.axes[0]
+    panel_label = extent(fig, top._left_title)  # the panel's label, left above its plot
+    for tag in found:
+        box = extent(fig, tag)
+        assert top.bbox.y1 <= box.y0 and box.y1 <= panel_label.y0
+
+
+def test_the_ratio_chart_is_byte_identical_for_identical_inputs_and_marked_as_ours():
+    title = "IWM → QQQ ratio… since open"  # not Latin-1: the mark must still be a tEXt
+    first = draw_ratio_chart(story_panels(), title, STORY)
+    assert first.png == draw_ratio_chart(story_panels(), title, STORY).png
+    assert is_own_chart(first.png)
+    assert b"Software" not in first.png.split(b"IDAT")[0]
+    assert (first.first_session, first.last_session) == (D("2026-02-04"), D("2026-08-21"))
+
+
+@pytest.mark.parametrize("points", [0, 1])
+def test_a_panel_with_fewer_than_two_points_is_refused_by_name(points):
+    ratio, _ = since_open()
+    short = Panel(ratio.iloc[:points], "IWM close", "price", None)
+    with pytest.raises(ValueError, match="'IWM close'"):
+        draw_ratio_chart([story_panels()[0], short], TITLE)
+    with pytest.raises(ValueError, match="'IWM close'"):
+        ratio_figure([story_panels()[0], short], TITLE)
+
+
+def test_a_panel_that_never_moves_still_draws():
+    ratio, _ = since_open()
+    flat = pd.Series(np.full(len(ratio), 250.0), index=ratio.index)
+    panels = [story_panels()[0], Panel(flat, "IWM close", "price", None, ())]
+    result = draw_ratio_chart(panels, TITLE)
+    assert is_own_chart(result.png)
+
+
+def test_another_process_draws_the_same_bytes():
+    """Placement depends on nothing but the data: a fresh interpreter draws the same."""
+    script = (
+        "import sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from test_chart_story import digests\n"
+        "print(*digests())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == digests()
+
+
+def digests() -> list[str]:
+    """SHA-256 of a staggered price chart and of the story's ratio chart."""
+    make, days, marks = PRICE_CHARTS["crowded"]
+    pngs = [draw_chart(make(), days, marks).png, draw_ratio_chart(story_panels(), TITLE, STORY).png]
+    return [hashlib.sha256(png).hexdigest() for png in pngs]
+
+
+def test_crowded_levels_and_crowded_tags_settle_together():
+    """Five staggered tag rows shorten the first panel after its labels were first placed:
+    the labels are placed again on the final layout, still apart and level-ordered."""
+    close = tuple(
+        LevelLine(v, f"Level at {v:.1f}", v == 100.4, None) for v in (99.6, 100.0, 100.4, 100.8)
+    )
+    fig = ratio_figure(story_panels(ratio_levels=close), TITLE, CROWDED)
+    drawn(fig)
+    labels = level_labels(fig)
+    assert_outside_every_data_area(fig, labels + tags(fig))
+    assert_apart(fig, labels + tags(fig))
+    boxes = [extent(fig, t) for t in labels[:4]]
+    assert [b.y0 for b in boxes] == sorted(b.y0 for b in boxes)
+    for box in boxes:
+        assert fig.axes[0].bbox.y0 <= box.y0 and box.y1 <= fig.axes[0].bbox.y1
+    # pushed apart just enough, on the final layout (not one the tags' rows then changed)
+    space = _LEVEL_SPACE * fig.dpi / 72
+    gaps = [upper.y0 - lower.y1 for lower, upper in itertools.pairwise(boxes)]
+    assert gaps == [pytest.approx(space, abs=0.25)] * 3
+    _, lowest = fig.axes[0].transData.transform((0, 99.6))
+    assert boxes[0].y0 < lowest < boxes[0].y1  # the lowest label is not pushed at all
+
+
+def test_labels_of_levels_at_both_edges_stay_within_their_panel():
+    """Levels far above and below a small panel's data are drawn at its edges: their labels
+    stay within the panel's height, clear of the panel above and the dates below."""
+    ratio, spread = since_open()
+    edges = tuple(
+        LevelLine(v, f"Far level {v:+.0f} pp", False, None) for v in (-900, -800, 800, 900)
+    )
+    panels = [story_panels()[0], Panel(spread, "IWM minus QQQ", "pp", 0.0, edges)]
+    fig = ratio_figure(panels, TITLE)
+    drawn(fig)
+    labels = [t for t in level_labels(fig) if t.get_text().startswith("Far level")]
+    assert len(labels) == 4
+    assert_outside_every_data_area(fig, labels)
+    assert_apart(fig, labels)
+    small = fig.axes[1].bbox
+    for label in labels:
+        box = extent(fig, label)
+        assert small.y0 <= box.y0 and box.y1 <= small.y1, label.get_text()

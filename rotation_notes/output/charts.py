@@ -428,3 +428,243 @@ def _place_label(
     label.set_horizontalalignment("left")
     label.set_verticalalignment("center")
     fig.tight_layout()  # the label is part of the layout: the axes narrow to make room
+
+
+@dataclass(frozen=True)
+class LevelLine:
+    """A level drawn across a ratio-chart panel, labelled in the right margin."""
+
+    value: float  # in the panel's units (ratio: 100 + the level's %; spread: pp; close: price)
+    label: str  # e.g. "Thesis invalidated: below -5 pp"
+    hit: bool  # crossed at some session: drawn in a stronger colour
+    first_crossed: dt.date | None  # a dot on the panel's series at that session
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One stacked axes of a ratio chart."""
+
+    series: pd.Series  # DatetimeIndex -> value, from the open session to the as-of session
+    label: str  # shown above the panel, e.g. "IWM/QQQ ratio (open = 100)"
+    unit: Literal["index", "pp", "price"]  # tick format: 100.0 / +1.5 pp / 250.00
+    baseline: float | None  # dashed reference line (100 for the ratio, 0 for a spread)
+    levels: tuple[LevelLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class RatioResult:
+    png: bytes
+    first_session: dt.date
+    last_session: dt.date
+
+
+#: The ``gid`` of each level's line, its label in the right margin and its crossing dot.
+LEVEL_GID = "level"
+LEVEL_LABEL_GID = "level-label"
+CROSSING_GID = "crossing"
+#: A level's label is cut to this many characters (plus "…").
+LEVEL_CHARS = 40
+#: A level further than this many times the data's range beyond the data is drawn at that
+#: distance (its label gives its value and an arrow), so the data keeps most of the height.
+LEVEL_REACH = 1.5
+_LEVEL_SIZE = 8  # points
+_LEVEL_SPACE = 2.0  # points kept between two level labels
+_PANEL_COLORS = ("#1f77b4", "#9467bd", "#2ca02c", "#8c564b")
+_HIT_COLOR = "#d62728"
+_LEVEL_COLOR = "#b07000"
+_FIRST_HEIGHT, _OTHER_HEIGHT = 3.2, 1.5  # inches of the first panel, of each other one
+
+
+def _unit_format(unit: str) -> Callable[[float], str]:
+    if unit == "pp":
+        return lambda v: f"{v:+.1f} pp" if round(v, 1) else "0 pp"
+    if unit == "price":
+        return lambda v: f"{v:.2f}"
+    return lambda v: f"{v:.1f}"
+
+
+def _panel_values(panels: list[Panel]) -> list[pd.Series]:
+    """Each panel's finite values; ValueError naming the panel when it has fewer than two."""
+    if not panels:
+        raise ValueError("a ratio chart needs at least one panel")
+    out = []
+    for panel in panels:
+        s = panel.series[pd.notna(panel.series)]
+        s = s[s.abs() != float("inf")]
+        if len(s) < 2:
+            raise ValueError(
+                f"the panel {panel.label!r} has {len(s)} session(s) of data: a chart needs two"
+            )
+        out.append(s)
+    return out
+
+
+def _ratio_sessions(values: list[pd.Series]) -> tuple[dt.date, dt.date]:
+    return min(s.index[0] for s in values).date(), max(s.index[-1] for s in values).date()
+
+
+def draw_ratio_chart(panels: list[Panel], title: str, marks: Marks = Marks()) -> RatioResult:
+    """Draw the stacked panels with their levels; mark ``marks`` as on the price chart."""
+    first, last = _ratio_sessions(_panel_values(panels))
+    with warnings.catch_warnings(record=True) as caught, _chart_style():
+        warnings.simplefilter("always")
+        fig = ratio_figure(panels, title, marks)
+        buf = io.BytesIO()
+        # A tEXt chunk holds Latin-1 only (else PIL writes iTXt, which is_own_chart ignores).
+        mark = f"ratio chart: {title}".encode("latin-1", "replace").decode("latin-1")
+        fig.savefig(buf, format="png", metadata={"Software": None, MARK_KEY: mark})
+    for w in caught:
+        log.debug("ratio chart %r: %s: %s", title, w.category.__name__, w.message)
+    return RatioResult(buf.getvalue(), first, last)
+
+
+def ratio_figure(panels: list[Panel], title: str, marks: Marks = Marks()) -> Figure:
+    """The ratio chart's laid-out Figure: one axes per panel, stacked on a shared x axis
+    (the first taller), each level a line across its panel labelled in the right margin,
+    the marks' tags above the first panel and the title above them."""
+    values = _panel_values(panels)
+    first, last = _ratio_sessions(values)
+    marks = _in_range(marks, first, last)
+    with _chart_style():
+        heights = [_FIRST_HEIGHT] + [_OTHER_HEIGHT] * (len(panels) - 1)
+        fig = Figure(figsize=(8, sum(heights) + 1.3), dpi=100)
+        canvas = FigureCanvasAgg(fig)
+        axes = list(
+            fig.subplots(len(panels), 1, sharex=True, squeeze=False, height_ratios=heights)[:, 0]
+        )
+        labels: list[list[Annotation]] = []
+        for i, (ax, panel, s) in enumerate(zip(axes, panels, values, strict=True)):
+            labels.append(_draw_panel(ax, panel, s, _PANEL_COLORS[i % len(_PANEL_COLORS)], i))
+        fig.suptitle(title, fontsize=11)
+        fig.autofmt_xdate()
+        top = axes[0]
+        top_label = panels[0].label
+        tags = _draw_marks(axes, marks, first, last)
+        fig.tight_layout()
+        # The level labels (right margin) and the tags' rows (above) each change the layout,
+        # which moves the lines they follow: place both until a layout leaves them as they are.
+        renderer = canvas.get_renderer()
+        rows = 0
+        for _ in range(6):
+            fig.draw_without_rendering()
+            changed = _place_levels(renderer, axes, labels)
+            if tags and (need := _stagger(renderer, top, tags)) != rows:
+                rows = need
+                top.set_title(top_label, loc="left", fontsize=9, pad=_TAG_GAP + rows * _TAG_ROW + 3)
+                changed = True
+            if not changed:
+                break
+            fig.tight_layout()
+    return fig
+
+
+def _draw_panel(ax: Axes, panel: Panel, s: pd.Series, color: str, index: int) -> list[Annotation]:
+    """Draw one panel's series, baseline and levels; return the levels' labels (unplaced)."""
+    fmt = _unit_format(panel.unit)
+    ax.plot(s.index, s.to_numpy(), color=color, linewidth=1.6)
+    lo, hi = float(s.min()), float(s.max())
+    if panel.baseline is not None:
+        lo, hi = min(lo, panel.baseline), max(hi, panel.baseline)
+        ax.axhline(panel.baseline, color="#888888", linewidth=0.8, linestyle="--")
+    size = hi - lo if hi > lo else max(abs(hi) * 0.02, 1.0)
+    floor, ceiling = lo - LEVEL_REACH * size, hi + LEVEL_REACH * size
+    ys = [lo, hi]
+    labels = []
+    for level in panel.levels:
+        y = min(max(level.value, floor), ceiling)
+        ys.append(y)
+        text = _shorten(level.label, LEVEL_CHARS)
+        if y != level.value:
+            text += f" ({'↑' if level.value > y else '↓'} {fmt(level.value)})"
+        tint = _HIT_COLOR if level.hit else _LEVEL_COLOR
+        ax.axhline(
+            y,
+            color=tint,
+            linewidth=1.5 if level.hit else 1.0,
+            linestyle="-" if level.hit else "-.",
+            zorder=1.8,
+            gid=LEVEL_GID,
+        )
+        labels.append(
+            ax.annotate(
+                text,
+                xy=(1, y),
+                xycoords=("axes fraction", "data"),
+                xytext=(6, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                fontsize=_LEVEL_SIZE,
+                color=tint,
+                fontweight="bold" if level.hit else "normal",
+                annotation_clip=False,
+                gid=LEVEL_LABEL_GID,
+            )
+        )
+        if level.first_crossed is not None:
+            upto = s.loc[: pd.Timestamp(level.first_crossed)]
+            if not upto.empty:
+                ax.plot(
+                    [upto.index[-1]],
+                    [float(upto.iloc[-1])],
+                    marker="o",
+                    markersize=6,
+                    color=tint,
+                    linestyle="none",
+                    zorder=3,
+                    gid=CROSSING_GID,
+                )
+    low, high = min(ys), max(ys)
+    pad = 0.06 * (high - low)
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_title(panel.label, loc="left", fontsize=9)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=7 if index == 0 else 4, steps=[1, 2, 2.5, 5, 10]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    return labels
+
+
+def _place_levels(renderer: RendererBase, axes: list[Axes], labels: list[list[Annotation]]) -> bool:
+    """Level each label with its line in the right margin, within its panel's height, labels
+    that would overlap pushed apart; return whether any label moved (measured on the layout
+    as it is)."""
+    points = 72 / axes[0].figure.dpi  # type: ignore[union-attr]
+    space = _LEVEL_SPACE / points
+    moved = False
+    for ax, group in zip(axes, labels, strict=True):
+        if not group:
+            continue
+        wanted = []
+        for label in group:
+            _, y = ax.transData.transform((0, label.xy[1]))
+            wanted.append((float(y), label.get_window_extent(renderer).height))
+        for label, shift in zip(group, _spread(wanted, ax.bbox.y0, ax.bbox.y1, space), strict=True):
+            new = (6.0, round(shift * points, 2))
+            if tuple(label.xyann) != new:
+                label.xyann = new
+                moved = True
+    return moved
+
+
+def _spread(
+    wanted: list[tuple[float, float]], low: float, high: float, space: float
+) -> list[float]:
+    """Offsets that move boxes of (centre, height) apart by ``space`` and into ``low``..``high``,
+    each as little as the others allow (bottom-up, then top-down), in the input's order."""
+    order = sorted(range(len(wanted)), key=lambda i: (wanted[i][0], i))
+    centre = {}
+    below = None
+    for i in order:  # up: clear of the bottom and of the label below
+        y, h = wanted[i]
+        y = max(y, low + h / 2)
+        if below is not None:
+            y = max(y, centre[below] + (wanted[below][1] + h) / 2 + space)
+        centre[i], below = y, i
+    above = None
+    for i in reversed(order):  # down: clear of the top and of the label above
+        y, h = centre[i], wanted[i][1]
+        y = min(y, high - h / 2)
+        if above is not None:
+            y = min(y, centre[above] - (wanted[above][1] + h) / 2 - space)
+        centre[i], above = y, i
+    return [centre[i] - wanted[i][0] for i in range(len(wanted))]
