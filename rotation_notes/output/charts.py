@@ -21,7 +21,7 @@ import io
 import logging
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -30,6 +30,7 @@ import matplotlib
 import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backend_bases import RendererBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation
@@ -86,6 +87,40 @@ class ChartResult:
     divergence: float  # first minus second, percentage points
 
 
+@dataclass(frozen=True)
+class Span:
+    """A catalyst window to shade on a price chart."""
+
+    start: dt.date  # the window's first session
+    end: dt.date  # its last session (== start for a one-day event)
+    label: str  # the catalyst's title; the chart shortens it (``TAG_CHARS`` + "…")
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What a chart marks on its time axis besides the data. ``Marks()``: nothing, and the
+    chart is byte for byte the one drawn before marks existed."""
+
+    opened: dt.date | None = None  # the thesis's open session: a vertical line tagged "opened"
+    spans: tuple[Span, ...] = ()
+
+
+#: The ``gid`` of the "opened" line, of each span's shading and of each tag above the plot.
+OPENED_GID = "opened"
+SPAN_GID = "span"
+TAG_GID = "mark-tag"
+#: A span's label is cut to this many characters (plus "…") in its tag.
+TAG_CHARS = 28
+_TAG_SIZE = 8  # points
+_TAG_GAP = 3.0  # points between the axes' top edge and the first row of tags
+_TAG_ROW = 11.0  # points from one row of tags to the next
+_TAG_SPACE = 4.0  # points kept between two tags of a row
+_OPENED_STYLE = {"color": "#444444", "linewidth": 1.0, "linestyle": ":"}
+_SPAN_COLOR = "#f0a202"
+#: The narrowest a span is shaded, as a share of the x axis (about 4 pixels).
+_SPAN_LEAST = 0.006
+
+
 @contextmanager
 def _chart_style() -> Iterator[None]:
     """matplotlib's defaults, whatever the user's matplotlibrc says, for one chart."""
@@ -105,13 +140,13 @@ def _summary(lines: list[ChartLine]) -> tuple[dt.date, dt.date, dict[str, float]
     return first, last, moves, moves[lines[0].symbol] - moves[lines[1].symbol]
 
 
-def draw_chart(lines: list[ChartLine], days: int) -> ChartResult:
-    """Draw the rebased lines; annotate the gap between the first two."""
+def draw_chart(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> ChartResult:
+    """Draw the rebased lines; annotate the gap between the first two; mark ``marks``."""
     first, last, moves, divergence = _summary(lines)
 
     with warnings.catch_warnings(record=True) as caught, _chart_style():
         warnings.simplefilter("always")
-        fig = chart_figure(lines, days)
+        fig = chart_figure(lines, days, marks)
         buf = io.BytesIO()
         mark = f"chart of {' vs '.join(ln.symbol for ln in lines)}, last {days} days"
         fig.savefig(buf, format="png", metadata={"Software": None, MARK_KEY: mark})
@@ -125,9 +160,10 @@ def draw_chart(lines: list[ChartLine], days: int) -> ChartResult:
     return ChartResult(buf.getvalue(), first, last, moves, divergence)
 
 
-def chart_figure(lines: list[ChartLine], days: int) -> Figure:
+def chart_figure(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> Figure:
     """The chart's laid-out Figure (``draw_chart`` saves it; tests read its geometry)."""
     first, last, moves, divergence = _summary(lines)
+    marks = _in_range(marks, first, last)
     a, b = lines[0], lines[1]
     with _chart_style():
         fig = Figure(figsize=(8, 4.5), dpi=100)
@@ -151,18 +187,24 @@ def chart_figure(lines: list[ChartLine], days: int) -> Figure:
             xytext=(end_x, yb),
             arrowprops={"arrowstyle": "<->", "color": "#333333", "linewidth": 1.2},
         )
-        ax.set_title(
+        title = (
             f"{' vs '.join(ln.label for ln in lines)}: last {days} days, rebased to 0%"
-            f" ({first} to {last})",
-            fontsize=11,
+            f" ({first} to {last})"
         )
+        ax.set_title(title, fontsize=11)
         ax.set_ylabel("change since start (%)")
         ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+g}%" if v else "0%"))
         ax.grid(True, color="#dddddd", linewidth=0.6)
         ax.legend(loc="upper left", frameon=False)
         fig.autofmt_xdate()
+        tags = _draw_marks([ax], marks, first, last)
         fig.tight_layout()
+        rows = 0
+        if tags:
+            rows = _layout_tags(
+                canvas, ax, tags, lambda pad: ax.set_title(title, fontsize=11, pad=pad)
+            )
         label = ax.annotate(
             f"{divergence:+.1f} pp",
             xy=(end_x, (ya + yb) / 2),
@@ -172,7 +214,126 @@ def chart_figure(lines: list[ChartLine], days: int) -> Figure:
             gid=LABEL_GID,
         )
         _place_label(canvas, ax, label, float(mdates.date2num(end_x)), ya, yb)
+        if tags:  # the label may have narrowed the axes (the right margin): tags follow
+            _layout_tags(
+                canvas, ax, tags, lambda pad: ax.set_title(title, fontsize=11, pad=pad), rows
+            )
     return fig
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters plus "…" when longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+def _in_range(marks: Marks, first: dt.date, last: dt.date) -> Marks:
+    """``marks`` without what lies wholly outside ``first``..``last`` (the chart's sessions)."""
+    opened = marks.opened if marks.opened and first <= marks.opened <= last else None
+    spans = tuple(s for s in marks.spans if s.start <= last and s.end >= first)
+    return Marks(opened, spans)
+
+
+def _day(day: dt.date) -> float:
+    return float(mdates.date2num(pd.Timestamp(day)))
+
+
+def _draw_marks(axes: list[Axes], marks: Marks, first: dt.date, last: dt.date) -> list[Annotation]:
+    """Draw the opened line and shade each span on every one of ``axes`` (they share their
+    x axis); return the tags, made on the first axes and not yet placed (``_layout_tags``).
+
+    Spans are clipped to the sessions drawn; a one-day span is a session wide. The x limits
+    are frozen first, so nothing here moves them. Nothing at all is drawn, and the figure
+    is the one drawn without marks, when ``marks`` is empty."""
+    if marks.opened is None and not marks.spans:
+        return []
+    top = axes[0]
+    top.set_xlim(top.get_xlim())
+    lo, hi = _day(first) - 0.5, _day(last) + 0.5
+    left, right = top.get_xlim()
+    least = _SPAN_LEAST * (right - left)  # a day is under a pixel wide on a long chart
+    tags: list[Annotation] = []
+    for span in sorted(marks.spans, key=lambda s: (s.start, s.end, s.label)):
+        x0, x1 = _day(span.start) - 0.5, _day(span.end) + 0.5
+        if x1 - x0 < least:
+            x0, x1 = (x0 + x1 - least) / 2, (x0 + x1 + least) / 2
+        x0, x1 = max(x0, lo), min(x1, hi)
+        for ax in axes:
+            ax.axvspan(x0, x1, color=_SPAN_COLOR, alpha=0.22, linewidth=0, zorder=0, gid=SPAN_GID)
+        tags.append(_tag(top, _shorten(span.label, TAG_CHARS), (x0 + x1) / 2, "#9a6300"))
+    if marks.opened is not None:
+        x = _day(marks.opened)
+        for ax in axes:
+            ax.axvline(x, zorder=1.5, gid=OPENED_GID, **_OPENED_STYLE)  # type: ignore[arg-type]
+        tags.insert(0, _tag(top, "opened", x, "#333333"))
+    return tags
+
+
+def _tag(ax: Axes, text: str, x: float, color: str) -> Annotation:
+    return ax.annotate(
+        text,
+        xy=(x, 1),
+        xycoords=("data", "axes fraction"),
+        xytext=(0, _TAG_GAP),
+        textcoords="offset points",
+        ha="center",
+        va="bottom",
+        fontsize=_TAG_SIZE,
+        color=color,
+        annotation_clip=False,
+        gid=TAG_GID,
+    )
+
+
+def _layout_tags(
+    canvas: FigureCanvasAgg,
+    ax: Axes,
+    tags: list[Annotation],
+    set_pad: Callable[[float], object],
+    rows: int = 0,
+) -> int:
+    """Put the tags in rows above ``ax`` (``_stagger``) and the title above the rows, redoing
+    the layout until the rows it gives are the rows it was made for; return their number.
+    ``rows``: the number the current layout was made for (0: none yet)."""
+    fig = canvas.figure
+    renderer = canvas.get_renderer()
+    for _ in range(5):  # a row more shortens the axes, never widens them: this settles
+        fig.draw_without_rendering()
+        need = _stagger(renderer, ax, tags)
+        if need == rows:
+            break
+        rows = need
+        set_pad(_TAG_GAP + rows * _TAG_ROW + 3)
+        fig.tight_layout()
+    return rows
+
+
+def _stagger(renderer: RendererBase, ax: Axes, tags: list[Annotation]) -> int:
+    """Each tag above its x, kept within the axes' width, in the lowest row where it
+    overlaps no other tag (left to right); return the number of rows."""
+    points = 72 / ax.figure.dpi  # type: ignore[union-attr]
+    space = _TAG_SPACE / points
+    inside = ax.bbox
+    placed: list[list[Bbox]] = []
+    order = sorted(range(len(tags)), key=lambda i: (float(tags[i].xy[0]), i))
+    for i in order:
+        tag = tags[i]
+        tag.xyann = (0, _TAG_GAP)
+        box = tag.get_window_extent(renderer)
+        shift = max(inside.x0 - box.x0, 0.0) + min(inside.x1 - box.x1, 0.0)
+        row = 0
+        while True:
+            tag.xyann = (shift * points, _TAG_GAP + row * _TAG_ROW)
+            box = tag.get_window_extent(renderer)
+            if row == len(placed):
+                placed.append([])
+            if not any(
+                box.padded(space / 2).overlaps(other.padded(space / 2)) for other in placed[row]
+            ):
+                placed[row].append(box)
+                break
+            row += 1
+    return len(placed)
 
 
 #: Where the divergence label may go: (xy, xycoords, offset in points, ha, va). First beside
@@ -267,3 +428,243 @@ def _place_label(
     label.set_horizontalalignment("left")
     label.set_verticalalignment("center")
     fig.tight_layout()  # the label is part of the layout: the axes narrow to make room
+
+
+@dataclass(frozen=True)
+class LevelLine:
+    """A level drawn across a ratio-chart panel, labelled in the right margin."""
+
+    value: float  # in the panel's units (ratio: 100 + the level's %; spread: pp; close: price)
+    label: str  # e.g. "Thesis invalidated: below -5 pp"
+    hit: bool  # crossed at some session: drawn in a stronger colour
+    first_crossed: dt.date | None  # a dot on the panel's series at that session
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One stacked axes of a ratio chart."""
+
+    series: pd.Series  # DatetimeIndex -> value, from the open session to the as-of session
+    label: str  # shown above the panel, e.g. "IWM/QQQ ratio (open = 100)"
+    unit: Literal["index", "pp", "price"]  # tick format: 100.0 / +1.5 pp / 250.00
+    baseline: float | None  # dashed reference line (100 for the ratio, 0 for a spread)
+    levels: tuple[LevelLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class RatioResult:
+    png: bytes
+    first_session: dt.date
+    last_session: dt.date
+
+
+#: The ``gid`` of each level's line, its label in the right margin and its crossing dot.
+LEVEL_GID = "level"
+LEVEL_LABEL_GID = "level-label"
+CROSSING_GID = "crossing"
+#: A level's label is cut to this many characters (plus "…").
+LEVEL_CHARS = 40
+#: A level further than this many times the data's range beyond the data is drawn at that
+#: distance (its label gives its value and an arrow), so the data keeps most of the height.
+LEVEL_REACH = 1.5
+_LEVEL_SIZE = 8  # points
+_LEVEL_SPACE = 2.0  # points kept between two level labels
+_PANEL_COLORS = ("#1f77b4", "#9467bd", "#2ca02c", "#8c564b")
+_HIT_COLOR = "#d62728"
+_LEVEL_COLOR = "#b07000"
+_FIRST_HEIGHT, _OTHER_HEIGHT = 3.2, 1.5  # inches of the first panel, of each other one
+
+
+def _unit_format(unit: str) -> Callable[[float], str]:
+    if unit == "pp":
+        return lambda v: f"{v:+.1f} pp" if round(v, 1) else "0 pp"
+    if unit == "price":
+        return lambda v: f"{v:.2f}"
+    return lambda v: f"{v:.1f}"
+
+
+def _panel_values(panels: list[Panel]) -> list[pd.Series]:
+    """Each panel's finite values; ValueError naming the panel when it has fewer than two."""
+    if not panels:
+        raise ValueError("a ratio chart needs at least one panel")
+    out = []
+    for panel in panels:
+        s = panel.series[pd.notna(panel.series)]
+        s = s[s.abs() != float("inf")]
+        if len(s) < 2:
+            raise ValueError(
+                f"the panel {panel.label!r} has {len(s)} session(s) of data: a chart needs two"
+            )
+        out.append(s)
+    return out
+
+
+def _ratio_sessions(values: list[pd.Series]) -> tuple[dt.date, dt.date]:
+    return min(s.index[0] for s in values).date(), max(s.index[-1] for s in values).date()
+
+
+def draw_ratio_chart(panels: list[Panel], title: str, marks: Marks = Marks()) -> RatioResult:
+    """Draw the stacked panels with their levels; mark ``marks`` as on the price chart."""
+    first, last = _ratio_sessions(_panel_values(panels))
+    with warnings.catch_warnings(record=True) as caught, _chart_style():
+        warnings.simplefilter("always")
+        fig = ratio_figure(panels, title, marks)
+        buf = io.BytesIO()
+        # A tEXt chunk holds Latin-1 only (else PIL writes iTXt, which is_own_chart ignores).
+        mark = f"ratio chart: {title}".encode("latin-1", "replace").decode("latin-1")
+        fig.savefig(buf, format="png", metadata={"Software": None, MARK_KEY: mark})
+    for w in caught:
+        log.debug("ratio chart %r: %s: %s", title, w.category.__name__, w.message)
+    return RatioResult(buf.getvalue(), first, last)
+
+
+def ratio_figure(panels: list[Panel], title: str, marks: Marks = Marks()) -> Figure:
+    """The ratio chart's laid-out Figure: one axes per panel, stacked on a shared x axis
+    (the first taller), each level a line across its panel labelled in the right margin,
+    the marks' tags above the first panel and the title above them."""
+    values = _panel_values(panels)
+    first, last = _ratio_sessions(values)
+    marks = _in_range(marks, first, last)
+    with _chart_style():
+        heights = [_FIRST_HEIGHT] + [_OTHER_HEIGHT] * (len(panels) - 1)
+        fig = Figure(figsize=(8, sum(heights) + 1.3), dpi=100)
+        canvas = FigureCanvasAgg(fig)
+        axes = list(
+            fig.subplots(len(panels), 1, sharex=True, squeeze=False, height_ratios=heights)[:, 0]
+        )
+        labels: list[list[Annotation]] = []
+        for i, (ax, panel, s) in enumerate(zip(axes, panels, values, strict=True)):
+            labels.append(_draw_panel(ax, panel, s, _PANEL_COLORS[i % len(_PANEL_COLORS)], i))
+        fig.suptitle(title, fontsize=11)
+        fig.autofmt_xdate()
+        top = axes[0]
+        top_label = panels[0].label
+        tags = _draw_marks(axes, marks, first, last)
+        fig.tight_layout()
+        # The level labels (right margin) and the tags' rows (above) each change the layout,
+        # which moves the lines they follow: place both until a layout leaves them as they are.
+        renderer = canvas.get_renderer()
+        rows = 0
+        for _ in range(6):
+            fig.draw_without_rendering()
+            changed = _place_levels(renderer, axes, labels)
+            if tags and (need := _stagger(renderer, top, tags)) != rows:
+                rows = need
+                top.set_title(top_label, loc="left", fontsize=9, pad=_TAG_GAP + rows * _TAG_ROW + 3)
+                changed = True
+            if not changed:
+                break
+            fig.tight_layout()
+    return fig
+
+
+def _draw_panel(ax: Axes, panel: Panel, s: pd.Series, color: str, index: int) -> list[Annotation]:
+    """Draw one panel's series, baseline and levels; return the levels' labels (unplaced)."""
+    fmt = _unit_format(panel.unit)
+    ax.plot(s.index, s.to_numpy(), color=color, linewidth=1.6)
+    lo, hi = float(s.min()), float(s.max())
+    if panel.baseline is not None:
+        lo, hi = min(lo, panel.baseline), max(hi, panel.baseline)
+        ax.axhline(panel.baseline, color="#888888", linewidth=0.8, linestyle="--")
+    size = hi - lo if hi > lo else max(abs(hi) * 0.02, 1.0)
+    floor, ceiling = lo - LEVEL_REACH * size, hi + LEVEL_REACH * size
+    ys = [lo, hi]
+    labels = []
+    for level in panel.levels:
+        y = min(max(level.value, floor), ceiling)
+        ys.append(y)
+        text = _shorten(level.label, LEVEL_CHARS)
+        if y != level.value:
+            text += f" ({'↑' if level.value > y else '↓'} {fmt(level.value)})"
+        tint = _HIT_COLOR if level.hit else _LEVEL_COLOR
+        ax.axhline(
+            y,
+            color=tint,
+            linewidth=1.5 if level.hit else 1.0,
+            linestyle="-" if level.hit else "-.",
+            zorder=1.8,
+            gid=LEVEL_GID,
+        )
+        labels.append(
+            ax.annotate(
+                text,
+                xy=(1, y),
+                xycoords=("axes fraction", "data"),
+                xytext=(6, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                fontsize=_LEVEL_SIZE,
+                color=tint,
+                fontweight="bold" if level.hit else "normal",
+                annotation_clip=False,
+                gid=LEVEL_LABEL_GID,
+            )
+        )
+        if level.first_crossed is not None:
+            upto = s.loc[: pd.Timestamp(level.first_crossed)]
+            if not upto.empty:
+                ax.plot(
+                    [upto.index[-1]],
+                    [float(upto.iloc[-1])],
+                    marker="o",
+                    markersize=6,
+                    color=tint,
+                    linestyle="none",
+                    zorder=3,
+                    gid=CROSSING_GID,
+                )
+    low, high = min(ys), max(ys)
+    pad = 0.06 * (high - low)
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_title(panel.label, loc="left", fontsize=9)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=7 if index == 0 else 4, steps=[1, 2, 2.5, 5, 10]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    return labels
+
+
+def _place_levels(renderer: RendererBase, axes: list[Axes], labels: list[list[Annotation]]) -> bool:
+    """Level each label with its line in the right margin, within its panel's height, labels
+    that would overlap pushed apart; return whether any label moved (measured on the layout
+    as it is)."""
+    points = 72 / axes[0].figure.dpi  # type: ignore[union-attr]
+    space = _LEVEL_SPACE / points
+    moved = False
+    for ax, group in zip(axes, labels, strict=True):
+        if not group:
+            continue
+        wanted = []
+        for label in group:
+            _, y = ax.transData.transform((0, label.xy[1]))
+            wanted.append((float(y), label.get_window_extent(renderer).height))
+        for label, shift in zip(group, _spread(wanted, ax.bbox.y0, ax.bbox.y1, space), strict=True):
+            new = (6.0, round(shift * points, 2))
+            if tuple(label.xyann) != new:
+                label.xyann = new
+                moved = True
+    return moved
+
+
+def _spread(
+    wanted: list[tuple[float, float]], low: float, high: float, space: float
+) -> list[float]:
+    """Offsets that move boxes of (centre, height) apart by ``space`` and into ``low``..``high``,
+    each as little as the others allow (bottom-up, then top-down), in the input's order."""
+    order = sorted(range(len(wanted)), key=lambda i: (wanted[i][0], i))
+    centre = {}
+    below = None
+    for i in order:  # up: clear of the bottom and of the label below
+        y, h = wanted[i]
+        y = max(y, low + h / 2)
+        if below is not None:
+            y = max(y, centre[below] + (wanted[below][1] + h) / 2 + space)
+        centre[i], below = y, i
+    above = None
+    for i in reversed(order):  # down: clear of the top and of the label above
+        y, h = centre[i], wanted[i][1]
+        y = min(y, high - h / 2)
+        if above is not None:
+            y = min(y, centre[above] - (wanted[above][1] + h) / 2 - space)
+        centre[i], above = y, i
+    return [centre[i] - wanted[i][0] for i in range(len(wanted))]
