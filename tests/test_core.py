@@ -78,13 +78,18 @@ def test_render_thesis_gives_what_refresh_writes(tmp_path, as_of):
     assert [n.status for n in report.notes] == ["updated"]
     assert (vault / SAMPLE_NOTE).read_bytes() == rendered.data
     assert rendered.text == rendered.data.decode("utf-8")
-    [chart] = rendered.charts
-    assert (vault / "Attachments" / chart.file).read_bytes() == chart.png
-    assert chart.png.startswith(b"\x89PNG")
+    # the ratio chart needs two sessions since the thesis was opened (2026-02-04)
+    files = ["iwm-vs-qqq-price-chart.png"] + (["iwm-qqq-ratio-chart.png"] if as_of is None else [])
+    assert [c.file for c in rendered.charts] == files
+    for chart in rendered.charts:
+        assert (vault / "Attachments" / chart.file).read_bytes() == chart.png
+        assert chart.png.startswith(b"\x89PNG")
     note = report.notes[0]
     assert rendered.report["as_of"] == note.as_of
     assert rendered.report["tickers"] == note.tickers
     assert rendered.report["catalysts"] == note.catalysts
+    assert rendered.report["scorecard"] == note.scorecard
+    assert rendered.report["levels"] == note.levels
     assert rendered.report["warnings"] == note.warnings
 
 

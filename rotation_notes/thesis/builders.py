@@ -319,7 +319,7 @@ def _fmt(value: float | None, unit: str) -> str:
     return fmt_price(value)
 
 
-def _level_text(value: float, unit: str) -> str:
+def level_text(value: float, unit: str) -> str:
     """A level as the user wrote it: ``-15 pp``, ``+10%``, ``240.00``."""
     if unit == "price":
         return fmt_price(value)
@@ -333,10 +333,10 @@ def build_status(facts: Facts) -> StatusContext:
     for st in facts.levels():
         lv = st.level
         measure, unit = level_format(facts, lv)
-        level_text = _level_text(lv.value, unit)
+        shown_level = level_text(lv.value, unit)
         value_text = _fmt(st.value, unit)
         hit, near, not_hit = _STATE_WORDS[lv.kind]
-        what = f"{measure} {lv.direction} {level_text}"
+        what = f"{measure} {lv.direction} {shown_level}"
         if st.status is None:
             callout, word = "warning", "not checked"
             text = f"{what}: n/a, {st.reason}."
@@ -372,7 +372,7 @@ def build_status(facts: Facts) -> StatusContext:
                 direction=lv.direction,
                 level=lv.value,
                 measure=measure,
-                level_text=level_text,
+                level_text=shown_level,
                 status=st.status,
                 value=st.value,
                 value_text=value_text,
@@ -400,6 +400,7 @@ def build_charts(facts: Facts) -> ChartsContext:
             moves=c.result.moves,
             first_session=c.result.first_session,
             last_session=c.result.last_session,
+            kind=c.kind,
         )
         for c in facts.charts
     ]

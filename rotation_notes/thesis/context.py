@@ -131,6 +131,9 @@ class ChartView:
     moves: dict[str, float]
     first_session: dt.date
     last_session: dt.date
+    #: "price" or "ratio" (a ratio chart's ``moves`` are the legs' returns and its
+    #: ``divergence`` their spread, since its first session)
+    kind: str = "price"
 
 
 @dataclass
