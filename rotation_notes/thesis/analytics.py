@@ -152,7 +152,9 @@ class Scorecard:
     short_excess_pp: float | None
 
 
-def scorecard(path: PairPath, benchmark: str | None, bench: pd.Series | None) -> Scorecard:
+def scorecard(
+    path: PairPath, benchmark: str | None, bench: pd.Series | None, missing: str = "no data"
+) -> Scorecard:
     spread, ratio, drawdown = path.spread, path.ratio, path.drawdown
     whole = not path.problem
 
@@ -165,7 +167,7 @@ def scorecard(path: PairPath, benchmark: str | None, bench: pd.Series | None) ->
     if benchmark is None:
         bench_fig = m.Figure(None, "no benchmark declared")
     elif bench is None:
-        bench_fig = m.Figure(None, f"no data for {benchmark}")
+        bench_fig = m.Figure(None, missing)
     elif path.sessions == 0 and (start := m.close_on_or_before(bench, path.open_session)):
         # on the open session itself: no move yet, if the benchmark has that close
         bench_fig = (
@@ -213,6 +215,8 @@ class LevelState:
     near_within: float  # the distance that counts as near, in the measure's units
     #: why the status is n/a, or a caveat (a hole in the data may hide an earlier crossing)
     reason: str = ""
+    #: the value was already past the level at the open session (its first session)
+    past_at_open: bool = False
 
 
 def near_within(level: Level) -> float:
@@ -280,6 +284,7 @@ def evaluate(level: Level, measured: tuple[pd.Series, str] | str) -> LevelState:
         bool(past.iloc[-1]),
         within,
         reason,
+        bool(past.iloc[0]),
     )
 
 

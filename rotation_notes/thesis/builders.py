@@ -351,8 +351,13 @@ def build_status(facts: Facts) -> StatusContext:
                     if st.beyond_now
                     else f", back {'above' if lv.direction == 'below' else 'below'} the level"
                 )
+                crossed = (
+                    f"already past it at the open session, {st.first_crossed}"
+                    if st.past_at_open
+                    else f"first crossed {st.first_crossed}"
+                )
                 text = (
-                    f"{what}: first crossed {st.first_crossed} ({_fmt(st.first_value, unit)}); "
+                    f"{what}: {crossed} ({_fmt(st.first_value, unit)}); "
                     f"now {value_text}{when}{back}."
                 )
             else:

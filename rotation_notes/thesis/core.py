@@ -397,12 +397,22 @@ def no_data_warnings(facts: Facts, path: str) -> list[str]:
     Data that is there but old or partial is said by the data warnings (``not_live``,
     ``problems``), and a chart missing a ticker by its own "not redrawn" warning.
     """
+
+    def where(uses: list[str]) -> str:
+        tables = [u for u in uses if u != "status"]
+        out = (
+            [f"the {' and '.join(tables)} table{'s' if len(tables) > 1 else ''}"] if tables else []
+        )
+        if "status" in uses:  # a level on the symbol: "not checked"
+            out.append("the status region's levels")
+        return " and ".join(out)
+
     return [
         f"{path}: no market data for {symbol} ({facts.missing(symbol)}), so its figures are "
-        f"n/a in the {' and '.join(tables)} table{'s' if len(tables) > 1 else ''}. Check the "
+        f"n/a in {where(uses)}. Check the "
         f"symbol on Yahoo Finance, or add {symbol_file_name(symbol)} (Date, Close) to the "
         "vault's data folder (data_dir in rotation-notes.toml)"
-        for symbol, tables in facts.no_data().items()
+        for symbol, uses in facts.no_data().items()
     ]
 
 

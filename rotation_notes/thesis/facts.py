@@ -17,7 +17,7 @@ from rotation_notes.note.text import WikiLink
 from rotation_notes.prices.marketdata import PriceSet
 from rotation_notes.thesis import analytics as a
 from rotation_notes.thesis import metrics as m
-from rotation_notes.thesis.spec import CatalystWindow, Leg, ThesisSpec
+from rotation_notes.thesis.spec import PAIR_MEASURES, CatalystWindow, Leg, ThesisSpec
 
 if TYPE_CHECKING:
     from rotation_notes.thesis.chartplans import ChartPlan
@@ -202,7 +202,12 @@ class Facts:
             self._scorecard = (
                 path
                 if isinstance(path, str)
-                else a.scorecard(path, bench, self.prices.closes.get(bench) if bench else None)
+                else a.scorecard(
+                    path,
+                    bench,
+                    self.prices.closes.get(bench) if bench else None,
+                    self.missing(bench) if bench else "",
+                )
             )
         return self._scorecard
 
@@ -251,6 +256,11 @@ class Facts:
             uses.append(("catalysts", spec.catalyst_symbols))
         if spec.periods:
             uses.append(("history", spec.history_symbols))
+        if spec.benchmark and spec.opened:
+            uses.append(("scorecard", (spec.benchmark,)))
+        ticker_levels = tuple(lv.on for lv in spec.levels if lv.on not in PAIR_MEASURES)
+        if ticker_levels:
+            uses.append(("status", ticker_levels))
         out: dict[str, list[str]] = {}
         for table, symbols in uses:
             for s in dict.fromkeys(symbols):

@@ -334,6 +334,14 @@ class _Reader:
 
     def choice(self, value: Any, keys: tuple[str | int, ...], choices: tuple[str, ...]) -> str:
         """One of ``choices`` (case ignored), or an error listing them."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # YAML 1.1 reads 16:00 as 960 (base 60) and 1e3 as a number
+            raise self.fail(
+                keys,
+                f"'{keys[-1]}' is read as the number {_shown(value)}, not a word (YAML reads "
+                "16:00 as a number in base 60)",
+                hint=f"write one of: {', '.join(choices)}",
+            )
         text = self.text(value, keys)
         if text.lower() not in choices:
             raise self.fail(keys, f"{_shown(text)} is not one of: {', '.join(choices)}")
