@@ -457,8 +457,8 @@ class Rendered:
     data: bytes  # the same, encoded as the note was (BOM and line endings kept)
     as_of: dt.date  # the session the figures are from
     charts: tuple[RenderedChart, ...]
-    #: per-note figures for scripts: ``as_of``, ``tickers``, ``catalysts``, ``scorecard``, ``levels``, ``charts``,
-    #: ``warnings`` (the shape of one note in ``refresh --json``)
+    #: per-note figures for scripts: ``as_of``, ``tickers``, ``catalysts``, ``scorecard``,
+    #: ``levels``, ``charts``, ``warnings`` (the shape of one note in ``refresh --json``)
     report: dict[str, Any]
     changed: bool  # whether ``text`` differs from the note given
 
