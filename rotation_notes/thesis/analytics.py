@@ -250,8 +250,10 @@ def level_series(
     s = series.loc[pd.Timestamp(path.open_session) : pd.Timestamp(path.as_of)]
     if s.empty:
         return f"{level.on}: no close between {path.open_session} and {path.as_of}"
-    last = s.index[-1].date()
+    first, last = s.index[0].date(), s.index[-1].date()
     caveat = _holes(series, path.open_session, path.as_of)
+    if not caveat and (first - path.open_session).days > m.MAX_GAP_DAYS:
+        caveat = f"data starts {first}, after the open session {path.open_session}"
     if not caveat and (path.as_of - last).days > m.MAX_GAP_DAYS:
         caveat = f"data ends {last}"
     return s.astype(float), caveat and f"{level.on}: {caveat}"
