@@ -123,6 +123,29 @@ def test_the_label_is_clear_of_every_line_the_arrow_and_the_legend(name):
     assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1), box
 
 
+@pytest.mark.parametrize("name", CHARTS)
+def test_the_legend_covers_no_line_of_data(name):
+    """Issue 14: labels never cover the data. The legend, always upper left, lay across the
+    QQQ line of the crossing pair and across four lines of the 8-ticker chart; it now moves
+    to a clear spot inside, else outside the plot, and stays inside the figure."""
+    make, days, _ = CHARTS[name]
+    fig = chart_figure(make(), days)
+    _, paths, _, legend_box = geometry(fig)
+    series = [(label, p) for label, p in paths if label != "the 0% line"]
+    covered = [label for label, path in series if path.intersects_bbox(legend_box, filled=False)]
+    assert covered == [], f"the legend covers {covered}"
+    assert fig.bbox.contains(legend_box.x0, legend_box.y0)
+    assert fig.bbox.contains(legend_box.x1, legend_box.y1), legend_box
+
+
+def test_a_legend_that_covers_nothing_upper_left_stays_there():
+    """The sample's own chart kept its legend where it was: its PNG did not change."""
+    fig = chart_figure(sample_lines(("IWM", "QQQ"), 90, "2026-08-21"), 90)
+    _, _, _, legend_box = geometry(fig)
+    ax_box = fig.axes[0].bbox
+    assert abs(legend_box.x0 - ax_box.x0) < 20 and abs(legend_box.y1 - ax_box.y1) < 20
+
+
 def test_the_label_stays_beside_the_arrow_when_there_is_room():
     """The usual case is unchanged: level with the middle of the arrow, just left of it
     (this chart's label was clear there before the fix too: the test pins that it stays)."""

@@ -205,6 +205,7 @@ def chart_figure(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> F
             rows = _layout_tags(
                 canvas, ax, tags, lambda pad: ax.set_title(title, fontsize=11, pad=pad)
             )
+        _place_legend(canvas, ax)
         label = ax.annotate(
             f"{divergence:+.1f} pp",
             xy=(end_x, (ya + yb) / 2),
@@ -428,6 +429,54 @@ def _place_label(
     label.set_horizontalalignment("left")
     label.set_verticalalignment("center")
     fig.tight_layout()  # the label is part of the layout: the axes narrow to make room
+    if legend is not None and legend.get_bbox_to_anchor().x0 > ax.bbox.x0:  # outside, right
+        fig.draw_without_rendering()
+        box, taken = label.get_window_extent(renderer), legend.get_window_extent(renderer)
+        if box.overlaps(taken):  # below the legend instead
+            label.xy = (1, ax.transAxes.inverted().transform((0, taken.y0))[1])
+            label.xycoords = "axes fraction"
+            label.xyann = (6, -4)
+            label.set_verticalalignment("top")
+
+
+#: Where the legend may go inside the plot, in this order; ``upper left`` first (where it
+#: always was, so a chart it did not cover keeps its bytes).
+_LEGEND_SPOTS = (
+    "upper left",
+    "upper right",
+    "lower left",
+    "lower right",
+    "center left",
+    "center right",
+    "upper center",
+    "lower center",
+)
+
+
+def _place_legend(canvas: FigureCanvasAgg, ax: Axes) -> None:
+    """Put the legend where it covers no line of data: the first clear spot of
+    ``_LEGEND_SPOTS``, else outside the plot, at its top right (the axes narrow to make room).
+    Measured with the renderer, so the same chart always gets the same spot."""
+    fig = canvas.figure
+    renderer = canvas.get_renderer()
+    series = [ln for ln in ax.get_lines() if not str(ln.get_label()).startswith("_")]
+
+    def clear() -> bool:
+        fig.draw_without_rendering()
+        legend = ax.get_legend()
+        assert legend is not None
+        box = legend.get_window_extent(renderer)
+        paths = [ln.get_transform().transform_path(ln.get_path()) for ln in series]
+        return not any(path.intersects_bbox(box, filled=False) for path in paths)
+
+    if clear():
+        return
+    for loc in _LEGEND_SPOTS[1:]:
+        ax.legend(loc=loc, frameon=False)  # type: ignore[call-overload]
+        if clear():
+            return
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+    fig.tight_layout()
 
 
 @dataclass(frozen=True)
