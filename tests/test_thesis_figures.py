@@ -186,6 +186,7 @@ MY_LEVELS = (
     Lvl("Ratio floor", "stop", "ratio", "below", -12, near=3),  # never; near on 2026-06-03
     Lvl("QQQ target", "target", "QQQ", "above", 745),  # crossed 2026-06-02
     Lvl("IWO floor", "stop", "IWO", "below", 300),  # never (300.66); IWO data ends 2026-07-31
+    Lvl("IWM above 250", "target", "IWM", "above", 250),  # past it at the open session (260.06)
 )
 
 
@@ -497,12 +498,12 @@ def test_sessions_until_the_fomc_counted_by_hand(sample_vault):
 
 #: For each as-of date: the status of MY_LEVELS, from the CSV.
 MY_DATES = {
-    "2026-02-10": ("not hit", "near", "not hit", "not hit", "not hit"),  # ratio 1.21 vs 1.5
-    "2026-03-30": ("not hit", "hit", "not hit", "not hit", "near"),  # IWO 300.66 vs 300
-    "2026-06-01": ("near", "hit", "near", "near", "not hit"),  # -11.8 pp, -9.6%, QQQ 741.92
-    "2026-06-02": ("near", "hit", "near", "hit", "not hit"),  # QQQ 745.34 > 745
-    "2026-06-03": ("hit", "hit", "near", "hit", "not hit"),  # -12.5 pp; QQQ back to 743.39
-    "2026-08-21": ("hit", "hit", "not hit", "hit", "not hit"),  # IWO ends 2026-07-31
+    "2026-02-10": ("not hit", "near", "not hit", "not hit", "not hit", "hit"),  # ratio 1.21
+    "2026-03-30": ("not hit", "hit", "not hit", "not hit", "near", "hit"),  # IWO 300.66 vs 300
+    "2026-06-01": ("near", "hit", "near", "near", "not hit", "hit"),  # -11.8 pp, -9.6%, QQQ 741.92
+    "2026-06-02": ("near", "hit", "near", "hit", "not hit", "hit"),  # QQQ 745.34 > 745
+    "2026-06-03": ("hit", "hit", "near", "hit", "not hit", "hit"),  # -12.5 pp; QQQ back to 743.39
+    "2026-08-21": ("hit", "hit", "not hit", "hit", "not hit", "hit"),  # IWO ends 2026-07-31
 }
 
 
@@ -513,7 +514,7 @@ def test_levels_hit_and_near_match_the_csv(tmp_path, as_of):
     vault = copy_sample(tmp_path, levels=MY_LEVELS)
     note = figures_json(vault, as_of)
     check_note_json(note, MY_LEVELS, SAMPLE_CATS, OPENED, as_of)
-    iwo = note["levels"][-1]
+    iwo = note["levels"][4]
     if as_of == "2026-08-21":  # its value is its last close, and the note says the data ends
         assert iwo["value_session"] == "2026-07-31"
         assert "IWO: data ends 2026-07-31" in iwo["reason"]
@@ -598,7 +599,11 @@ def check_status_region(text: str, levels: tuple[Lvl, ...], opened: str, as_of: 
         if want["status"] == "hit":
             assert kind == ("success" if level.kind == "target" else "danger"), title
             assert title == f"{level.name}: {hit}"
-            found = re.search(r"first crossed (\S+) \(([^)]*)\); now (\S+)", body)
+            found = re.search(
+                r"(?:first crossed|already past it at the open session,) (\S+) \(([^)]*)\); "
+                r"now (\S+)",
+                body,
+            )
             assert found, body
             assert found.group(1) == want["first_crossed"]
             assert number(found.group(2)) == pytest.approx(want["first_value"], abs=SHOWN)
