@@ -122,6 +122,24 @@ def run_main(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(list(map(str, args)), code, out.getvalue(), err.getvalue())
 
 
+def digests_in_a_fresh_process(module: str) -> list[str]:
+    """What ``digests()`` of test module ``module`` prints in a new interpreter: charts must be
+    the same bytes in every process (what lets a second refresh write nothing)."""
+    script = f"import sys\nsys.path.insert(0, 'tests')\nfrom {module} import digests\n"
+    script += "print(*digests())\n"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
 def run_scheduled(
     vault: Path, *args: str, now: str = "2026-08-24T23:00:00Z"
 ) -> subprocess.CompletedProcess[str]:

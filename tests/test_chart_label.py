@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -22,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 
-from conftest import ROOT, SAMPLE_DATA
+from conftest import SAMPLE_DATA, digests_in_a_fresh_process
 from rotation_notes import load_prices
 from rotation_notes.output.charts import ARROW_GID, LABEL_GID, ChartLine, chart_figure, draw_chart
 from rotation_notes.thesis import metrics as m
@@ -173,23 +170,7 @@ def test_the_same_lines_give_the_same_bytes(name):
 def test_another_process_draws_the_same_bytes():
     """Placement depends on nothing but the data: a fresh interpreter draws the same charts
     byte for byte (what lets a second refresh write nothing)."""
-    script = (
-        "import hashlib, sys\n"
-        "sys.path.insert(0, 'tests')\n"
-        "from test_chart_label import CHARTS, digests\n"
-        "print(*digests())\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == digests()
+    assert digests_in_a_fresh_process("test_chart_label") == digests()
 
 
 def digests() -> list[str]:

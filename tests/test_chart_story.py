@@ -14,9 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-import os
-import subprocess
-import sys
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -28,7 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
-from conftest import ROOT, SAMPLE_DATA
+from conftest import SAMPLE_DATA, digests_in_a_fresh_process
 from rotation_notes import load_prices
 from rotation_notes.output.charts import (
     _LEVEL_SPACE,
@@ -413,23 +410,7 @@ def test_a_panel_that_never_moves_still_draws():
 
 def test_another_process_draws_the_same_bytes():
     """Placement depends on nothing but the data: a fresh interpreter draws the same."""
-    script = (
-        "import sys\n"
-        "sys.path.insert(0, 'tests')\n"
-        "from test_chart_story import digests\n"
-        "print(*digests())\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == digests()
+    assert digests_in_a_fresh_process("test_chart_story") == digests()
 
 
 def digests() -> list[str]:

@@ -123,9 +123,7 @@ def test_render_thesis_reads_and_writes_nothing(tmp_path, monkeypatch):
         and "matplotlib" not in o
         and "site-packages" not in o
         and not o.startswith("open /proc/self/")  # the template memory limit's own reading
-        and not (
-            o.split(" ", 1)[1].startswith(code_dirs) and o.endswith((".py", ".pyc", ".so"))
-        )
+        and not (o.split(" ", 1)[1].startswith(code_dirs) and o.endswith((".py", ".pyc", ".so")))
     ]
     assert foreign == [], foreign
     assert not any(o.startswith("socket") for o in opened)
