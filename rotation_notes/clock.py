@@ -114,3 +114,24 @@ def sessions_after(day: dt.date, count: int) -> tuple[dt.date, ...]:
         out.extend(d.date() for d in days[(days >= lo) & (days <= hi)])
         year += 1
     return tuple(out[:count])
+
+
+@functools.lru_cache(maxsize=256)
+def count_sessions(after: dt.date, upto: dt.date) -> int:
+    """How many sessions lie after ``after``, up to ``upto`` included.
+
+    One calendar for the whole span, however many years it covers (a catalyst dated decades
+    ahead must not build a calendar per year), and each count once per process.
+    """
+    if upto <= after:
+        return 0
+    if upto.year - after.year <= 1:
+        return len(sessions_in(after, upto))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import exchange_calendars as xcals
+
+        cal = xcals.get_calendar(
+            "XNYS", start=(after + dt.timedelta(days=1)).isoformat(), end=upto.isoformat()
+        )
+        return len(cal.sessions)

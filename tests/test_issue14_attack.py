@@ -1,5 +1,5 @@
 """Issue 14 attacked as a stranger would: defects found in the scorecard, levels, catalyst
-reactions and ``--json``, each kept as a strict xfail so it passes now and flips when fixed.
+reactions and ``--json``, each fixed; the tests fail on the code before the fix.
 
 Every test runs the real CLI (``run_main``, in this process) on a vault built in a temp dir
 from the bundled sample data. IWO's bundled data ends 2026-07-31 while the legs' run to
@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-
-import pytest
 
 from conftest import ROOT, run_main
 
@@ -59,11 +57,6 @@ def refresh_json(vault: Path, *args: str) -> dict:
 # --- 1. a far-future catalyst stalls every refresh --------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sessions_until builds one exchange calendar per year up to the catalyst (and the "
-    "per-year cache holds 4), so an upcoming catalyst dated 2199 costs ~70 s per thesis per run",
-)
 def test_far_future_catalyst_counts_sessions_with_bounded_calendar_work(make_vault, monkeypatch):
     """An upcoming catalyst dated 2199 (a placeholder for "some day", a typo for 2019) is a
     valid date (1800-2199). Counting the sessions until it must not build a calendar for every
@@ -98,11 +91,6 @@ def test_far_future_catalyst_counts_sessions_with_bounded_calendar_work(make_vau
 # --- 2. a reaction measured to a stale close --------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a reaction takes the close on or before its session (10 days' slack), so a symbol "
-    "whose data ends early gets a '+5 sessions' move that is really 3 sessions",
-)
 def test_reaction_is_not_measured_to_a_close_before_its_session(make_vault):
     """Catalyst on 2026-07-28, columns IWO and IWM, as of 2026-08-06. IWO's data ends
     2026-07-31, so its '+5 sessions (to 2026-08-04)' figure was -0.3%: the move from 07-28 to
@@ -136,11 +124,6 @@ def test_reaction_is_not_measured_to_a_close_before_its_session(make_vault):
 # --- 3. a benchmark compared at another day than the legs -------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the benchmark's return runs to its own last close (up to 10 days before the "
-    "as-of session) and is subtracted from the legs' returns to the as-of session, silently",
-)
 def test_benchmark_that_ends_early_is_not_compared_silently(make_vault):
     """benchmark: IWO, as of 2026-08-06: 'IWM vs IWO +2.9 pp' is IWM to 2026-08-06 minus IWO to
     2026-07-31 (its last close), and nothing in the scorecard says so. The tracking table says
@@ -157,11 +140,6 @@ def test_benchmark_that_ends_early_is_not_compared_silently(make_vault):
 # --- 4. --json scorecard changes shape when there is none -------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with no scorecard the --json scorecard has 8 keys, with one it has 20: "
-    "long_pct, best_session, benchmark... vanish instead of being null",
-)
 def test_json_scorecard_has_the_same_keys_with_and_without_a_scorecard(make_vault):
     """A script reading ``scorecard["long_pct"]`` or ``["benchmark"]`` works on a thesis with a
     scorecard and raises KeyError on one opened after the as-of session. The README promises
@@ -178,11 +156,6 @@ def test_json_scorecard_has_the_same_keys_with_and_without_a_scorecard(make_vaul
 # --- 5. README's --json reference omits issue 14's fields -------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="README's --json paragraph lists each note's keys but not scorecard, levels, or a "
-    "catalyst's reactions",
-)
 def test_readme_json_reference_names_the_new_fields():
     """README.md's `--json` paragraph is the reference a script author reads: it lists every key
     of a note (path, status, error, as_of, charts, tickers, catalysts, changed, warnings) and of a

@@ -238,3 +238,65 @@ def test_a_level_already_past_at_the_open_says_so(make_vault):
     run_main("refresh", vault, "--offline", "--as-of", AS_OF, "--init")
     status = region((vault / "t.md").read_text(), "status")
     assert "IWM close below 300.00: already past it at the open session, 2026-02-04" in status
+
+
+# --- the attack round's smaller findings --------------------------------------------------
+
+
+def test_dates_with_a_time_are_read_as_their_day(make_vault):
+    """Obsidian's date & time property writes 2026-02-04T10:31: `opened` and a catalyst's
+    `event_start` take its day instead of failing the note or the row."""
+    event = "---\nevent_start: 2026-02-03T14:00\nevent_end: 2026-02-04T16:00\n---\n"
+    vault = make_vault(
+        {
+            "t.md": thesis("  opened: 2026-02-04T10:31\n", top='catalysts:\n  - "[[Event]]"\n'),
+            "Event.md": event,
+        }
+    )
+    note = refresh_json(vault)
+    assert note["scorecard"]["opened"] == "2026-02-04"
+    (cat,) = note["catalysts"]
+    assert (cat["start"], cat["end"]) == ("2026-02-03", "2026-02-04") and cat["moves"]["^RUT"]
+
+
+@pytest.mark.parametrize("value", ["no", "off"])
+def test_a_catalyst_time_yaml_reads_as_false_is_said(make_vault, value):
+    event = f"---\nevent_start: 2026-02-03\ntime: {value}\n---\n"
+    vault = make_vault({"t.md": thesis(top='catalysts:\n  - "[[Event]]"\n'), "Event.md": event})
+    note = refresh_json(vault)
+    assert any("Event.md:3: is read as false" in w for w in note["warnings"]), note["warnings"]
+
+
+def test_a_level_on_yes_is_said_as_yaml_reads_it(make_vault):
+    vault = make_vault({"t.md": thesis(LEVEL.replace("on: IWM", "on: yes"))})
+    result = run_main("refresh", vault, "--offline")
+    assert result.returncode == 2
+    assert "is read as true (YAML takes yes, no, on and off" in result.stderr
+    assert "(key: rotation-notes.levels[0].on)" in result.stderr
+
+
+def test_upcoming_catalysts_are_listed_by_date(make_vault):
+    links = 'catalysts:\n  - "[[Later]]"\n  - "[[Sooner]]"\n'
+    vault = make_vault(
+        {
+            "t.md": thesis(top=links),
+            "Later.md": "---\nevent_start: 2026-10-28\n---\n",
+            "Sooner.md": "---\nevent_start: 2026-09-12\nconfidence: confirmed\n---\n",
+        }
+    )
+    run_main("refresh", vault, "--offline", "--as-of", AS_OF)
+    catalysts = region((vault / "t.md").read_text(), "catalysts")
+    # 2026-09-12 is a Saturday: its first session is Monday 09-14
+    assert (
+        "**Upcoming:**\n- [[Sooner]]: 2026-09-12 (confirmed) (first session 2026-09-14), in 15 "
+        "sessions.\n- [[Later]]: 2026-10-28, in 47 sessions.\n"
+    ) in catalysts
+
+
+def test_a_ratio_chart_with_days_says_where_it_starts(make_vault):
+    extra = "  opened: 2026-02-04\n  charts:\n    - kind: ratio\n      days: 30\n"
+    vault = make_vault({"t.md": thesis(extra)})
+    run_main("refresh", vault, "--offline", "--as-of", AS_OF)
+    charts = region((vault / "t.md").read_text(), "charts")
+    assert "![[iwm-qqq-ratio-chart.png]]" in charts
+    assert "*IWM/QQQ ratio from 2026-07-22 (100 at 2026-02-04): " in charts

@@ -168,15 +168,8 @@ def scorecard(
         bench_fig = m.Figure(None, "no benchmark declared")
     elif bench is None:
         bench_fig = m.Figure(None, missing)
-    elif path.sessions == 0 and (start := m.close_on_or_before(bench, path.open_session)):
-        # on the open session itself: no move yet, if the benchmark has that close
-        bench_fig = (
-            m.Figure(0.0)
-            if start[0] == path.open_session
-            else m.Figure(None, f"no close of {benchmark} on {path.open_session}")
-        )
     else:
-        bench_fig = m.change(bench, path.open_session, path.as_of, "return since opened")
+        bench_fig = _benchmark_move(bench, benchmark, path)
     ratio_r = path.long / path.short
     return Scorecard(
         path=path,
@@ -195,6 +188,19 @@ def scorecard(
         long_excess_pp=None if bench_fig.pct is None else long_pct - bench_fig.pct,
         short_excess_pp=None if bench_fig.pct is None else short_pct - bench_fig.pct,
     )
+
+
+def _benchmark_move(bench: pd.Series, benchmark: str, path: PairPath) -> m.Figure:
+    """The benchmark's return over exactly the pair's sessions: its closes at the open session
+    and at the as-of session (one that ends early is n/a, not compared over other days)."""
+    for day, what in ((path.open_session, "the open session"), (path.as_of, "the as-of session")):
+        got = m.close_on_or_before(bench, day)
+        if got is None or got[0] != day:
+            last = f"; its last close before is {got[0]}" if got else ""
+            return m.Figure(None, f"no close of {benchmark} on {day}, {what}{last}")
+    if path.sessions == 0:
+        return m.Figure(0.0)
+    return m.change(bench, path.open_session, path.as_of, "return since opened")
 
 
 # --- levels ---------------------------------------------------------------------------------
@@ -336,7 +342,7 @@ def sessions_until(as_of: dt.date, day: dt.date) -> int | None:
     from rotation_notes import clock
 
     try:
-        return len(clock.sessions_in(as_of, day))
+        return clock.count_sessions(as_of, day)
     except Exception:
         return None
 
@@ -361,4 +367,14 @@ def reaction(
     if target > as_of:
         nth = f"{n} session{'s' * (n != 1)} after the window"
         return m.Figure(None, f"{nth} is {target}, after the last session used ({as_of})")
+    last = m.close_on_or_before(series, target)
+    if last is not None and last[0] != target:
+        # an older close would stand in for it: a move over fewer sessions than it says
+        later = series.loc[pd.Timestamp(target) :]
+        why = (
+            f"data ends {last[0]}"
+            if later.empty
+            else f"no close on {target} (the last before it is {last[0]})"
+        )
+        return m.Figure(None, f"{why}, before the {n}-session reaction's session {target}")
     return m.change(series, end, target, f"{n}-session reaction")

@@ -161,7 +161,12 @@ def _ratio_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> tuple[ChartRes
         if len(s) >= 2:
             panels.append(Panel(s, f"{symbol} close", "price", None, lines(symbol)))
     first, last = ratio.index[0].date(), ratio.index[-1].date()
-    title = f"{pair} ratio since {path.open_session}, rebased to 100 ({first} to {last})"
+    span = (
+        f"since {path.open_session}, rebased to 100"
+        if first == path.open_session
+        else f"from {first} (100 at {path.open_session})"
+    )
+    title = f"{pair} ratio {span} ({first} to {last})"
     drawn = draw_ratio_chart(panels, title, marks)
     long_s = path.long.loc[pd.Timestamp(start) :]
     short_s = path.short.loc[pd.Timestamp(start) :]
@@ -173,7 +178,7 @@ def _ratio_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> tuple[ChartRes
     )  # fmt: skip
     now = float(ratio.iloc[-1])
     caption = (
-        f"{pair} ratio since {path.open_session}, rebased to 100: {now:.1f} on {last} "
+        f"{pair} ratio {span}: {now:.1f} on {last} "
         f"({fmt_pct(now - 100.0)}; spread {fmt_pp(float(path.spread.iloc[-1]))})"
     )
     if states:

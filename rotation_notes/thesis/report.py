@@ -85,20 +85,40 @@ def _day(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+#: Every key of a note's ``scorecard`` in ``--json``, in order.
+SCORECARD_KEYS = (
+    "opened",
+    "open_session",
+    "sessions",
+    "spread_pp",
+    "ratio_pct",
+    "max_drawdown_pct",
+    "current_drawdown_pct",
+    "long_pct",
+    "short_pct",
+    "best_spread_pp",
+    "best_session",
+    "worst_spread_pp",
+    "worst_session",
+    "peak_session",
+    "max_drawdown_session",
+    "benchmark",
+    "benchmark_pct",
+    "long_excess_pp",
+    "short_excess_pp",
+    "reason",
+)
+
+
 def scorecard_report(facts: Facts) -> dict[str, Any]:
     """The scorecard since the thesis was opened; its figures null with ``reason`` when there
     is none (no opened date, opened after the session used...)."""
     sc = facts.scorecard()
-    spec = facts.spec
-    if isinstance(sc, str):
+    if isinstance(sc, str):  # the same keys, null, so a script can read them either way
         return {
-            "opened": _day(spec.opened),
-            "open_session": None,
-            "sessions": None,
-            "spread_pp": None,
-            "ratio_pct": None,
-            "max_drawdown_pct": None,
-            "current_drawdown_pct": None,
+            **dict.fromkeys(SCORECARD_KEYS),
+            "opened": _day(facts.spec.opened),
+            "benchmark": facts.spec.benchmark,
             "reason": sc,
         }
     path = sc.path

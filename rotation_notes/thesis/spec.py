@@ -97,7 +97,8 @@ def chart_name_problem(name: str) -> str | None:
     return None
 
 
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: A date, or a date and time as note templates and Obsidian's date & time property write them.
+_DATE_PREFIX = re.compile(r"\s*([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ][0-9:.]*(?:Z|[+-][0-9:]+)?)?\s*")
 
 
 def _shown(value: Any, limit: int = 60) -> str:
@@ -295,9 +296,10 @@ class _Reader:
             day = value.date()
         elif isinstance(value, dt.date):
             day = value
-        elif isinstance(value, str) and _ISO_DAY.fullmatch(value.strip()):
+        elif isinstance(value, str) and (found := _DATE_PREFIX.fullmatch(value)):
+            # 2026-02-04, or Obsidian's date & time property 2026-02-04T10:31: its day
             try:
-                day = dt.date.fromisoformat(value.strip())
+                day = dt.date.fromisoformat(found.group(1))
             except ValueError as exc:  # 2026-02-30: a date in form, not one in fact
                 raise self.fail(
                     keys, f"'{value}' is not a valid date ({exc})", hint="check the day and month"
@@ -561,9 +563,6 @@ def parse_spec(
     )
 
 
-_DATE_PREFIX = re.compile(r"\s*([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ][0-9:.]*(?:Z|[+-][0-9:]+)?)?\s*")
-
-
 def created_date(value: Any) -> dt.date | None:
     """The day a ``created`` property gives, as note templates write it (a date, a datetime,
     ``2026-02-04``, ``2026-02-04T10:31`` or ``2026-02-04 10:31:00``), or None."""
@@ -632,6 +631,8 @@ def _levels(r: _Reader, raw: Any, keys: tuple[str | int, ...]) -> tuple[Level, .
                 hint="a level is crossed one way: write 'below: -5' or 'above: 10'",
             )
         on_raw = lv["on"]
+        if isinstance(on_raw, bool):  # on: yes / on: on
+            r.text(on_raw, (*k, "on"))  # raises: "is read as true (YAML takes yes, no...)"
         if isinstance(on_raw, str) and on_raw.strip().lower() in PAIR_MEASURES:
             on = on_raw.strip().lower()
         elif isinstance(on_raw, str) and _SYMBOL.fullmatch(on_raw.strip()):
@@ -688,10 +689,11 @@ def parse_catalyst(
             hint="swap the two dates, or fix event_end",
         )
     title = Path(path).stem
-    time = r.choice(meta["time"], ("time",), CATALYST_TIMES) if meta.get("time") else ""
+    # `time: no` or `off` is read as false by YAML: said, not taken for "not given"
+    time = r.choice(meta["time"], ("time",), CATALYST_TIMES) if meta.get("time") is not None else ""
     confidence = (
         r.choice(meta["confidence"], ("confidence",), CATALYST_CONFIDENCE)
-        if meta.get("confidence")
+        if meta.get("confidence") is not None
         else ""
     )
     return CatalystWindow(path, link, title, start, end, time, confidence)
