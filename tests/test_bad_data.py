@@ -299,7 +299,8 @@ def test_a_leg_whose_data_stops_weeks_early_holds_the_note_back_and_says_why(mak
         cell(pct(ref["2024-12-31"], ref["2025-12-29"])),
         cell(pct(qqq["2024-12-31"], qqq["2025-12-29"])),
     ]
-    assert "*Ev, IWM: n/a, window starts 2026-01-12, after 2025-12-29.*" in text
+    # the catalyst is after that session: upcoming (9 NYSE sessions from 12-29 to 01-12), no move
+    assert "- [[Ev]]: 2026-01-12 → 2026-01-20, in 9 sessions.\n" in region(text, "catalysts")
 
 
 def test_a_tracked_symbol_whose_data_stops_weeks_early_is_flagged_or_na(make_vault):
