@@ -328,47 +328,48 @@ def level_text(value: float, unit: str) -> str:
     return f"{text} pp" if unit == "pp" else f"{text}%"
 
 
+def _level_words(facts: Facts, st: a.LevelState, unit: str, what: str) -> tuple[str, str, str]:
+    """A level's callout type, the word for its state and its line:
+    "IWM close below 240.00: first crossed 2026-03-30 (239.04); now 299.96, back above"."""
+    lv = st.level
+    hit, near, not_hit = _STATE_WORDS[lv.kind]
+    if st.status is None:
+        return "warning", "not checked", f"{what}: n/a, {st.reason}."
+    now = _fmt(st.value, unit)
+    if st.value_session != facts.as_of:
+        now += f" (on {st.value_session})"
+    if st.status == "hit":
+        crossed = (
+            f"already past it at the open session, {st.first_crossed}"
+            if st.past_at_open
+            else f"first crossed {st.first_crossed}"
+        )
+        back = "" if st.beyond_now else f", back {_OTHER_SIDE[lv.direction]} the level"
+        text = f"{what}: {crossed} ({_fmt(st.first_value, unit)}); now {now}{back}"
+        callout, word = ("success" if lv.kind == "target" else "danger"), hit
+    else:
+        path = facts.path()
+        since = path.open_session if isinstance(path, a.PairPath) else facts.as_of
+        away = _fmt(abs((st.value or 0.0) - lv.value), unit).lstrip("+")
+        text = f"{what}: now {now}, {away} away; not crossed since {since}"
+        if st.status == "near":
+            text += f" (near: within {_fmt(st.near_within, unit).lstrip('+')})"
+        callout, word = ("warning", near) if st.status == "near" else ("note", not_hit)
+    return callout, word, text + (f" ({st.reason})." if st.reason else ".")
+
+
+_OTHER_SIDE = {"below": "above", "above": "below"}
+
+
 def build_status(facts: Facts) -> StatusContext:
     views = []
     for st in facts.levels():
         lv = st.level
         measure, unit = level_format(facts, lv)
         shown_level = level_text(lv.value, unit)
-        value_text = _fmt(st.value, unit)
-        hit, near, not_hit = _STATE_WORDS[lv.kind]
-        what = f"{measure} {lv.direction} {shown_level}"
-        if st.status is None:
-            callout, word = "warning", "not checked"
-            text = f"{what}: n/a, {st.reason}."
-        else:
-            when = "" if st.value_session == facts.as_of else f" (on {st.value_session})"
-            gap = _fmt(abs((st.value or 0.0) - lv.value), unit).lstrip("+")
-            if st.status == "hit":
-                callout = "success" if lv.kind == "target" else "danger"
-                word = hit
-                back = (
-                    ""
-                    if st.beyond_now
-                    else f", back {'above' if lv.direction == 'below' else 'below'} the level"
-                )
-                crossed = (
-                    f"already past it at the open session, {st.first_crossed}"
-                    if st.past_at_open
-                    else f"first crossed {st.first_crossed}"
-                )
-                text = (
-                    f"{what}: {crossed} ({_fmt(st.first_value, unit)}); "
-                    f"now {value_text}{when}{back}."
-                )
-            else:
-                callout, word = ("warning", near) if st.status == "near" else ("note", not_hit)
-                path = facts.path()
-                start = path.open_session if isinstance(path, a.PairPath) else facts.as_of
-                text = f"{what}: now {value_text}{when}, {gap} away; not crossed since {start}."
-                if st.status == "near":
-                    text = text[:-1] + f" (near: within {_fmt(st.near_within, unit).lstrip('+')})."
-            if st.reason:
-                text = text[:-1] + f" ({st.reason})."
+        callout, word, text = _level_words(
+            facts, st, unit, f"{measure} {lv.direction} {shown_level}"
+        )
         views.append(
             LevelView(
                 name=lv.name,
@@ -380,7 +381,7 @@ def build_status(facts: Facts) -> StatusContext:
                 level_text=shown_level,
                 status=st.status,
                 value=st.value,
-                value_text=value_text,
+                value_text=_fmt(st.value, unit),
                 value_session=st.value_session,
                 first_crossed=st.first_crossed,
                 beyond_now=st.beyond_now,
