@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -54,18 +55,18 @@ class PairPath:
         """Sessions since the open session (0 on the open session itself)."""
         return len(self.long) - 1
 
-    @property
+    @cached_property  # each path is read by the scorecard, every level and the chart
     def spread(self) -> pd.Series:
         l0, s0 = float(self.long.iloc[0]), float(self.short.iloc[0])
         return (self.long / l0 - 1.0) * 100.0 - (self.short / s0 - 1.0) * 100.0
 
-    @property
+    @cached_property
     def ratio(self) -> pd.Series:
         """Percent since the open session of the ratio long/short."""
         r = self.long / self.short
         return (r / float(r.iloc[0]) - 1.0) * 100.0
 
-    @property
+    @cached_property
     def drawdown(self) -> pd.Series:
         """The ratio's distance below its running peak, in percent (0 at a peak)."""
         r = self.long / self.short
