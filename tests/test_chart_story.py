@@ -348,20 +348,37 @@ def test_close_levels_get_labels_pushed_apart_in_their_order():
 
 
 def test_a_far_level_is_drawn_at_the_edge_with_its_value_said():
+    """A level 5 times the data's range away gets no line (a line where the axis reads another
+    value would mislead, as the second attack round found): a marker at the panel's top edge and
+    a label that gives its value and says it is off the chart; the data keeps its height."""
+    from rotation_notes.output.charts import LEVEL_EDGE_GID
+
     ratio, _ = since_open()
     far = 100 + 5 * float(ratio.max() - ratio.min())  # 5 times the data's range above
     fig = ratio_figure(story_panels(ratio_levels=(LevelLine(far, "Target", False, None),)), TITLE)
     drawn(fig)
     top = fig.axes[0]
-    (line,) = levels(fig, top)
+    assert levels(fig, top) == []
+    (edge,) = [ln for ln in top.lines if ln.get_gid() == LEVEL_EDGE_GID]
     low, high = top.get_ylim()
-    assert low < line.get_ydata()[0] < high
-    assert line.get_ydata()[0] < far
-    # the data keeps most of the height
-    assert float(ratio.max() - ratio.min()) > 0.25 * (high - low)
+    assert low < edge.get_ydata()[0] <= high and edge.get_ydata()[0] < far
+    # the data keeps at least a quarter of the height
+    assert float(ratio.max() - ratio.min()) > 0.2 * (high - low)
     (label, *_) = level_labels(fig)
-    assert label.get_text() == f"Target (↑ {far:.1f})"
+    assert label.get_text() == f"Target (↑ {far:.1f}, off the chart)"
     assert_outside_every_data_area(fig, [label])
+
+
+def test_a_level_within_reach_is_a_line_at_its_value():
+    """Within 3 times the data's range the axis stretches: the line is at the level's value."""
+    ratio, _ = since_open()
+    near = 100 + 2.5 * float(ratio.max() - ratio.min())
+    fig = ratio_figure(story_panels(ratio_levels=(LevelLine(near, "Target", False, None),)), TITLE)
+    drawn(fig)
+    (line,) = levels(fig, fig.axes[0])
+    assert line.get_ydata()[0] == pytest.approx(near)
+    low, high = fig.axes[0].get_ylim()
+    assert low < near < high
 
 
 def test_the_ratio_chart_marks_the_open_and_the_catalyst_window_on_every_panel():

@@ -1,5 +1,5 @@
 """Issue 14 attacked a second time, as a user follows the README and the docs: defects found,
-each pinned as a strict xfail for the lead to fix (the fix turns it into a pass).
+each fixed; every test fails on the code before its fix.
 
 Ranked by harm: a chart that draws the thesis's own invalidation line at a value the axis
 says it is not; a top-level ``opened:`` property silently ignored; the scorecard appended
@@ -29,11 +29,6 @@ def region(text: str, name: str) -> str:
 # --- 1. a level line drawn at a value the axis says it is not ------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a level more than 1.5x the data's range away is drawn at the panel's edge, on a "
-    "labelled axis that reads it as another value (the sample's -15 pp line sits at -9.7 pp)",
-)
 def test_the_sample_invalidation_line_sits_where_the_axis_says_minus_15(monkeypatch):
     """The sample note a month after opening (``--as-of 2026-03-06``): its ratio chart's spread
     panel draws 'Thesis invalidated: below -15 pp (↓ -15.0 pp)' as a full-width line at about
@@ -79,11 +74,6 @@ def test_the_sample_invalidation_line_sits_where_the_axis_says_minus_15(monkeypa
 # --- 2. a top-level opened: property, silently ignored ---------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="opened: at the top level of the properties is ignored without a word; the scorecard "
-    "and the levels silently count from created",
-)
 def test_a_top_level_opened_property_is_used_or_said(make_vault):
     """Obsidian's Properties panel adds a property at the top level (it cannot edit a key nested
     under ``rotation-notes``), next to ``created`` and the top-level ``catalysts`` the docs ask
@@ -115,11 +105,6 @@ def test_a_top_level_opened_property_is_used_or_said(make_vault):
 # --- 3. the scorecard appended after the note's footer ---------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="without a 'Scorecard' heading the scorecard is appended at the very end of the note, "
-    "under Related and the note's own '*Created ...*' footer",
-)
 def test_readme_your_own_note_puts_the_scorecard_near_the_top(tmp_path):
     """README quick start, "Your own note": adopt the hand-kept sample note with ``--write
     --create-catalysts``, then refresh. The scorecard (the issue's 'is the thesis working?')
@@ -146,11 +131,6 @@ def test_readme_your_own_note_puts_the_scorecard_near_the_top(tmp_path):
 # --- 4. a ratio level's distance in points written as percent --------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'12.2% away' for a ratio level is the difference of two ratio_pct values (points), "
-    "not the ratio's move to the level (12.5%)",
-)
 def test_a_ratio_levels_distance_is_what_the_ratio_must_move(sample_vault):
     """The sample's status as of 2026-08-21: 'IWM/QQQ ratio above +10%: now -2.2%, 12.2% away'.
     The ratio (97.81 rebased) must rise to 110, a move of +12.5%: a reader computing 'how far'

@@ -300,3 +300,31 @@ def test_a_ratio_chart_with_days_says_where_it_starts(make_vault):
     charts = region((vault / "t.md").read_text(), "charts")
     assert "![[iwm-qqq-ratio-chart.png]]" in charts
     assert "*IWM/QQQ ratio from 2026-07-22 (100 at 2026-02-04): " in charts
+
+
+def test_init_without_a_scorecard_heading_makes_it_the_first_section(make_vault):
+    """Not under the note's footer: a new '## Scorecard' just before the first section."""
+    body = "# Thesis\n\nWhy I hold it.\n## Setup\n\nText.\n\n## Notes\n\n*Created 2026-02-04*\n"
+    vault = make_vault({"t.md": thesis("  opened: 2026-02-04\n", body=body)})
+    run_main("refresh", vault, "--offline", "--as-of", AS_OF, "--init")
+    text = (vault / "t.md").read_text()
+    assert (
+        "Why I hold it.\n\n## Scorecard\n\n%% rotation-notes:scorecard %%\nSince 2026-02-04:"
+    ) in text
+    assert text.index("## Scorecard") < text.index("## Setup") < text.index("*Created")
+    assert text.count("## Scorecard") == 1  # not also appended after the footer
+    # a note with no section below its title: appended at the end, as before
+    flat = make_vault({"t.md": thesis("  opened: 2026-02-04\n", body="# T\n\nWords.\n")}, name="f")
+    run_main("refresh", flat, "--offline", "--as-of", AS_OF, "--init")
+    text = (flat / "t.md").read_text()
+    assert text.index("Words.") < text.index("## Scorecard\n\n%% rotation-notes:scorecard %%")
+
+
+def test_a_top_level_opened_property_wins_over_created(make_vault):
+    top = "created: 2026-02-04\nopened: 2026-03-02\n"
+    vault = make_vault({"t.md": thesis(top=top)})
+    card = refresh_json(vault)["scorecard"]
+    assert (card["opened"], card["open_session"]) == ("2026-03-02", "2026-03-02")
+    # rotation-notes' own opened wins over both
+    own = make_vault({"t.md": thesis("  opened: 2026-04-01\n", top=top)}, name="own")
+    assert refresh_json(own)["scorecard"]["opened"] == "2026-04-01"

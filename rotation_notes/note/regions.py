@@ -33,7 +33,8 @@ class Placement:
     when it is being inserted too). Otherwise under the first heading whose text (case,
     a leading "The " and numbering ignored) is one of ``headings``, ``before``/``after``
     a present region of that name; with no such heading, appended at the end under a new
-    ``## default_heading``.
+    ``## default_heading`` (``first_section``: as a new first section instead, before the
+    first heading below the title, when there is one).
     """
 
     headings: tuple[str, ...] = ()
@@ -42,6 +43,7 @@ class Placement:
     glued_to: str | None = None
     before: str | None = None
     after: str | None = None
+    first_section: bool = False
 
 
 _MARKER = re.compile(r"%%[ \t]*(/?)rotation-notes:([A-Za-z0-9_.-]*)[ \t]*%%[ \t]*")
@@ -500,6 +502,15 @@ def insert_missing(
             after(present[place.after].end, [nl, *block(name)])
             continue
         target = next((i for i, m in headings if heading_key(m.group(2)) in place.headings), None)
+        if target is None and place.first_section:
+            h1 = next((i for i, m in headings if len(m.group(1)) == 1), -1)
+            section = next((i for i, m in headings if i > h1 and len(m.group(1)) > 1), None)
+            if section is not None:
+                gap = [nl] if lines[section - 1].strip() else []
+                inserts.setdefault(section, []).extend(
+                    [*gap, f"## {place.default_heading}{nl}", nl, *block(name), nl]
+                )
+                continue
         if target is None:
             appended.setdefault(place.default_heading, []).extend([nl, *block(name)])
             appended_names.append(name)

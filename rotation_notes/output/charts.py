@@ -507,15 +507,19 @@ class RatioResult:
     last_session: dt.date
 
 
-#: The ``gid`` of each level's line, its label in the right margin and its crossing dot.
+#: The ``gid`` of each level's line, its label in the right margin and its crossing dot, and
+#: of the edge marker of a level off the chart.
 LEVEL_GID = "level"
 LEVEL_LABEL_GID = "level-label"
 CROSSING_GID = "crossing"
+LEVEL_EDGE_GID = "level-off-chart"
 #: A level's label is cut to this many characters (plus "…").
 LEVEL_CHARS = 40
-#: A level further than this many times the data's range beyond the data is drawn at that
-#: distance (its label gives its value and an arrow), so the data keeps most of the height.
-LEVEL_REACH = 1.5
+#: The axis stretches to show a level up to this many times the data's range beyond the data
+#: (the data keeps at least a quarter of the panel's height), and the level's line is drawn at
+#: its value. A level further off gets no line (a line where the axis reads another value would
+#: mislead): a marker at the panel's edge and a label saying its value and "off the chart".
+LEVEL_REACH = 3.0
 _LEVEL_SIZE = 8  # points
 _LEVEL_SPACE = 2.0  # points kept between two level labels
 _PANEL_COLORS = ("#1f77b4", "#9467bd", "#2ca02c", "#8c564b")
@@ -623,17 +627,30 @@ def _draw_panel(ax: Axes, panel: Panel, s: pd.Series, color: str, index: int) ->
         y = min(max(level.value, floor), ceiling)
         ys.append(y)
         text = _shorten(level.label, LEVEL_CHARS)
-        if y != level.value:
-            text += f" ({'↑' if level.value > y else '↓'} {fmt(level.value)})"
         tint = _HIT_COLOR if level.hit else _LEVEL_COLOR
-        ax.axhline(
-            y,
-            color=tint,
-            linewidth=1.5 if level.hit else 1.0,
-            linestyle="-" if level.hit else "-.",
-            zorder=1.8,
-            gid=LEVEL_GID,
-        )
+        if y != level.value:  # off the chart: a marker at the edge, never a line at y
+            text += f" ({'↑' if level.value > y else '↓'} {fmt(level.value)}, off the chart)"
+            ax.plot(
+                [1.0],
+                [y],
+                transform=ax.get_yaxis_transform(),
+                marker="^" if level.value > y else "v",
+                markersize=7,
+                color=tint,
+                linestyle="none",
+                clip_on=False,
+                zorder=3,
+                gid=LEVEL_EDGE_GID,
+            )
+        else:
+            ax.axhline(
+                y,
+                color=tint,
+                linewidth=1.5 if level.hit else 1.0,
+                linestyle="-" if level.hit else "-.",
+                zorder=1.8,
+                gid=LEVEL_GID,
+            )
         labels.append(
             ax.annotate(
                 text,

@@ -350,15 +350,23 @@ def _level_words(facts: Facts, st: a.LevelState, unit: str, what: str) -> tuple[
     else:
         path = facts.path()
         since = path.open_session if isinstance(path, a.PairPath) else facts.as_of
-        away = _fmt(abs((st.value or 0.0) - lv.value), unit).lstrip("+")
+        away = _distance(abs((st.value or 0.0) - lv.value), unit)
         text = f"{what}: now {now}, {away} away; not crossed since {since}"
         if st.status == "near":
-            text += f" (near: within {_fmt(st.near_within, unit).lstrip('+')})"
+            text += f" (near: within {_distance(st.near_within, unit)})"
         callout, word = ("warning", near) if st.status == "near" else ("note", not_hit)
     return callout, word, text + (f" ({st.reason})." if st.reason else ".")
 
 
 _OTHER_SIDE = {"below": "above", "above": "below"}
+
+
+def _distance(points: float, unit: str) -> str:
+    """How far a value is from a level, in the level's units: a ratio level is in percent since
+    opened, so the distance between two such values is in points, not a percent move."""
+    if unit == "pct":
+        return f"{fmt_pct(points).lstrip('+')[:-1]} pts"
+    return _fmt(points, unit).lstrip("+")
 
 
 def build_status(facts: Facts) -> StatusContext:

@@ -56,7 +56,7 @@ REGIONS: tuple[RegionKind, ...] = (
     RegionKind(
         "scorecard",
         b.build_scorecard,
-        Placement(("scorecard",), "Scorecard"),
+        Placement(("scorecard",), "Scorecard", first_section=True),
         applies=_is_opened,
     ),
     RegionKind("setup", b.build_setup, Placement(("setup",), "The setup")),

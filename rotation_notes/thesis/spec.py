@@ -583,11 +583,20 @@ def _opened(r: _Reader, spec: dict[str, Any], meta: dict[str, Any]) -> tuple[dt.
     """The day the thesis was opened and where it came from, or None and why there is none.
 
     ``opened`` under ``rotation-notes`` must be a date (an error otherwise: it is the
-    thesis's own key). The note's ``created`` property is only a default: one that is not a
-    date leaves the thesis without an opened day, said in its scorecard, not an error.
+    thesis's own key). Without it, an ``opened`` property at the top level (Obsidian's
+    properties panel cannot edit a nested key), else the note's ``created`` property: one
+    that is not a date leaves the thesis without an opened day, said in its scorecard.
     """
     if spec.get("opened") is not None:
         return r.date(spec["opened"], (SPEC_KEY, "opened")), "opened"
+    if meta.get("opened") is not None:  # a property added in Obsidian's panel: top level
+        day = created_date(meta["opened"])
+        if day is None:
+            return None, (
+                f"the note's 'opened' property ({_shown(meta['opened'])}) is not a date: write "
+                "it as YYYY-MM-DD"
+            )
+        return day, "opened"
     if "created" not in meta or meta["created"] is None:
         return None, (
             "no opened date: add 'opened: YYYY-MM-DD' under rotation-notes "
