@@ -324,6 +324,8 @@ def level_text(value: float, unit: str) -> str:
     if unit == "price":
         return fmt_price(value)
     text = fmt_number(value, 2)
+    if "." in text and "e" not in text:  # -5.50 -> -5.5, as typed
+        text = text.rstrip("0").rstrip(".")
     text = text if text.startswith("-") or value == 0 else f"+{text}"
     return f"{text} pp" if unit == "pp" else f"{text}%"
 

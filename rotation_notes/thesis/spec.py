@@ -341,7 +341,7 @@ class _Reader:
             raise self.fail(
                 keys,
                 f"'{keys[-1]}' is read as the number {_shown(value)}, not a word (YAML reads "
-                "16:00 as a number in base 60)",
+                "a time such as 16:30 as a number in base 60)",
                 hint=f"write one of: {', '.join(choices)}",
             )
         text = self.text(value, keys)
