@@ -610,7 +610,7 @@ def check_status_region(text: str, levels: tuple[Lvl, ...], opened: str, as_of: 
         else:
             assert kind == ("warning" if want["status"] == "near" else "note"), title
             assert title == f"{level.name}: {near if want['status'] == 'near' else not_hit}"
-            found = re.search(r"now (\S+)(?: pp)?.*?, (\S+)(?: pp)? away", body)
+            found = re.search(r"now (\S+)(?: pp)?.*?, (\S+)(?: pp| pts)? away", body)
             assert found, body
             gap = abs(want["value"] - level.value)
             assert number(found.group(2)) == pytest.approx(gap, abs=SHOWN), body
