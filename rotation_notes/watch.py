@@ -359,7 +359,11 @@ class Watcher:
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop_signal = signum
-        self.wake.set()
+        # Not self.wake.set() here: the handler runs in the main thread, which may be inside
+        # wake.wait() or wake.clear() holding the event's lock (a plain Lock), and set() would
+        # wait for that lock forever: the watcher would never stop. A thread of its own sets it
+        # once the main thread lets go of the lock.
+        threading.Thread(target=self.wake.set, name="stop-signal", daemon=True).start()
 
     def run(self, initial: RefreshReport) -> int:
         """Watch until SIGINT/SIGTERM; returns 130 then (after any write in progress)."""

@@ -343,3 +343,26 @@ def test_a_signal_before_the_watcher_runs_exits_130(make_vault, step, sig):
     assert "rotation-notes: interrupted" in w.lines
     assert (vault / "t.md").read_bytes() == before  # stopped before anything was written
     assert not [p.name for p in vault.rglob("*") if ".rotation-notes-" in p.name]
+
+
+def test_a_stop_signal_while_the_loop_holds_its_event_lock_still_stops(make_vault):
+    """Seen once in CI: SIGINT left `watch` running for good. The signal handler runs in the
+    main thread, which may be inside `wake.wait()` or `wake.clear()` holding the event's lock
+    (a plain Lock); the handler's `wake.set()` then waited for that lock forever. Here the
+    handler runs while its own thread holds the lock: it must return, and the event be set
+    once the lock is let go."""
+    from rotation_notes.watch import Watcher
+
+    w = Watcher(make_vault({"t.md": THESIS}), lambda *a, **k: None)
+    returned = threading.Event()
+
+    def loop_holding_the_lock() -> None:
+        with w.wake._cond:  # type: ignore[attr-defined]  # as inside Event.wait
+            w._signal(signal.SIGINT, None)
+            returned.set()
+
+    t = threading.Thread(target=loop_holding_the_lock, daemon=True)
+    t.start()
+    assert returned.wait(DEADLINE), "the signal handler waited for the lock its thread holds"
+    t.join(DEADLINE)
+    assert w.wake.wait(DEADLINE) and w.stop_signal == signal.SIGINT

@@ -65,8 +65,8 @@ def catalysts_report(facts: Facts) -> list[dict[str, Any]]:
                 "end": window.end.isoformat() if window else None,
                 "first_session": _day(anchor.start) if anchor else None,
                 "last_session": _day(anchor.end) if anchor else None,
-                "time": window.time or None if window else None,
-                "confidence": window.confidence or None if window else None,
+                "time": (window.time or None) if window else None,
+                "confidence": (window.confidence or None) if window else None,
                 "upcoming": upcoming,
                 "sessions_until": (
                     sessions_until(facts.as_of, anchor.start) if anchor and upcoming else None
