@@ -88,7 +88,8 @@ def plan_charts(
 
 def _price_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> tuple[ChartResult, str] | str:
     closes, as_of = facts.prices.closes, facts.as_of
-    days = chart.days or 0
+    days = chart.days
+    assert days is not None  # only a ratio chart may leave days out (spec.parse_spec)
     lines = []
     problems = []
     for sym in chart.tickers:

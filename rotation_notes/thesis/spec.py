@@ -589,26 +589,19 @@ def _opened(r: _Reader, spec: dict[str, Any], meta: dict[str, Any]) -> tuple[dt.
     """
     if spec.get("opened") is not None:
         return r.date(spec["opened"], (SPEC_KEY, "opened")), "opened"
-    if meta.get("opened") is not None:  # a property added in Obsidian's panel: top level
-        day = created_date(meta["opened"])
-        if day is None:
-            return None, (
-                f"the note's 'opened' property ({_shown(meta['opened'])}) is not a date: write "
-                "it as YYYY-MM-DD"
-            )
-        return day, "opened"
-    if "created" not in meta or meta["created"] is None:
-        return None, (
-            "no opened date: add 'opened: YYYY-MM-DD' under rotation-notes "
-            "(or a 'created' property)"
-        )
-    day = created_date(meta["created"])
-    if day is None:
-        return None, (
-            f"the note's 'created' property ({_shown(meta['created'])}) is not a date: add "
-            "'opened: YYYY-MM-DD' under rotation-notes"
-        )
-    return day, "created"
+    # a top-level `opened` (Obsidian's panel writes there), else the note's `created`
+    for key in ("opened", "created"):
+        if meta.get(key) is not None:
+            day = created_date(meta[key])
+            if day is None:
+                return None, (
+                    f"the note's '{key}' property ({_shown(meta[key])}) is not a date: add "
+                    "'opened: YYYY-MM-DD' under rotation-notes"
+                )
+            return day, key
+    return None, (
+        "no opened date: add 'opened: YYYY-MM-DD' under rotation-notes (or a 'created' property)"
+    )
 
 
 def _levels(r: _Reader, raw: Any, keys: tuple[str | int, ...]) -> tuple[Level, ...]:
