@@ -30,6 +30,7 @@ untouched.
 from __future__ import annotations
 
 import ctypes
+import logging
 import math
 import re
 import sys
@@ -43,6 +44,8 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import SandboxedEnvironment
 
 from rotation_notes.errors import RotationNotesError
+
+log = logging.getLogger(__name__)
 
 #: Seconds one region's template may run.
 TIME_LIMIT = 10.0
@@ -129,6 +132,28 @@ def _check_result(value: Any, what: str) -> Any:
             f"built more than {WORK_LIMIT:,} characters or items of values in one render"
         )
     return value
+
+
+@contextmanager
+def recursion_cleanup_quiet() -> Iterator[None]:
+    """While a template renders: a RecursionError raised by Python's own clean-up (a
+    finalizer or a generator closed deep in a template that recursed without end) is that
+    same template error, already reported as one; it is logged at debug level, not printed
+    to the user's terminal as "Exception ignored in ...". Any other such error goes to the
+    hook that was there before."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, RecursionError):
+            log.debug("during a template's recursion error: %s", unraisable.exc_value)
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from rotation_notes.output.sandbox import (
     LimitedSandbox,
     RenderLimitError,
     memory_limit,
+    recursion_cleanup_quiet,
     stream_limited,
     time_limit,
     work_budget,
@@ -257,7 +258,7 @@ def render_template(
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template '{template_name}' not found") from exc
     try:
-        with memory_limit(), time_limit(), work_budget():
+        with memory_limit(), time_limit(), work_budget(), recursion_cleanup_quiet():
             return stream_limited(template.generate(context))
     except Exception as exc:  # noqa: BLE001 - any failure while rendering is the template's
         file, line = _template_frame(exc)
