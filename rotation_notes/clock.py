@@ -104,16 +104,12 @@ def session_on_or_after(day: dt.date) -> dt.date:
 
 
 def sessions_after(day: dt.date, count: int) -> tuple[dt.date, ...]:
-    """The first ``count`` sessions after ``day``, in order."""
-    out: list[dt.date] = []
-    year = day.year
-    while len(out) < count:
-        days = _closes(year).index
-        lo = max(day + dt.timedelta(days=1), dt.date(year, 1, 1)).isoformat()
-        hi = dt.date(year, 12, 31).isoformat()
-        out.extend(d.date() for d in days[(days >= lo) & (days <= hi)])
-        year += 1
-    return tuple(out[:count])
+    """The first ``count`` sessions after ``day``, in order (ValueError if the calendar has
+    fewer in the ``2 * count + 10`` days after it, which holds at least ``count`` sessions)."""
+    out = sessions_in(day, day + dt.timedelta(days=2 * count + 10))
+    if len(out) < count:
+        raise ValueError(f"the NYSE calendar has {len(out)} sessions after {day}, not {count}")
+    return out[:count]
 
 
 @functools.lru_cache(maxsize=256)
