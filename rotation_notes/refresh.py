@@ -504,10 +504,15 @@ def refresh(
     options: RefreshOptions,
     provider: MarketDataProvider | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    vault: Vault | None = None,
 ) -> RefreshReport:
-    """Refresh every thesis note of the vault (or the ``options.notes``)."""
+    """Refresh every thesis note of the vault (or the ``options.notes``).
+
+    ``vault``: the vault as already scanned and kept current by the caller (the watcher
+    updates it event by event), so this run walks no folder; default: scanned now.
+    """
     started = now_utc()
-    vault = Vault.open(vault_path)
+    vault = vault if vault is not None else Vault.open(vault_path)
     if not options.dry_run and options.candidates is None:
         sweep_stale_temps(vault.root)  # a killed run's temp files (the watcher: at start-up)
     run = _Run(vault, options)
@@ -677,8 +682,8 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     for c, path, current in chart_writes:
         replace_if_unchanged(path, current, c.result.png)
         report.written[c.rel] = hashlib.sha256(c.result.png).hexdigest()
-        if c.rel not in vault.files:
-            vault.rescan()
+        if current is None:
+            vault.add_file(c.rel)  # a new chart: later notes resolve links to it
     if note_changes:
         replace_if_unchanged(vault.abs(p.rel), p.raw, new_raw)
         report.written[p.rel] = hashlib.sha256(new_raw).hexdigest()

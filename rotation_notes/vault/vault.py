@@ -205,6 +205,31 @@ class Vault:
             self._by_name.setdefault(posixpath.basename(rel).lower(), []).append(rel)
             self._by_path[rel.lower()] = rel
 
+    def add_file(self, rel: str) -> None:
+        """Record one new regular file (``rel`` vault-relative) without walking the vault:
+        what the watcher does for a created or renamed-in note, and a run for a new chart."""
+        if rel in self._by_name.get(posixpath.basename(rel).lower(), ()):
+            return
+        self.special.pop(rel, None)
+        self.files.append(rel)
+        self._by_name.setdefault(posixpath.basename(rel).lower(), []).append(rel)
+        self._by_path[rel.lower()] = rel
+
+    def remove_file(self, rel: str) -> None:
+        """Forget one file that was deleted or renamed away (no walk)."""
+        self.special.pop(rel, None)
+        if self._by_path.get(rel.lower()) != rel:
+            return
+        self.files.remove(rel)
+        del self._by_path[rel.lower()]
+        same = self._by_name.get(posixpath.basename(rel).lower(), [])
+        if rel in same:
+            same.remove(rel)
+        for other in self.files:  # another file differing only in case keeps the path key
+            if other.lower() == rel.lower():
+                self._by_path[rel.lower()] = other
+                break
+
     # -- paths ---------------------------------------------------------------
 
     def rel(self, path: Path) -> str:
