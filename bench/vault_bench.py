@@ -118,9 +118,15 @@ def build(vault: Path, notes: int, theses: int, seed: int) -> None:
     (vault / THESIS).unlink()
     (vault / "Theses").mkdir()
     for i in range(theses):
-        text = src.replace("iwm-vs-qqq-price-chart.png", f"t{i}-price.png").replace(
-            "iwm-qqq-ratio-chart.png", f"t{i}-ratio.png"
+        # each copy draws charts of its own (a span of its own), so no two theses' charts are
+        # alike: nothing can be drawn once and reused for another thesis
+        text = (
+            src.replace("iwm-vs-qqq-price-chart.png", f"t{i}-price.png")
+            .replace("iwm-qqq-ratio-chart.png", f"t{i}-ratio.png")
+            .replace("      days: 90\n", f"      days: {60 + i}\n")
+            .replace("      kind: ratio\n", f"      kind: ratio\n      days: {150 + i}\n")
         )
+        assert text.count(f"days: {60 + i}") == 1 and text.count(f"days: {150 + i}") == 1
         (vault / "Theses" / f"Thesis {i}.md").write_text(text, encoding="utf-8")
     rng = random.Random(seed)
     for i in range(notes):

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rotation_notes.clock import now_utc
 from rotation_notes.errors import (
@@ -31,6 +31,7 @@ from rotation_notes.errors import (
     UsageError,
 )
 from rotation_notes.note.text import (
+    HEAD_BYTES,
     NoteText,
     decode_note,
     key_line,
@@ -38,30 +39,7 @@ from rotation_notes.note.text import (
     read_head,
     unified_diff,
 )
-from rotation_notes.output.charts import is_own_chart
-from rotation_notes.output.templates import make_env
-from rotation_notes.prices.marketdata import (
-    MarketDataProvider,
-    PriceSet,
-    SymbolSource,
-    mark_asked,
-)
-from rotation_notes.prices.sources import make_provider
-from rotation_notes.thesis.chartplans import ChartPlan
-from rotation_notes.thesis.core import (
-    Thesis,
-    catalyst_windows,
-    compose,
-    hand_copies,
-    linked_properties,
-    read_thesis,
-)
-from rotation_notes.thesis.facts import Catalyst
-from rotation_notes.thesis.spec import (
-    SPEC_KEY,
-    ThesisSpec,
-    near_spec_key,
-)
+from rotation_notes.thesis.spec import SPEC_KEY, near_spec_key
 from rotation_notes.vault.files import (
     NotRegularFile,
     is_regular,
@@ -69,8 +47,17 @@ from rotation_notes.vault.files import (
     read_regular,
     stays_inside,
 )
-from rotation_notes.vault.vault import Vault
+from rotation_notes.vault.fingerprint import code_key, digest_of, folder_digest
+from rotation_notes.vault.index import ScanIndex, sha_of
+from rotation_notes.vault.vault import CONFIG_NAME, Vault
 from rotation_notes.vault.writer import read_bytes, replace_if_unchanged, sweep_stale_temps
+
+if TYPE_CHECKING:  # the heavy modules are imported only when a note must be computed
+    from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet, SymbolSource
+    from rotation_notes.thesis.chartplans import ChartPlan
+    from rotation_notes.thesis.core import Thesis
+    from rotation_notes.thesis.facts import Catalyst
+    from rotation_notes.thesis.spec import ThesisSpec
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +113,8 @@ class RefreshOptions:
     #: Vault-relative notes to look at as a full scan would (non-theses skipped
     #: silently): what the watcher passes after a change.
     candidates: list[str] | None = None
+    #: Use the scan index (``refresh --full``: False, recompute and redraw everything)
+    use_index: bool = True
 
     @property
     def dry_run(self) -> bool:
@@ -231,32 +220,81 @@ class _VaultLinks:
         self.run = run
 
     def resolve(self, target: str, source: str) -> str | None:
-        return self.run.vault.resolve_link(target, source)
+        return self.run.call("resolve", target, source)
 
     def read(self, path: str) -> tuple[NoteText, dict[str, Any]]:
         return self.run.read_linked(path)
 
     def not_a_note(self, target: str) -> str:
-        special = self.run.vault.special_named(target)
+        special = self.run.call("special", target)
         if special:
             return f"{special[0]} is {special[1]}, not a note"
         return f"no note named '{target}' in the vault"
+
+
+#: Each vault question a note's output may depend on, as the scan index replays it.
+_ASK: dict[str, Callable[..., Any]] = {
+    "resolve": lambda vault, target, source: vault.resolve_link(target, source),
+    "special": lambda vault, target: (
+        list(found) if (found := vault.special_named(target)) else None
+    ),
+    "attach": lambda vault, note: _attachment_dir(vault, note),
+}
+
+
+def _attachment_dir(vault: Vault, note: str) -> str | dict[str, str]:
+    try:
+        return vault.attachment_dir(note)
+    except UsageError as exc:
+        return {"error": str(exc)}
 
 
 class _Run:
     def __init__(self, vault: Vault, options: RefreshOptions) -> None:
         self.vault, self.options = vault, options
         self._linked: dict[str, tuple[NoteText, dict[str, Any]]] = {}
+        #: linked note -> how the index knows it again; the near misses it holds
+        self._records: dict[str, list[Any] | None] = {}
+        self._misses: dict[str, list[NearMiss]] = {}
         #: thesis -> warnings found while reading the notes it links to
         self.warnings: dict[str, list[str]] = {}
-        #: chart file's real path -> (the note that drew it this run, its bytes, its path)
-        self.charts: dict[str, tuple[str, bytes, str]] = {}
+        #: chart file's real path -> (the note that drew it this run, its fingerprint, its path)
+        self.charts: dict[str, tuple[str, str, str]] = {}
         #: notes skipped for a property that is nearly ``rotation-notes``
         self.near_misses: list[NearMiss] = []
+        self.index: ScanIndex | None = None
+        #: thesis -> what its output was made from, beyond its own bytes (vault questions
+        #: asked and their answers, linked notes read), for the scan index
+        self.trace: dict[str, dict[str, Any]] = {}
+        self.current: str | None = None
 
-    def not_a_thesis(self, rel: str, head: bytes, explicit: bool) -> None:
+    # -- what a note's output depends on ------------------------------------------------
+
+    @contextlib.contextmanager
+    def tracing(self, rel: str) -> Any:
+        self.trace.setdefault(rel, {"calls": [], "reads": {}, "misses": []})
+        before, self.current = self.current, rel
+        try:
+            yield
+        finally:
+            self.current = before
+
+    def call(self, name: str, *args: str) -> Any:
+        """Ask the vault (see ``_ASK``), noting question and answer for the traced note."""
+        answer = _ASK[name](self.vault, *args)
+        if self.current is not None:
+            self.trace[self.current]["calls"].append([name, list(args), answer])
+        return answer
+
+    def note_miss(self, miss: NearMiss) -> None:
+        if all((m.path, m.key) != (miss.path, miss.key) for m in self.near_misses):
+            log.warning("%s", miss.message)
+            self.near_misses.append(miss)
+
+    def not_a_thesis(self, rel: str, head: bytes, explicit: bool) -> Any:
         """A note that is not a thesis: an error if it was asked for; else skipped, with a
-        warning when a property is nearly ``rotation-notes`` (a typo must not go unseen)."""
+        warning when a property is nearly ``rotation-notes`` (a typo must not go unseen).
+        Returns what the scan index keeps of it: 0, or the near miss's line and key."""
         near = near_spec_key(head)
         miss = (
             NearMiss(rel, near[1], near[0], SPEC_KEY, "this note is not refreshed as a thesis")
@@ -266,13 +304,22 @@ class _Run:
         if explicit:
             raise _not_a_thesis(rel, miss)
         if miss is not None:
-            log.warning("%s", miss.message)
-            self.near_misses.append(miss)
+            self.note_miss(miss)
+            return [miss.line, miss.key]
+        return 0
 
     def read_linked(self, rel: str) -> tuple[NoteText, dict[str, Any]]:
         """A linked note's properties (only its head is read: the frontmatter fits in it)."""
+        path = self.vault.abs(rel)
+        if self.current is not None and self.index is not None:
+            trace = self.trace[self.current]
+            if rel not in self._records:  # read or not, the note's output depends on it
+                try:
+                    self._records[rel] = self.index.file_record(path, read_head(path)[0])
+                except OSError:
+                    self._records[rel] = None
+            trace["reads"][rel] = self._records[rel]
         if rel not in self._linked:
-            path = self.vault.abs(rel)
             if not stays_inside(path, self.vault.root):
                 raise LinkError(
                     f"linked note {rel} is a link to a file outside the vault; not read",
@@ -288,13 +335,20 @@ class _Run:
                     path=rel,
                     hint="keep a note's properties short (under 256 KiB)",
                 )
+            from rotation_notes.thesis.core import linked_properties
+
             self._linked[rel] = (note, linked_properties(note, rel))
-            self.near_catalyst_keys(rel, *self._linked[rel])
+            self._misses[rel] = self.near_catalyst_keys(rel, *self._linked[rel])
+        if self.current is not None:
+            self.trace[self.current]["misses"].extend(
+                [m.path, m.line, m.key, m.meant, m.skipped] for m in self._misses[rel]
+            )
         return self._linked[rel]
 
-    def near_catalyst_keys(self, rel: str, note: NoteText, meta: dict[str, Any]) -> None:
+    def near_catalyst_keys(self, rel: str, note: NoteText, meta: dict[str, Any]) -> list[NearMiss]:
         """Warn about a linked note's property that is nearly ``event_start`` (or, with
         ``event_start``, ``event_end``): a typo there silently drops the catalyst's row."""
+        found = []
         for meant, follows in _CATALYST_KEYS:
             if meant in meta or (meant == "event_end" and "event_start" not in meta):
                 continue
@@ -304,11 +358,22 @@ class _Run:
                     f"{_squashed(meant)}s",
                 ):
                     miss = NearMiss(rel, key_line(note, (key,)) or 0, key, meant, follows)
-                    log.warning("%s", miss.message)
-                    self.near_misses.append(miss)
+                    self.note_miss(miss)
+                    found.append(miss)
                     break
+        return found
 
-    def prepare(self, rel: str, explicit: bool) -> _Prepared | None:
+    def scan(self, rel: str, explicit: bool) -> bytes | None:
+        """The note's bytes if it may be a thesis; None (skipped, or an error if it was
+        asked for) if it is not. Cheap: a note the index knows unchanged is not opened."""
+        index, state = self.index, self.vault.states.get(rel)
+        if index is not None and not explicit:
+            verdict = index.verdict(rel, state)
+            if verdict is not None:
+                if verdict != 0:
+                    self.note_miss(NearMiss(rel, verdict[0], verdict[1], SPEC_KEY,
+                                            "this note is not refreshed as a thesis"))  # fmt: skip
+                return None
         path = self.vault.abs(rel)
         head, size = read_head(path)
         if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -320,8 +385,12 @@ class _Run:
                     hint="re-save it as UTF-8; it was left untouched",
                 )
         if not may_be_thesis(head, SPEC_KEY):
-            self.not_a_thesis(rel, head, explicit)
+            verdict = self.not_a_thesis(rel, head, explicit)
+            if index is not None:
+                index.set_verdict(rel, state, verdict)
             return None
+        if index is not None:
+            index.forget_verdict(rel)
         if size > MAX_NOTE_BYTES:
             raise NoteError(
                 f"note is {size / 1e6:.1f} MB; rotation-notes refreshes thesis notes "
@@ -335,17 +404,29 @@ class _Run:
                 path=rel,
                 hint="rotation-notes writes inside the vault only",
             )
-        raw = head if len(head) == size else read_regular(path)
-        thesis = read_thesis(
-            decode_note(raw),
-            rel,
-            stale_after_days=self.vault.config.stale_after_days,
-            init=self.options.init,
-        )
-        if thesis is None:
-            self.not_a_thesis(rel, raw, explicit)
-            return None
-        catalysts, warnings = catalyst_windows(thesis, _VaultLinks(self))
+        return head if len(head) == size else read_regular(path)
+
+    def prepare(self, rel: str, explicit: bool, raw: bytes | None = None) -> _Prepared | None:
+        """The thesis read and its catalysts found (None: not a thesis). Imports the core."""
+        if raw is None:
+            raw = self.scan(rel, explicit)
+            if raw is None:
+                return None
+        from rotation_notes.thesis.core import catalyst_windows, read_thesis
+
+        with self.tracing(rel):
+            thesis = read_thesis(
+                decode_note(raw),
+                rel,
+                stale_after_days=self.vault.config.stale_after_days,
+                init=self.options.init,
+            )
+            if thesis is None:
+                verdict = self.not_a_thesis(rel, raw, explicit)
+                if self.index is not None:
+                    self.index.set_verdict(rel, self.vault.states.get(rel), verdict)
+                return None
+            catalysts, warnings = catalyst_windows(thesis, _VaultLinks(self))
         if warnings:
             self.warnings.setdefault(rel, []).extend(warnings)
         return _Prepared(rel, raw, thesis, catalysts)
@@ -353,24 +434,24 @@ class _Run:
     def chart_paths(self, p: _Prepared) -> dict[str, tuple[str, str]]:
         """Where each chart the note shows goes: (vault-relative path, embed text)."""
         out = {}
-        for chart in p.thesis.charts_shown():
-            existing = self.vault.resolve_link(chart.file, p.rel)
-            if existing is not None:
-                rel = existing
-            else:
-                try:
-                    folder = self.vault.attachment_dir(p.rel)
-                except UsageError as exc:
-                    raise NoteError(str(exc), path=p.rel) from exc
-                rel = f"{folder}/{chart.file}" if folder else chart.file
-            real = self.vault.abs(rel).resolve()
-            if not stays_inside(real, self.vault.root):
-                raise LinkError(
-                    f"chart {chart.file} resolves outside the vault ({real})",
-                    path=p.rel,
-                    hint="chart files are written inside the vault only",
-                )
-            out[chart.file] = (rel, chart.file)
+        with self.tracing(p.rel):
+            for chart in p.thesis.charts_shown():
+                existing = self.call("resolve", chart.file, p.rel)
+                if existing is not None:
+                    rel = existing
+                else:
+                    folder = self.call("attach", p.rel)
+                    if isinstance(folder, dict):
+                        raise NoteError(folder["error"], path=p.rel)
+                    rel = f"{folder}/{chart.file}" if folder else chart.file
+                real = self.vault.abs(rel).resolve()
+                if not stays_inside(real, self.vault.root):
+                    raise LinkError(
+                        f"chart {chart.file} resolves outside the vault ({real})",
+                        path=p.rel,
+                        hint="chart files are written inside the vault only",
+                    )
+                out[chart.file] = (rel, chart.file)
         return out
 
 
@@ -427,7 +508,9 @@ def _os_error_text(rel: str, exc: OSError, root: Path) -> str:
     )
 
 
-def _own_chart_bytes(path: Path, rel: str, note: str, line: int | None) -> bytes | None:
+def _own_chart_bytes(
+    path: Path, rel: str, note: str, line: int | None, is_own_chart: Callable[[bytes], bool]
+) -> bytes | None:
     """The chart file's bytes, if it is ours to overwrite (None: no file there yet).
 
     Only a PNG rotation-notes drew (``charts.is_own_chart``) is ever replaced: a chart name
@@ -463,12 +546,16 @@ def _one_per_file(vault: Vault, targets: list[tuple[str, bool]]) -> list[tuple[s
     where: dict[tuple[int, int], int] = {}
     for rel, explicit in targets:
         path = vault.abs(rel)
-        try:
-            st = path.stat()
-        except OSError:
-            out.append((rel, explicit))  # reading it will say what is wrong
-            continue
-        key = (st.st_dev, st.st_ino)
+        state = vault.states.get(rel)
+        if state is None:
+            try:
+                st = path.stat()
+            except OSError:
+                out.append((rel, explicit))  # reading it will say what is wrong
+                continue
+            key = (st.st_dev, st.st_ino)
+        else:
+            key = (state[4], state[3])
         if key not in where:
             where[key] = len(out)
             out.append((rel, explicit))
@@ -499,6 +586,225 @@ def thesis_symbols(vault_path: Path) -> tuple[Vault, list[str], list[NoteReport]
     return vault, list(symbols), failed
 
 
+# --- what an output is made from (the scan index) ------------------------------------------
+
+#: ``ROTATION_NOTES_INDEX=off`` (or ``refresh --full``): recompute and redraw everything.
+INDEX_ENV = "ROTATION_NOTES_INDEX"
+#: Instants of a UTC day at which the NYSE's last settled session can change (``SETTLE``
+#: after a 13:00 or 16:00 New York close, summer or winter time): 17:30, 18:30, 20:30, 21:30.
+_SETTLE_MINUTES = (17 * 60 + 30, 18 * 60 + 30, 20 * 60 + 30, 21 * 60 + 30)
+
+
+def clock_key(now: dt.datetime) -> str:
+    """What of ``now`` a note may show: the day, and which of the day's possible settle
+    instants have passed. Two instants with one key have the same last settled session
+    and the same date, so a note rendered at one is the note rendered at the other."""
+    now = now.astimezone(dt.UTC)
+    minute = now.hour * 60 + now.minute
+    return f"{now.date().isoformat()}/{sum(minute >= m for m in _SETTLE_MINUTES)}"
+
+
+def _file_digest(path: Path, limit: int = 4 * 1024 * 1024) -> str | None:
+    try:
+        return sha_of(read_regular(path, limit))
+    except OSError as exc:
+        return f"error {exc.errno}"
+
+
+def _global_key(
+    vault: Vault, options: RefreshOptions, templates: Path | None, now: dt.datetime
+) -> str:
+    """Everything every note's output depends on besides its own bytes, links and data."""
+    return digest_of(
+        (
+            "notes",
+            code_key(),
+            str(vault.root),
+            options.as_of,
+            options.offline,
+            options.init,
+            str(options.data_dir.resolve()) if options.data_dir else None,
+            str(options.cache_dir) if options.cache_dir else None,
+            {
+                k: v
+                for k, v in os.environ.items()
+                if k.startswith("ROTATION_NOTES_") and k != INDEX_ENV
+            },  # fmt: skip
+            _file_digest(vault.root / CONFIG_NAME),
+            _file_digest(vault.root / ".obsidian" / "app.json"),
+            folder_digest(templates),
+            sorted(vault.special.items()),
+            clock_key(now),
+        )
+    )
+
+
+def _data_key(vault: Vault, options: RefreshOptions) -> str:
+    """What decides which provider a run reads its prices from (not the prices themselves)."""
+    return digest_of(
+        (
+            "data",
+            code_key(),
+            options.offline,
+            str(options.data_dir.resolve()) if options.data_dir else None,
+            str(options.cache_dir) if options.cache_dir else None,
+            {
+                k: v
+                for k, v in os.environ.items()
+                if k.startswith("ROTATION_NOTES_") and k != INDEX_ENV
+            },  # fmt: skip
+            _file_digest(vault.root / CONFIG_NAME),
+        )
+    )
+
+
+#: SQLite's side files: they come and go with connections, and say nothing of the data
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _dep_record(index: ScanIndex, kind: str, path: str) -> Any:
+    """How a file the prices were read from is known again: a folder by its listing (SQLite's
+    side files left out), a journal by its bytes when it holds any, a file by
+    ``ScanIndex.file_record``."""
+    if kind == "dir":
+        try:
+            return digest_of(sorted(n for n in os.listdir(path) if not n.endswith(_SIDE_FILES)))
+        except OSError as exc:
+            return f"error {exc.errno}"
+    if kind == "journal":
+        try:
+            return sha_of(read_regular(path)) if os.path.getsize(path) else None
+        except OSError:
+            return None
+    return index.file_record(path)
+
+
+def _same_dep(index: ScanIndex, kind: str, path: str, record: Any) -> bool:
+    if kind in ("dir", "journal"):
+        return bool(_dep_record(index, kind, path) == record)
+    return index.same_file(path, record)
+
+
+def _symbol_key(prices: PriceSet, symbol: str) -> str:
+    """Everything a note may show of ``symbol``'s prices: the closes, where they came from,
+    why they are missing, their warnings, their name."""
+    src = prices.sources.get(symbol)
+    return digest_of(
+        (
+            prices.closes.get(symbol),
+            None
+            if src is None
+            else (src.provider, src.kind, src.last_session, src.message, src.status),  # fmt: skip
+            prices.missing.get(symbol),
+            prices.unknown.get(symbol),
+            prices.warnings.get(symbol),
+            prices.names.get(symbol),
+        )
+    )
+
+
+def _still_valid(run: _Run, entry: dict[str, Any]) -> bool:
+    """Whether everything a thesis's recorded output was made from, beyond its own bytes
+    and the data, is as it was: the vault's answers, the linked notes, the charts on disk."""
+    vault, index = run.vault, run.index
+    assert index is not None
+    try:
+        for name, args, answer in entry["calls"]:
+            if _ASK[name](vault, *args) != answer:
+                return False
+        for rel, record in entry["reads"].items():
+            if not index.same_file(vault.abs(rel), record, HEAD_BYTES):
+                return False
+        for rel, (record, _) in entry["charts"].items():
+            if not index.same_file(vault.abs(rel), record):
+                return False
+    except (KeyError, TypeError, ValueError):  # an entry from elsewhere: recompute
+        return False
+    return True
+
+
+def _replay(run: _Run, rel: str, entry: dict[str, Any]) -> NoteReport:
+    """The report of a thesis whose inputs are all as they were: what the run that made its
+    output reported, nothing recomputed, nothing drawn, nothing written."""
+    r = entry["report"]
+    for path, line, key, meant, skipped in entry["misses"]:
+        run.note_miss(NearMiss(path, line, key, meant, skipped))
+    for chart_rel, (_, fingerprint) in entry["charts"].items():
+        real = os.path.realpath(run.vault.abs(chart_rel))
+        run.charts.setdefault(real, (rel, fingerprint, chart_rel))
+    return NoteReport(
+        rel,
+        "unchanged",
+        as_of=r["as_of"],
+        charts=r["charts"],
+        tickers=r["tickers"],
+        catalysts=r["catalysts"],
+        scorecard=r["scorecard"],
+        levels=r["levels"],
+        warnings=r["warnings"],
+        no_regions=r["no_regions"],
+    )
+
+
+# --- drawing charts ---------------------------------------------------------------------------
+
+#: Charts drawn in one run from which a process pool pays for itself (each worker starts in
+#: a fraction of a second; a chart takes a tenth of one).
+POOL_FROM = 6
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _draw_in_worker(job: Any) -> tuple[bytes, int, int]:
+    import resource
+
+    from rotation_notes.thesis.chartplans import draw_job
+
+    png = draw_job(job)
+    return png, os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _draw_all(jobs: dict[str, Any]) -> dict[str, bytes]:
+    """Each chart job's PNG (by fingerprint). Many at once are drawn in a process pool sized
+    to the machine's cores; the bytes are the same whichever process draws them."""
+    import threading
+
+    workers = min(_cores(), len(jobs))
+    if len(jobs) < POOL_FROM or workers < 2 or threading.active_count() > 1:
+        # (a process that runs threads is never forked: a lock held by one would stay held)
+        return {fp: job.draw() for fp, job in jobs.items()}
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    out: dict[str, bytes] = {}
+    peaks: dict[int, int] = {}
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        fps = list(jobs)
+        chunk = max(1, len(fps) // (workers * 4))
+        for fp, (png, pid, peak) in zip(
+            fps, pool.map(_draw_in_worker, [jobs[fp] for fp in fps], chunksize=chunk), strict=True
+        ):
+            out[fp] = png
+            peaks[pid] = max(peaks.get(pid, 0), peak)
+    log.debug(
+        "drew %d charts in %d worker processes (peak RSS %s MB, %d MB in all)",
+        len(jobs),
+        len(peaks),
+        " + ".join(str(kb // 1024) for kb in peaks.values()),
+        sum(peaks.values()) // 1024,
+    )
+    return out
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
 def refresh(
     vault_path: Path,
     options: RefreshOptions,
@@ -510,11 +816,16 @@ def refresh(
 
     ``vault``: the vault as already scanned and kept current by the caller (the watcher
     updates it event by event), so this run walks no folder; default: scanned now.
+
+    A thesis whose inputs are all as the scan index recorded them (its bytes, the notes it
+    links to, the vault's answers to its links, its data, the templates, the settings, the
+    code and the day) is not recomputed: its report is the one recorded, and it is unchanged.
     """
     started = now_utc()
     vault = vault if vault is not None else Vault.open(vault_path)
     if not options.dry_run and options.candidates is None:
-        sweep_stale_temps(vault.root)  # a killed run's temp files (the watcher: at start-up)
+        # a killed run's temp files (the watcher: at start-up), as the walk saw them
+        sweep_stale_temps(vault.root, candidates=vault.temps)
     run = _Run(vault, options)
     templates = None
     if vault.config.templates_dir:
@@ -525,7 +836,13 @@ def refresh(
                 "vault folder",
                 hint="create it, or fix the name",
             )
-    env = make_env(templates, vault.root)
+    use_index = options.use_index and os.environ.get(INDEX_ENV, "").lower() not in ("off", "0")
+    index = None
+    if use_index:
+        index = ScanIndex.load(vault.root, code_key())
+        index.now_ns = int(started.timestamp() * 1e9)
+        run.index = index
+    key = _global_key(vault, options, templates, started) if index is not None else ""
 
     if options.notes:
         targets = []
@@ -549,45 +866,140 @@ def refresh(
     else:
         targets = [(rel, False) for rel in vault.markdown_files()]
 
-    reports: list[NoteReport] = []
-    prepared: list[tuple[_Prepared, NoteReport]] = []
+    # 1. the scan: which notes are theses, and which of them may be as they were
+    slots: list[NoteReport | tuple[str, bool, bytes]] = []
     for rel, explicit in _one_per_file(vault, targets):
         try:
-            p = run.prepare(rel, explicit)
+            raw = run.scan(rel, explicit)
         except RotationNotesError as exc:
-            reports.append(NoteReport(rel, "failed", error=_error_text(rel, exc)))
+            slots.append(NoteReport(rel, "failed", error=_error_text(rel, exc)))
             continue
         except OSError as exc:
             if explicit:
-                reports.append(NoteReport(rel, "failed", error=f"{rel}: cannot read: {exc}"))
+                slots.append(NoteReport(rel, "failed", error=f"{rel}: cannot read: {exc}"))
             continue
+        if raw is not None:
+            slots.append((rel, explicit, raw))
+    tentative: dict[str, dict[str, Any]] = {}
+    if index is not None:
+        for slot in slots:
+            if isinstance(slot, tuple):
+                rel, _, raw = slot
+                entry = index.theses.get(rel)
+                if (
+                    entry is not None
+                    and entry.get("g") == key
+                    and entry.get("sha") == sha_of(raw)
+                    and _still_valid(run, entry)
+                ):
+                    tentative[rel] = entry
+
+    # 2. the data: known from the index while the files it came from are as they were
+    data_key = _data_key(vault, options) if index is not None else ""
+    held = index.data if index is not None else {}
+    data_valid = bool(
+        index is not None
+        and provider is None
+        and held.get("g") == data_key
+        and all(_same_dep(index, kind, path, rec) for kind, path, rec in held.get("deps", []))
+    )
+    keys: dict[str, str] = dict(held.get("keys", {})) if data_valid else {}
+    hits: dict[str, NoteReport] = {}
+
+    def hit(rel: str) -> bool:
+        entry = tentative[rel]
+        if all(keys.get(s) == k for s, k in entry["data"].items()):
+            hits[rel] = _replay(run, rel, entry)
+            return True
+        return False
+
+    if data_valid:
+        for rel in tentative:
+            hit(rel)
+    log.debug(
+        "scan index: %d of %d theses as recorded (data %s)",
+        len(hits),
+        sum(isinstance(slot, tuple) for slot in slots),
+        "as recorded" if data_valid else "to load",
+    )
+    report_all = RefreshReport(vault.root, [], dry_run=options.dry_run)
+    report_all.near_misses = run.near_misses
+    theses = [slot for slot in slots if isinstance(slot, tuple)]
+    if all(rel in hits for rel, _, _ in theses):  # nothing to compute: no heavy import
+        report_all.notes = [slot if isinstance(slot, NoteReport) else hits[slot[0]]
+                            for slot in slots]  # fmt: skip
+        _held_sources(report_all, held, [s for e in tentative.values() for s in e["data"]])
+        _save(index, options)
+        return report_all
+
+    # 3. everything else is computed: the heavy modules are imported from here on only
+    outcome: dict[str, NoteReport | _Prepared | None] = {}
+
+    def prepare(rel: str, explicit: bool, raw: bytes) -> None:
+        try:
+            outcome[rel] = run.prepare(rel, explicit, raw)
+        except RotationNotesError as exc:
+            outcome[rel] = NoteReport(rel, "failed", error=_error_text(rel, exc))
+        except OSError as exc:
+            outcome[rel] = (
+                NoteReport(rel, "failed", error=f"{rel}: cannot read: {exc}") if explicit else None
+            )
         except Exception as exc:  # noqa: BLE001 - one note's surprise must not stop the others
             log.debug("internal error preparing %s", rel, exc_info=True)
-            reports.append(
-                NoteReport(
-                    rel, "failed", error=f"{rel}: internal error: {type(exc).__name__}: {exc}"
-                )
+            outcome[rel] = NoteReport(
+                rel, "failed", error=f"{rel}: internal error: {type(exc).__name__}: {exc}"
             )
-            continue
-        if p is not None:
-            report = NoteReport(rel, "unchanged")
-            reports.append(report)
-            prepared.append((p, report))
 
-    symbols = list(dict.fromkeys(s for p, _ in prepared for s in p.spec.symbols()))
+    for rel, explicit, raw in theses:
+        if rel not in tentative:
+            prepare(rel, explicit, raw)
+
+    from rotation_notes.output.templates import make_env
+    from rotation_notes.prices.marketdata import PriceSet, mark_asked
+    from rotation_notes.prices.sources import make_provider
+
+    env = make_env(templates, vault.root)
+    symbols = list(
+        dict.fromkeys(
+            [s for p in outcome.values() if isinstance(p, _Prepared) for s in p.spec.symbols()]
+            + [s for rel, e in tentative.items() if rel not in hits for s in e["data"]]
+        )
+    )
     prices = PriceSet()
-    if prepared:
-        provider = provider or make_provider(
+    if symbols:
+        chosen = provider or make_provider(
             vault,
             offline=options.offline,
             data_dir=options.data_dir,
             cache_dir=options.cache_dir,
             as_of=options.as_of,  # data already held to that session is not fetched
         )
-        prices = provider.load(symbols)
+        prices = chosen.load(symbols)
         mark_asked(prices, started)  # a note whose data ends far before the run says so
-    report_all = RefreshReport(vault.root, reports, dry_run=options.dry_run)
-    report_all.near_misses = run.near_misses
+        keys = {s: _symbol_key(prices, s) for s in symbols}
+        deps = getattr(chosen, "dependencies", None) if provider is None else None
+        found = deps(symbols) if deps is not None else None
+        if index is not None and found is not None:
+            old = dict(held) if data_valid else {}
+            records = {(k, p): r for k, p, r in old.get("deps", [])}
+            records.update({(k, p): _dep_record(index, k, p) for k, p in found})
+            index.set_data(
+                {
+                    "g": data_key,
+                    "deps": [[k, p, r] for (k, p), r in records.items()],
+                    "keys": {**old.get("keys", {}), **keys},
+                    "sources": {
+                        **old.get("sources", {}),
+                        **{s: list(_source_fields(prices, s)) for s in symbols},
+                    },
+                }
+            )
+        elif index is not None:
+            index.set_data({})
+    for rel, explicit, raw in theses:
+        if rel in tentative and rel not in hits and not hit(rel):
+            prepare(rel, explicit, raw)
+
     report_all.sources = dict(prices.sources)
     report_all.data = {s: src.to_json() for s, src in prices.sources.items()}
     for s, why in {**prices.missing, **prices.unknown}.items():
@@ -597,29 +1009,166 @@ def refresh(
             "last_session": None,
             "message": why,
         }
+    if data_valid:  # hits whose symbols were not loaded: as the index holds them
+        _held_sources(report_all, held, [s for r in hits for s in tentative[r]["data"]])
+    prepared: list[tuple[_Prepared, NoteReport]] = []
+    for slot in slots:
+        if isinstance(slot, NoteReport):
+            report_all.notes.append(slot)
+            continue
+        rel = slot[0]
+        if rel in hits:
+            report_all.notes.append(hits[rel])
+            continue
+        got = outcome.get(rel)
+        if isinstance(got, NoteReport):
+            report_all.notes.append(got)
+        elif got is not None:
+            report = NoteReport(rel, "unchanged")
+            report_all.notes.append(report)
+            prepared.append((got, report))
 
+    composed: list[tuple[_Prepared, NoteReport, Any]] = []
     for done, (p, report) in enumerate(prepared):
         if progress:
             progress(done, len(prepared), p.rel)
         try:
-            _refresh_one(run, p, report, prices, env)
-        except RotationNotesError as exc:
-            report.status, report.error = "failed", _error_text(p.rel, exc)
-            report.error_type = type(exc)
-            report.changed = list(report.written)  # a chart written before the failure
-        except OSError as exc:
-            report.status, report.error = "failed", _os_error_text(p.rel, exc, vault.root)
-            report.changed = list(report.written)
-        except Exception as exc:  # noqa: BLE001 - one note's bug must not stop the others
-            log.debug("internal error on %s", p.rel, exc_info=True)
-            report.status = "failed"
-            report.error = f"{p.rel}: internal error: {type(exc).__name__}: {exc}"
-            report.changed = list(report.written)
+            composed.append((p, report, _compose_one(run, p, report, prices, env)))
+        except Exception as exc:  # noqa: BLE001 - one note's failure must not stop the others
+            _failed(run, p, report, exc)
+
+    # 4. draw every chart whose inputs changed, all at once, then write note by note
+    jobs: dict[str, Any] = {}
+    for p, _, done in composed:
+        for c in done.charts:
+            if not _chart_as_recorded(run, p.rel, c):
+                jobs.setdefault(c.job.fingerprint, c.job)
+    try:
+        pngs = _draw_all(jobs) if jobs else {}
+    except Exception:  # noqa: BLE001 - drawn again note by note: each failure is its own
+        log.debug("drawing in a pool failed; drawing note by note", exc_info=True)
+        pngs = {}
+    for p, report, done in composed:
+        for c in done.charts:
+            if c.job.fingerprint in pngs:
+                c.drawn(pngs[c.job.fingerprint])
+        try:
+            _write_one(run, p, report, done)
+        except Exception as exc:  # noqa: BLE001 - one note's failure must not stop the others
+            _failed(run, p, report, exc)
+        else:
+            if index is not None and not options.dry_run:
+                index.set_thesis(p.rel, _entry(run, p, report, done, key, keys))
+    for p, report in prepared:
+        if report.status == "failed" and index is not None:
+            index.set_thesis(p.rel, None)
+    _save(index, options)
     return report_all
 
 
-def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, env: Any) -> None:
-    options, vault = run.options, run.vault
+def _source_fields(prices: PriceSet, symbol: str) -> tuple[Any, ...]:
+    src = prices.sources.get(symbol)
+    if src is not None:
+        return ("source", src.provider, src.kind, src.last_session, src.message, src.status)
+    return ("missing", prices.missing.get(symbol) or prices.unknown.get(symbol) or "no data")
+
+
+def _held_sources(report: RefreshReport, held: dict[str, Any], symbols: list[str]) -> None:
+    """The data part of the report for symbols whose prices were not loaded this run: where
+    the run that recorded them got them."""
+    from rotation_notes.prices.source import SymbolSource
+
+    for s in dict.fromkeys(symbols):
+        if s in report.data:
+            continue
+        fields = held.get("sources", {}).get(s)
+        if not fields:
+            continue
+        if fields[0] == "source":
+            src = SymbolSource(*fields[1:])
+            report.sources[s] = src
+            report.data[s] = src.to_json()
+        else:
+            report.data[s] = {
+                "provider": None, "kind": "missing", "last_session": None, "message": fields[1]
+            }  # fmt: skip
+
+
+def _save(index: ScanIndex | None, options: RefreshOptions) -> None:
+    if index is not None and not options.dry_run:
+        index.save()
+
+
+def _failed(run: _Run, p: _Prepared, report: NoteReport, exc: Exception) -> None:
+    if isinstance(exc, RotationNotesError):
+        report.status, report.error = "failed", _error_text(p.rel, exc)
+        report.error_type = type(exc)
+    elif isinstance(exc, OSError):
+        report.status, report.error = "failed", _os_error_text(p.rel, exc, run.vault.root)
+    else:
+        log.debug("internal error on %s", p.rel, exc_info=(type(exc), exc, exc.__traceback__))
+        report.status = "failed"
+        report.error = f"{p.rel}: internal error: {type(exc).__name__}: {exc}"
+    report.changed = list(report.written)  # a chart written before the failure
+
+
+def _chart_as_recorded(run: _Run, note: str, c: ChartPlan) -> bool:
+    """Whether the chart file holds what this chart's job would draw: the last run drew it
+    from the same inputs (its fingerprint) and the file is as that run left it."""
+    if run.index is None:
+        return False
+    entry = run.index.theses.get(note)
+    if not entry:
+        return False
+    recorded = entry.get("charts", {}).get(c.rel)
+    return bool(
+        recorded
+        and recorded[1] == c.job.fingerprint
+        and run.index.same_file(run.vault.abs(c.rel), recorded[0])
+    )
+
+
+def _entry(
+    run: _Run, p: _Prepared, report: NoteReport, done: Any, key: str, keys: dict[str, str]
+) -> dict[str, Any] | None:
+    """What the scan index keeps of a thesis refreshed without error."""
+    index = run.index
+    assert index is not None
+    raw = read_bytes(run.vault.abs(p.rel))
+    if raw is None or report.status == "failed":
+        return None
+    charts = {}
+    for c in done.charts:
+        record = index.file_record(run.vault.abs(c.rel))
+        if record is None:
+            return None
+        charts[c.rel] = [record, c.job.fingerprint]
+    trace = run.trace.get(p.rel, {"calls": [], "reads": {}, "misses": []})
+    return {
+        "g": key,
+        "sha": sha_of(raw),
+        "calls": trace["calls"],
+        "reads": trace["reads"],
+        "misses": trace["misses"],
+        "charts": charts,
+        "data": {s: keys[s] for s in p.spec.symbols() if s in keys},
+        "report": {
+            "as_of": report.as_of,
+            "charts": report.charts,
+            "tickers": report.tickers,
+            "catalysts": report.catalysts,
+            "scorecard": report.scorecard,
+            "levels": report.levels,
+            "warnings": report.warnings,
+            "no_regions": report.no_regions,
+        },
+    }
+
+
+def _compose_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, env: Any) -> Any:
+    from rotation_notes.thesis.core import compose, hand_copies
+
+    options = run.options
     done = compose(
         p.thesis, prices, p.catalysts, env, requested=options.as_of, chart_paths=run.chart_paths(p)
     )
@@ -637,7 +1186,13 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     )
     report.warnings.extend(done.warnings)
     report.warnings.extend(run.warnings.get(p.rel, []))
+    return done
 
+
+def _write_one(run: _Run, p: _Prepared, report: NoteReport, done: Any) -> None:
+    from rotation_notes.output.charts import is_own_chart
+
+    options, vault = run.options, run.vault
     new_text = done.text
     new_raw = p.note.encode(new_text)
 
@@ -645,8 +1200,8 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     for c in done.charts:
         # keyed by the real file: two chart paths may be one file through a symlink
         reals[c.rel] = os.path.realpath(vault.abs(c.rel))
-        owner = run.charts.setdefault(reals[c.rel], (p.rel, c.result.png, c.rel))
-        if owner[1] != c.result.png:
+        owner = run.charts.setdefault(reals[c.rel], (p.rel, c.job.fingerprint, c.rel))
+        if owner[1] != c.job.fingerprint:
             same = "" if owner[2] == c.rel else f" (the same file as {owner[2]})"
             raise DataError(
                 f"chart {c.rel}{same} is also drawn by {owner[0]}, with different data or settings",
@@ -657,11 +1212,13 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     for c in done.charts:
         if any(reals[w.rel] == reals[c.rel] for w, _, _ in chart_writes):
             continue  # one file, drawn once
+        if _chart_as_recorded(run, p.rel, c):
+            continue  # the file holds what this job draws: not drawn, not read
         path = vault.abs(c.rel)
         index = next(i for i, spec in enumerate(p.spec.charts) if spec.file == c.file)
         keys = (SPEC_KEY, "charts", index, "file")
-        current = _own_chart_bytes(path, c.rel, p.rel, key_line(p.note, keys))
-        if current != c.result.png:
+        current = _own_chart_bytes(path, c.rel, p.rel, key_line(p.note, keys), is_own_chart)
+        if current != c.png:
             chart_writes.append((c, path, current))
     note_changes = new_raw != p.raw
 
@@ -680,8 +1237,8 @@ def _refresh_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     if options.dry_run:
         return
     for c, path, current in chart_writes:
-        replace_if_unchanged(path, current, c.result.png)
-        report.written[c.rel] = hashlib.sha256(c.result.png).hexdigest()
+        replace_if_unchanged(path, current, c.png)
+        report.written[c.rel] = hashlib.sha256(c.png).hexdigest()
         if current is None:
             vault.add_file(c.rel)  # a new chart: later notes resolve links to it
     if note_changes:

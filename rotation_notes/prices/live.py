@@ -119,6 +119,15 @@ class OfflineProvider:
     def __init__(self, cache: PriceCache, fallback: MarketDataProvider | None) -> None:
         self.cache, self.fallback = cache, fallback
 
+    def dependencies(self, symbols: Sequence[str]) -> list[tuple[str, str]] | None:
+        """What ``load(symbols)`` reads (the cache's files, the fallback's), as
+        ("dir" | "file", path); None when the fallback cannot say."""
+        deps = self.cache.dependencies()
+        if deps is None or self.fallback is None:
+            return deps
+        more = getattr(self.fallback, "dependencies", None)
+        return None if more is None else deps + more(symbols)
+
     def load(self, symbols: Sequence[str]) -> PriceSet:
         out = PriceSet()
         bundled = self.fallback.load(symbols) if self.fallback else PriceSet()

@@ -28,11 +28,12 @@ import warnings as _warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from rotation_notes.prices.source import SymbolSource
 from rotation_notes.thesis.metrics import DROPPED
 from rotation_notes.vault.files import open_regular, stays_inside
 
@@ -43,31 +44,6 @@ MAX_CSV_BYTES = 64_000_000
 
 #: ``series.attrs`` key: the data-quality warnings of the series (as ``PriceSet.warnings``).
 WARNINGS = "warnings"
-
-
-@dataclass(frozen=True)
-class SymbolSource:
-    provider: str  # e.g. "bundled CSV (market-data/)"
-    kind: str  # "live" | "cache" | "bundled" | "csv"
-    last_session: str | None  # YYYY-MM-DD
-    message: str = ""  # e.g. "live fetch failed: network unreachable"
-    #: What decisions read (never ``message``): "ok" as fresh as the provider was asked
-    #: for; "offline" not fetched (an offline run); "partial" the provider sent fewer
-    #: sessions than for the other symbols; "fallback" a live fetch failed, older data used.
-    status: str = "ok"
-
-    @property
-    def complete(self) -> bool:
-        return self.status == "ok"
-
-    def to_json(self) -> dict[str, Any]:
-        """The report's shape for scripts (``status`` is internal; ``message`` says it)."""
-        return {
-            "provider": self.provider,
-            "kind": self.kind,
-            "last_session": self.last_session,
-            "message": self.message,
-        }
 
 
 @dataclass
@@ -383,6 +359,16 @@ class CsvDirectoryProvider:
         series, warnings = clean_closes(symbol, frame[cols["date"]], frame[cols["close"]])
         self._memo[symbol] = (mtime, series, warnings)
         return series, warnings
+
+    def dependencies(self, symbols: Sequence[str]) -> list[tuple[str, str]]:
+        """What ``load(symbols)`` reads: the folder's listing (a file added there counts) and
+        each symbol's file, as ("dir" | "file", path)."""
+        deps = [("dir", str(self.directory))]
+        for symbol in symbols:
+            path = self._find(symbol)
+            if path is not None:
+                deps.append(("file", str(path)))
+        return deps
 
     def load(self, symbols: Sequence[str]) -> PriceSet:
         out = PriceSet()

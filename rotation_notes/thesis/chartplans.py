@@ -25,6 +25,9 @@ from rotation_notes.output.charts import (
     Marks,
     Panel,
     Span,
+    _panel_values,
+    _ratio_sessions,
+    _summary,
     draw_chart,
     draw_ratio_chart,
 )
@@ -35,6 +38,38 @@ from rotation_notes.thesis.builders import level_format, level_text
 from rotation_notes.thesis.context import SkippedChart
 from rotation_notes.thesis.facts import CatalystProblem, Facts
 from rotation_notes.thesis.spec import PAIR_MEASURES, ChartSpec, Level
+from rotation_notes.vault.fingerprint import code_key, digest_of
+
+
+@dataclass(frozen=True)
+class ChartJob:
+    """Everything a chart's PNG is drawn from, and nothing else: drawn where and when the
+    caller chooses (a process pool draws many at once), the same bytes wherever it is drawn.
+    ``fingerprint`` names those inputs (with the drawing code and library versions): two jobs
+    with one fingerprint draw one PNG, so a chart whose fingerprint is unchanged need not be
+    drawn again."""
+
+    kind: str  # "price" | "ratio"
+    lines: tuple[ChartLine, ...] = ()
+    days: int = 0
+    panels: tuple[Panel, ...] = ()
+    title: str = ""
+    marks: Marks = Marks()
+
+    def draw(self) -> bytes:
+        if self.kind == "ratio":
+            return draw_ratio_chart(list(self.panels), self.title, self.marks).png
+        return draw_chart(list(self.lines), self.days, self.marks).png
+
+    @property
+    def fingerprint(self) -> str:
+        return digest_of(("chart", code_key(), self.kind, self.lines, self.days, self.panels,
+                          self.title, self.marks))  # fmt: skip
+
+
+def draw_job(job: ChartJob) -> bytes:
+    """``job.draw()`` as a plain function (what a process pool is handed)."""
+    return job.draw()
 
 
 @dataclass
@@ -43,10 +78,23 @@ class ChartPlan:
     rel: str  # vault-relative path the PNG goes to
     embed: str  # link text used in the embed
     #: for a ratio chart, ``moves`` are the legs' returns and ``divergence`` the spread (pp),
-    #: since the first session drawn
+    #: since the first session drawn. Its ``png`` is empty: the PNG is ``png`` below.
     result: ChartResult
     caption: str
     kind: str = "price"
+    job: ChartJob = ChartJob("price")
+    _png: bytes | None = None
+
+    @property
+    def png(self) -> bytes:
+        """The chart's PNG: drawn here on first use unless the caller set it (``drawn``)."""
+        if self._png is None:
+            self._png = self.job.draw()
+        return self._png
+
+    def drawn(self, png: bytes) -> None:
+        """Set the PNG the job drew elsewhere (a pool worker)."""
+        self._png = png
 
 
 def chart_marks(facts: Facts) -> Marks:
@@ -81,12 +129,15 @@ def plan_charts(
             # Not drawn rather than drawn wrong: the existing file is left as it is.
             skipped.append(SkippedChart(chart.file, rel, planned))
             continue
-        result, caption = planned
-        drawn.append(ChartPlan(chart.file, rel, embed, result, caption, chart.kind))
+        result, caption, job = planned
+        drawn.append(ChartPlan(chart.file, rel, embed, result, caption, chart.kind, job))
     return drawn, skipped
 
 
-def _price_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> tuple[ChartResult, str] | str:
+_Planned = tuple[ChartResult, str, ChartJob] | str
+
+
+def _price_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> _Planned:
     closes, as_of = facts.prices.closes, facts.as_of
     days = chart.days
     assert days is not None  # only a ratio chart may leave days out (spec.parse_spec)
@@ -102,7 +153,8 @@ def _price_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> tuple[ChartRes
             lines.append(ChartLine(sym, sym, m.rebased(series, as_of, days)))
     if problems:
         return f"not redrawn for {as_of}, {'; '.join(problems)}"
-    result = draw_chart(lines, days, marks)
+    job = ChartJob("price", lines=tuple(lines), days=days, marks=marks)
+    result = ChartResult(b"", *_summary(lines))
     parts = [
         f"{sym} ({COLOR_NAMES[i % len(COLOR_NAMES)]}) {result.moves[sym]:+.1f}%"
         for i, sym in enumerate(chart.tickers)
@@ -113,10 +165,10 @@ def _price_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> tuple[ChartRes
         f"{abs(result.divergence):.1f} pp divergence, "
         f"{chart.tickers[0] if result.divergence >= 0 else chart.tickers[1]} ahead."
     )
-    return result, caption
+    return result, caption, job
 
 
-def _ratio_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> tuple[ChartResult, str] | str:
+def _ratio_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> _Planned:
     path = facts.path()
     as_of = facts.as_of
     if isinstance(path, str):
@@ -168,13 +220,14 @@ def _ratio_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> tuple[ChartRes
         else f"from {first} (100 at {path.open_session})"
     )
     title = f"{pair} ratio {span} ({first} to {last})"
-    drawn = draw_ratio_chart(panels, title, marks)
+    job = ChartJob("ratio", panels=tuple(panels), title=title, marks=marks)
+    first_drawn, last_drawn = _ratio_sessions(_panel_values(panels))
     long_s = path.long.loc[pd.Timestamp(start) :]
     short_s = path.short.loc[pd.Timestamp(start) :]
     long_pct = (float(long_s.iloc[-1]) / float(long_s.iloc[0]) - 1.0) * 100.0
     short_pct = (float(short_s.iloc[-1]) / float(short_s.iloc[0]) - 1.0) * 100.0
     result = ChartResult(
-        drawn.png, drawn.first_session, drawn.last_session,
+        b"", first_drawn, last_drawn,
         {long: long_pct, short: short_pct}, long_pct - short_pct,
     )  # fmt: skip
     now = float(ratio.iloc[-1])
@@ -188,7 +241,7 @@ def _ratio_chart(facts: Facts, chart: ChartSpec, marks: Marks) -> tuple[ChartRes
             + (f" {st.first_crossed}" if st.first_crossed else "")
             for st in states
         )
-    return result, caption + "."
+    return result, caption + ".", job
 
 
 def _short_level(level: Level, facts: Facts) -> str:

@@ -10,6 +10,7 @@ folder first, then the shortest path. Matching ignores case.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 CONFIG_NAME = "rotation-notes.toml"
 #: Settings files are a few hundred bytes; a larger one is not read (it would only cost memory).
 MAX_SETTINGS_BYTES = 1024 * 1024
+#: Part of the name of every temp file a write makes (``writer.TEMP_MARK``).
+TEMP_HINT = ".rotation-notes-"
 #: Folders Obsidian itself ignores, and so do we.
 IGNORED_DIRS = frozenset({".obsidian", ".trash", ".git"})
 
@@ -169,6 +172,11 @@ class Vault:
     #: Vault entries that are not regular files (pipes, sockets, devices, dangling
     #: links), vault-relative, with what each is: never opened, skipped with a warning.
     special: dict[str, str] = field(default_factory=dict)
+    #: Each note's file state as the walk saw it (``fingerprint.file_state``): the scan
+    #: index knows an unchanged note by it without opening it.
+    states: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    #: Hidden files that may be temp files of an interrupted run (``writer.sweep_stale_temps``)
+    temps: list[str] = field(default_factory=list, repr=False)
     _by_name: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _by_path: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -182,16 +190,28 @@ class Vault:
     def rescan(self) -> None:
         files: list[str] = []
         special: dict[str, str] = {}
+        states: dict[str, tuple[int, ...]] = {}
+        temps: list[str] = []
         for rel_dir, entries in walk_vault(self.root):
             for entry in entries:
-                if entry.name.startswith("."):
-                    continue
                 rel = entry.name if not rel_dir else f"{rel_dir}/{entry.name}"
+                if entry.name.startswith("."):
+                    if TEMP_HINT in entry.name:
+                        temps.append(rel)
+                    continue
                 what = _not_regular(entry)
                 if what is None:
                     files.append(rel)
+                    if entry.name.lower().endswith(".md"):
+                        with contextlib.suppress(OSError):
+                            st = entry.stat()
+                            states[rel] = (
+                                st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+                            )  # fmt: skip
                 else:
                     special[rel] = what
+        self.states = states
+        self.temps = temps
         for rel, what in special.items():
             key = (str(self.root), rel, what)
             if key not in _WARNED:  # once per process: the watcher rescans often
@@ -211,6 +231,7 @@ class Vault:
         if rel in self._by_name.get(posixpath.basename(rel).lower(), ()):
             return
         self.special.pop(rel, None)
+        self.states.pop(rel, None)  # unknown until read: the index then opens it
         self.files.append(rel)
         self._by_name.setdefault(posixpath.basename(rel).lower(), []).append(rel)
         self._by_path[rel.lower()] = rel
@@ -218,6 +239,7 @@ class Vault:
     def remove_file(self, rel: str) -> None:
         """Forget one file that was deleted or renamed away (no walk)."""
         self.special.pop(rel, None)
+        self.states.pop(rel, None)
         if self._by_path.get(rel.lower()) != rel:
             return
         self.files.remove(rel)

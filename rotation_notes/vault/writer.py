@@ -39,11 +39,11 @@ from typing import Any
 
 from rotation_notes.errors import ConcurrentEditError, NoteError
 from rotation_notes.vault.files import NotRegularFile, open_regular, read_if_exists
-from rotation_notes.vault.vault import walk_vault
+from rotation_notes.vault.vault import TEMP_HINT, walk_vault
 
 log = logging.getLogger(__name__)
 
-TEMP_MARK = ".rotation-notes-"
+TEMP_MARK = TEMP_HINT
 #: ``.NAME.rotation-notes-PID-HEX.tmp``, exactly as ``temp_name`` spells it
 TEMP_RE = re.compile(r"\.(?P<target>.+)\.rotation-notes-(?P<pid>[0-9]+)-[0-9a-f]{8}\.tmp")
 #: A temp file this old is debris whatever its process id says (a write takes milliseconds;
@@ -98,7 +98,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale_temps(root: Path, *, now: float | None = None) -> list[Path]:
+def sweep_stale_temps(
+    root: Path, *, now: float | None = None, candidates: list[str] | None = None
+) -> list[Path]:
     """Remove the temp files interrupted runs left under ``root``; returns those removed.
 
     Only files named as ``temp_name`` names them are touched, and only when the process
@@ -107,22 +109,23 @@ def sweep_stale_temps(root: Path, *, now: float | None = None) -> list[Path]:
     """
     now = time.time() if now is None else now
     removed = []
-    for _, entries in walk_vault(root):
-        for entry in entries:
-            name = entry.name
-            m = TEMP_RE.fullmatch(name)
-            if m is None or not entry.is_file(follow_symlinks=False):
+    if candidates is not None:  # the hidden files a vault walk just saw (``Vault.temps``)
+        paths = [root / rel for rel in candidates]
+    else:
+        paths = [Path(e.path) for _, entries in walk_vault(root) for e in entries]
+    for path in paths:
+        m = TEMP_RE.fullmatch(path.name)
+        if m is None or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            age = now - path.lstat().st_mtime
+            if _pid_alive(int(m["pid"])) and age < STALE_AFTER:
                 continue
-            path = Path(entry.path)
-            try:
-                age = now - path.lstat().st_mtime
-                if _pid_alive(int(m["pid"])) and age < STALE_AFTER:
-                    continue
-                path.unlink()
-            except OSError:
-                continue  # gone already (another sweep), or not ours to remove: never fatal
-            log.info("removed %s, left behind by an interrupted run", path)
-            removed.append(path)
+            path.unlink()
+        except OSError:
+            continue  # gone already (another sweep), or not ours to remove: never fatal
+        log.info("removed %s, left behind by an interrupted run", path)
+        removed.append(path)
     return removed
 
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from rotation_notes.prices.cache.opening import CacheFile, CacheUnusable, going_on, memory_copy
-from rotation_notes.prices.cache.schema import BUSY_TIMEOUT, corrupt, environmental
+from rotation_notes.prices.cache.schema import BUSY_TIMEOUT, DB_NAME, corrupt, environmental
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,19 @@ class PriceCache:
     def moved_aside(self) -> Path | None:
         """A damaged cache found at open, moved aside (kept for inspection) and replaced."""
         return self._file.moved_aside
+
+    def dependencies(self) -> list[tuple[str, str]] | None:
+        """The files a read of this cache depends on, as (kind, path) (``refresh._dep_record``):
+        the folder's listing (a cache set aside or replaced), the database, its journals.
+        None for a cache that could not be used as it is (each run says so again)."""
+        if not self.persistent or self.moved_aside is not None:
+            return None
+        db = str(self.directory / DB_NAME)
+        # "journal": a side file that is absent or empty while no write is pending (SQLite
+        # keeps an empty -wal while a connection is open); -shm changes on reads
+        return [("dir", str(self.directory)), ("file", db)] + [
+            ("journal", db + side) for side in ("-wal", "-journal")
+        ]
 
     def close(self) -> None:
         self._db.close()
