@@ -526,7 +526,7 @@ def render_thesis(
         _SHIPPED = _SHIPPED or make_env(None)
         env = _SHIPPED
     done = compose(thesis, prices, catalysts, env, requested=as_of)
-    charts = tuple(RenderedChart(c.file, c.result.png, c.caption) for c in done.charts)
+    charts = tuple(RenderedChart(c.file, c.png, c.caption) for c in done.charts)
     missing = thesis.missing_regions()
     warnings = [f"no region for {', '.join(missing)}; 'init=True' inserts them"] if missing else []
     warnings += hand_copies(done.text, path, thesis.inserted)
