@@ -177,3 +177,17 @@ def digests() -> list[str]:
     """The SHA-256 of a chart placed beside the arrow, in a corner and in the margin."""
     names = ("3 tickers, -5.6 pp", "30 days, +1.0 pp", "no free spot inside")
     return [hashlib.sha256(draw_chart(CHARTS[n][0](), CHARTS[n][1]).png).hexdigest() for n in names]
+
+
+@pytest.mark.parametrize("name", CHARTS)
+def test_each_chart_is_drawn_once(name, monkeypatch):
+    """Issue 15: placing the label and the legend (inside, or in the margin with the layout
+    redone) measures without drawing; the PNG is the chart's only draw."""
+    from test_chart_story import count_draws
+
+    make, days, _ = CHARTS[name]
+    calls = count_draws(monkeypatch)
+    assert chart_figure(make(), days).get_layout_engine() is None
+    assert calls == []
+    draw_chart(make(), days)
+    assert calls == [True]

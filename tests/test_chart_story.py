@@ -14,7 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import multiprocessing
+import pickle
+from concurrent.futures import ProcessPoolExecutor
 
+import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
@@ -425,9 +429,43 @@ def test_a_panel_that_never_moves_still_draws():
     assert is_own_chart(result.png)
 
 
-def test_another_process_draws_the_same_bytes():
+@pytest.fixture(scope="module")
+def fresh_digests() -> list[str]:
+    """``digests()`` as a new interpreter draws them (once for the module: it costs seconds)."""
+    return digests_in_a_fresh_process("test_chart_story")
+
+
+def test_another_process_draws_the_same_bytes(fresh_digests):
     """Placement depends on nothing but the data: a fresh interpreter draws the same."""
-    assert digests_in_a_fresh_process("test_chart_story") == digests()
+    assert fresh_digests == digests()
+
+
+#: A user's matplotlib style in the process that starts a pool: a forked worker inherits it.
+USER_STYLE = {"font.size": 14, "lines.linewidth": 3.0, "axes.facecolor": "#eeeeee"}
+
+
+@pytest.mark.parametrize("context", ["spawn", "fork"])
+def test_a_pool_worker_draws_the_bytes_of_this_process_and_of_a_fresh_one(context, fresh_digests):
+    """The entry points and their arguments pickle, so charts can be drawn in a process pool
+    (issue 15): a worker, started either way, draws each chart byte for byte as this process
+    and a fresh interpreter do, whatever it drew before (a ratio chart, then a price chart
+    twice) and whatever matplotlib style the process that forked it had."""
+    make, days, marks = PRICE_CHARTS["crowded"]
+    price = (draw_chart, (make(), days, marks))
+    ratio = (draw_ratio_chart, (story_panels(), TITLE, STORY))
+    jobs = [ratio, price, price]
+    assert pickle.loads(pickle.dumps(jobs))[1][1][0][0].rebased.equals(make()[0].rebased)
+    here = {name: fn(*args).png for name, (fn, args) in {"price": price, "ratio": ratio}.items()}
+
+    with (
+        matplotlib.rc_context(USER_STYLE),
+        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(context)) as pool,
+    ):
+        futures = [pool.submit(fn, *args) for fn, args in jobs]  # one worker: in this order
+        drawn = [f.result().png for f in futures]
+
+    assert drawn == [here["ratio"], here["price"], here["price"]]
+    assert [hashlib.sha256(drawn[i]).hexdigest() for i in (1, 0)] == fresh_digests
 
 
 def digests() -> list[str]:
@@ -478,3 +516,43 @@ def test_labels_of_levels_at_both_edges_stay_within_their_panel():
     for label in labels:
         box = extent(fig, label)
         assert small.y0 <= box.y0 and box.y1 <= small.y1, label.get_text()
+
+
+def count_draws(monkeypatch) -> list[bool]:
+    """Each ``Figure.draw`` call from now on: True when it renders pixels, False when drawing
+    is disabled (a measuring draw: ``draw_without_rendering``, or the one ``savefig`` makes
+    first when a layout engine is left on the figure)."""
+    calls: list[bool] = []
+    real = Figure.draw
+
+    def draw(fig, renderer):
+        calls.append("draw_path" not in vars(renderer))  # _draw_disabled patches the instance
+        return real(fig, renderer)
+
+    monkeypatch.setattr(Figure, "draw", draw)
+    return calls
+
+
+@pytest.mark.parametrize("name", [*PRICE_CHARTS, "ratio", "ratio, crowded"])
+def test_each_chart_is_drawn_once(name, monkeypatch):
+    """Issue 15: drawing was three quarters of a refresh, and each chart was drawn four times
+    (two measuring draws for the legend and the label, then savefig's extra draw for the
+    layout engine tight_layout leaves, then the PNG). Placement measures without drawing,
+    and the PNG is the one draw; the laid-out figure carries no layout engine."""
+    if name.startswith("ratio"):
+        close = tuple(LevelLine(v, f"Level at {v:.1f}", False, None) for v in (99.6, 100.0, 100.4))
+        marks = CROWDED if "crowded" in name else STORY
+        calls = count_draws(monkeypatch)
+        assert (
+            ratio_figure(story_panels(ratio_levels=close), TITLE, marks).get_layout_engine() is None
+        )
+        assert calls == []
+        png = draw_ratio_chart(story_panels(ratio_levels=close), TITLE, marks).png
+    else:
+        make, days, marks = PRICE_CHARTS[name]
+        calls = count_draws(monkeypatch)
+        assert chart_figure(make(), days, marks).get_layout_engine() is None
+        assert calls == []
+        png = draw_chart(make(), days, marks).png
+    assert is_own_chart(png)
+    assert calls == [True]

@@ -5,7 +5,8 @@ global state would leak between notes and threads), matplotlib's default
 style whatever the user's matplotlibrc says, and PNG metadata with no
 software version or time, so the same data always gives the same bytes. The divergence
 label goes where the laid-out figure has room for it (``_place_label``): a rule on measured
-geometry, so it too depends on the data alone.
+geometry, so it too depends on the data alone. Each chart is drawn once, for its PNG:
+placement measures the laid-out figure without drawing it (``_lay_out``, ``_settle``).
 
 Whatever matplotlib (or numpy under it) warns about while drawing is recorded
 and logged at debug level (shown with ``-v``), never printed raw to the user's
@@ -29,13 +30,15 @@ from typing import Literal
 import matplotlib
 import matplotlib.dates as mdates
 import pandas as pd
+import PIL.Image
 from matplotlib.axes import Axes
 from matplotlib.backend_bases import RendererBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import Bbox
+from PIL.PngImagePlugin import PngInfo
 
 #: The PNG ``tEXt`` keyword that marks a chart as rotation-notes' own. The tool overwrites
 #: an existing PNG only when it carries this mark (or is byte-identical to the new chart):
@@ -119,6 +122,11 @@ _OPENED_STYLE = {"color": "#444444", "linewidth": 1.0, "linestyle": ":"}
 _SPAN_COLOR = "#f0a202"
 #: The narrowest a span is shaded, as a share of the x axis (about 4 pixels).
 _SPAN_LEAST = 0.006
+#: Every axes title sits at the top of its axes (plus its pad), where matplotlib's automatic
+#: placement puts it when no tick labels are on top (none are here, and the y formatters
+#: give no offset text). Said explicitly, matplotlib skips that placement's measuring of
+#: every axis on each draw and layout: the same pixels, for less work.
+_TITLE_Y = 1.0
 
 
 @contextmanager
@@ -128,6 +136,68 @@ def _chart_style() -> Iterator[None]:
         matplotlib.rcdefaults()
         matplotlib.rcParams.update({"svg.hashsalt": "rotation-notes", "path.simplify": True})
         yield
+
+
+def _lay_out(fig: Figure) -> None:
+    """``tight_layout``, then no layout engine left on the figure: the layout is done here,
+    where the placement code can measure it, and ``savefig`` draws the figure once (with an
+    engine, even tight_layout's placeholder, it runs a whole extra draw first)."""
+    fig.tight_layout()
+    fig.set_layout_engine(None)
+
+
+def _settle(fig: Figure) -> None:
+    """What placement measures, as ``savefig`` will draw it, without drawing: each axes'
+    autoscaled limits (matplotlib settles them lazily). The axes' positions are the layout's
+    (``_lay_out``), text sizes come from the renderer, an annotation places itself when its
+    extent is asked for, and a legend's box is computed from its axes' box: none of these
+    needs a draw, which costs as much as the draw that saves the PNG."""
+    for ax in fig.axes:
+        ax.get_xlim()
+        ax.get_ylim()
+
+
+def _freeze_ticks(fig: Figure) -> None:
+    """Fix each axis's ticks and their labels as its locator and formatter give them now.
+
+    Called once the data is drawn and the limits are final (nothing added later moves them):
+    the ticks are then what every later layout and the draw would compute again, and again
+    (the date locator is the costliest step of a layout); the locators here (dates, and
+    ``MaxNLocator`` with fixed ``nbins``) depend on the limits alone, not on the axes' size."""
+    _settle(fig)
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            locs = [float(x) for x in axis.get_majorticklocs()]
+            labels = axis.get_major_formatter().format_ticks(locs)
+            axis.set_major_locator(FixedLocator(locs))
+            axis.set_major_formatter(FixedFormatter(labels))
+
+
+#: zlib's level for the PNG: 3 costs a third less time than Pillow's default 6 for these
+#: charts (flat colours, long runs) and the files are within a few percent of its size.
+_PNG_LEVEL = 3
+
+
+def _png(fig: Figure, mark: str) -> bytes:
+    """The laid-out figure as PNG bytes: drawn once, saved as RGB (the figure is opaque: an
+    alpha channel of 255 everywhere is a quarter of the pixels to filter and compress for
+    nothing), with ``mark`` in a ``tEXt`` chunk and no software version or time.
+
+    What ``savefig`` does under the default style, minus its RGBA: Agg's pixels, then Pillow's
+    PNG writer, as ``matplotlib.image.imsave`` calls it."""
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg) and fig.get_layout_engine() is None
+    canvas.draw()
+    width, height = canvas.get_width_height(physical=True)
+    image = PIL.Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    info = PngInfo()
+    # A tEXt chunk holds Latin-1 only (else Pillow writes iTXt, which is_own_chart ignores).
+    info.add_text(MARK_KEY, mark.encode("latin-1", "replace").decode("latin-1"))
+    buf = io.BytesIO()
+    image.convert("RGB").save(
+        buf, format="png", pnginfo=info, dpi=(fig.dpi, fig.dpi), compress_level=_PNG_LEVEL
+    )
+    return buf.getvalue()
 
 
 def _summary(lines: list[ChartLine]) -> tuple[dt.date, dt.date, dict[str, float], float]:
@@ -147,9 +217,7 @@ def draw_chart(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> Cha
     with warnings.catch_warnings(record=True) as caught, _chart_style():
         warnings.simplefilter("always")
         fig = chart_figure(lines, days, marks)
-        buf = io.BytesIO()
-        mark = f"chart of {' vs '.join(ln.symbol for ln in lines)}, last {days} days"
-        fig.savefig(buf, format="png", metadata={"Software": None, MARK_KEY: mark})
+        png = _png(fig, f"chart of {' vs '.join(ln.symbol for ln in lines)}, last {days} days")
     for w in caught:
         log.debug(
             "chart of %s: %s: %s",
@@ -157,7 +225,7 @@ def draw_chart(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> Cha
             w.category.__name__,
             w.message,
         )
-    return ChartResult(buf.getvalue(), first, last, moves, divergence)
+    return ChartResult(png, first, last, moves, divergence)
 
 
 def chart_figure(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> Figure:
@@ -191,7 +259,7 @@ def chart_figure(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> F
             f"{' vs '.join(ln.label for ln in lines)}: last {days} days, rebased to 0%"
             f" ({first} to {last})"
         )
-        ax.set_title(title, fontsize=11)
+        ax.set_title(title, fontsize=11, y=_TITLE_Y)
         ax.set_ylabel("change since start (%)")
         ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+g}%" if v else "0%"))
@@ -199,11 +267,12 @@ def chart_figure(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> F
         ax.legend(loc="upper left", frameon=False)
         fig.autofmt_xdate()
         tags = _draw_marks([ax], marks, first, last)
-        fig.tight_layout()
+        _freeze_ticks(fig)
+        _lay_out(fig)
         rows = 0
         if tags:
             rows = _layout_tags(
-                canvas, ax, tags, lambda pad: ax.set_title(title, fontsize=11, pad=pad)
+                canvas, ax, tags, lambda pad: ax.set_title(title, fontsize=11, y=_TITLE_Y, pad=pad)
             )
         _place_legend(canvas, ax)
         label = ax.annotate(
@@ -217,7 +286,11 @@ def chart_figure(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> F
         _place_label(canvas, ax, label, float(mdates.date2num(end_x)), ya, yb)
         if tags:  # the label may have narrowed the axes (the right margin): tags follow
             _layout_tags(
-                canvas, ax, tags, lambda pad: ax.set_title(title, fontsize=11, pad=pad), rows
+                canvas,
+                ax,
+                tags,
+                lambda pad: ax.set_title(title, fontsize=11, y=_TITLE_Y, pad=pad),
+                rows,
             )
     return fig
 
@@ -299,13 +372,13 @@ def _layout_tags(
     fig = canvas.figure
     renderer = canvas.get_renderer()
     for _ in range(5):  # a row more shortens the axes, never widens them: this settles
-        fig.draw_without_rendering()
+        _settle(fig)
         need = _stagger(renderer, ax, tags)
         if need == rows:
             break
         rows = need
         set_pad(_TAG_GAP + rows * _TAG_ROW + 3)
-        fig.tight_layout()
+        _lay_out(fig)
     return rows
 
 
@@ -375,7 +448,7 @@ def _place_label(
     room for it). Measured with the renderer, so the same chart always gets the same spot."""
     fig = canvas.figure
     renderer = canvas.get_renderer()
-    fig.draw_without_rendering()  # limits, ticks and legend as they will be saved
+    _settle(fig)  # limits as they will be saved
     pad = _CLEARANCE * fig.dpi / 72
     paths = [ln.get_transform().transform_path(ln.get_path()) for ln in ax.get_lines()]
     (ax0, y0), (_, y1) = ax.transData.transform([(end_x, ya), (end_x, yb)])
@@ -428,9 +501,9 @@ def _place_label(
     label.xyann = (6, 0)
     label.set_horizontalalignment("left")
     label.set_verticalalignment("center")
-    fig.tight_layout()  # the label is part of the layout: the axes narrow to make room
+    _lay_out(fig)  # the label is part of the layout: the axes narrow to make room
     if legend is not None and legend.get_bbox_to_anchor().x0 > ax.bbox.x0:  # outside, right
-        fig.draw_without_rendering()
+        _settle(fig)
         box, taken = label.get_window_extent(renderer), legend.get_window_extent(renderer)
         if box.overlaps(taken):  # below the legend instead
             label.xy = (1, ax.transAxes.inverted().transform((0, taken.y0))[1])
@@ -462,7 +535,7 @@ def _place_legend(canvas: FigureCanvasAgg, ax: Axes) -> None:
     series = [ln for ln in ax.get_lines() if not str(ln.get_label()).startswith("_")]
 
     def clear() -> bool:
-        fig.draw_without_rendering()
+        _settle(fig)
         legend = ax.get_legend()
         assert legend is not None
         box = legend.get_window_extent(renderer)
@@ -476,7 +549,7 @@ def _place_legend(canvas: FigureCanvasAgg, ax: Axes) -> None:
         if clear():
             return
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
-    fig.tight_layout()
+    _lay_out(fig)
 
 
 @dataclass(frozen=True)
@@ -561,14 +634,10 @@ def draw_ratio_chart(panels: list[Panel], title: str, marks: Marks = Marks()) ->
     first, last = _ratio_sessions(_panel_values(panels))
     with warnings.catch_warnings(record=True) as caught, _chart_style():
         warnings.simplefilter("always")
-        fig = ratio_figure(panels, title, marks)
-        buf = io.BytesIO()
-        # A tEXt chunk holds Latin-1 only (else PIL writes iTXt, which is_own_chart ignores).
-        mark = f"ratio chart: {title}".encode("latin-1", "replace").decode("latin-1")
-        fig.savefig(buf, format="png", metadata={"Software": None, MARK_KEY: mark})
+        png = _png(ratio_figure(panels, title, marks), f"ratio chart: {title}")
     for w in caught:
         log.debug("ratio chart %r: %s: %s", title, w.category.__name__, w.message)
-    return RatioResult(buf.getvalue(), first, last)
+    return RatioResult(png, first, last)
 
 
 def ratio_figure(panels: list[Panel], title: str, marks: Marks = Marks()) -> Figure:
@@ -593,21 +662,32 @@ def ratio_figure(panels: list[Panel], title: str, marks: Marks = Marks()) -> Fig
         top = axes[0]
         top_label = panels[0].label
         tags = _draw_marks(axes, marks, first, last)
-        fig.tight_layout()
+        _freeze_ticks(fig)
         # The level labels (right margin) and the tags' rows (above) each change the layout,
         # which moves the lines they follow: place both until a layout leaves them as they are.
+        # They are placed first on matplotlib's default margins, a guess that usually holds
+        # (a label beside its line, tags in the rows they take), so that one layout (the
+        # costly step: it measures every axis) most often settles it.
         renderer = canvas.get_renderer()
         rows = 0
-        for _ in range(6):
-            fig.draw_without_rendering()
+        laid_out = False
+        for _ in range(7):
+            _settle(fig)
             changed = _place_levels(renderer, axes, labels)
             if tags and (need := _stagger(renderer, top, tags)) != rows:
                 rows = need
-                top.set_title(top_label, loc="left", fontsize=9, pad=_TAG_GAP + rows * _TAG_ROW + 3)
+                top.set_title(
+                    top_label,
+                    loc="left",
+                    fontsize=9,
+                    y=_TITLE_Y,
+                    pad=_TAG_GAP + rows * _TAG_ROW + 3,
+                )
                 changed = True
-            if not changed:
+            if laid_out and not changed:
                 break
-            fig.tight_layout()
+            _lay_out(fig)
+            laid_out = True
     return fig
 
 
@@ -683,7 +763,7 @@ def _draw_panel(ax: Axes, panel: Panel, s: pd.Series, color: str, index: int) ->
     low, high = min(ys), max(ys)
     pad = 0.06 * (high - low)
     ax.set_ylim(low - pad, high + pad)
-    ax.set_title(panel.label, loc="left", fontsize=9)
+    ax.set_title(panel.label, loc="left", fontsize=9, y=_TITLE_Y)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=7 if index == 0 else 4, steps=[1, 2, 2.5, 5, 10]))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
     ax.grid(True, color="#dddddd", linewidth=0.6)
