@@ -8,10 +8,14 @@ thesis, each with its own price and ratio chart, prices from the sample's CSVs. 
 same run, medians of ``--runs`` whole-process runs of:
 
 - the naive scan: python-frontmatter over every note, keeping those with ``rotation-notes``;
-- the naive nightly job: that scan plus one 2-line pyplot PNG per thesis;
+- the naive nightly job: that scan plus one 2-line pyplot PNG per chart each thesis declares
+  (two per thesis here, as the tool draws);
 - rotation-notes ``refresh --offline``: the first refresh (every chart new), a new-session
   refresh (every note and chart changes: each run is one session later), a no-op refresh
-  (nothing changed), ``--check`` on the whole vault, and ``--note`` on one thesis.
+  (nothing changed), ``--check`` on the whole vault, and ``--note`` on one thesis: unchanged,
+  after an edit of its prose, and after an edit of a property that redraws one chart.
+
+The pool's peak RSS (every chart worker's, summed) is read from the tool's ``-v`` log.
 
 Each figure is wall time of a fresh process; peak RSS is that process's own (``wait4``). With
 ``--scale N`` the naive scan and the no-op refresh are also measured on an N-note vault.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -75,15 +80,16 @@ out = Path(sys.argv[2])
 closes = {}
 for i, (p, spec) in enumerate(found):
     legs = [spec["long"]["ticker"], spec["short"]["ticker"]]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for t in legs:
-        if t not in closes:
-            closes[t] = pd.read_csv(data / f"{t}.csv", index_col=0, parse_dates=True)["Close"]
-        s = closes[t].iloc[-63:]
-        ax.plot(s.index, s / s.iloc[0] * 100 - 100, label=t)
-    ax.legend()
-    fig.savefig(out / f"chart-{i}.png")
-    plt.close(fig)
+    for k, _ in enumerate(spec.get("charts") or [None]):  # as many charts as it declares
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for t in legs:
+            if t not in closes:
+                closes[t] = pd.read_csv(data / f"{t}.csv", index_col=0, parse_dates=True)["Close"]
+            s = closes[t].iloc[-63:]
+            ax.plot(s.index, s / s.iloc[0] * 100 - 100, label=t)
+        ax.legend()
+        fig.savefig(out / f"chart-{i}-{k}.png")
+        plt.close(fig)
 """
 )
 
@@ -124,9 +130,9 @@ def build(vault: Path, notes: int, theses: int, seed: int) -> None:
             src.replace("iwm-vs-qqq-price-chart.png", f"t{i}-price.png")
             .replace("iwm-qqq-ratio-chart.png", f"t{i}-ratio.png")
             .replace("      days: 90\n", f"      days: {60 + i}\n")
-            .replace("      kind: ratio\n", f"      kind: ratio\n      days: {150 + i}\n")
+            .replace("      kind: ratio\n", f"      kind: ratio\n      days: {30 + i}\n")
         )
-        assert text.count(f"days: {60 + i}") == 1 and text.count(f"days: {150 + i}") == 1
+        assert text.count(f"days: {60 + i}") == 1 and text.count(f"days: {30 + i}") == 1
         (vault / "Theses" / f"Thesis {i}.md").write_text(text, encoding="utf-8")
     rng = random.Random(seed)
     for i in range(notes):
@@ -135,20 +141,32 @@ def build(vault: Path, notes: int, theses: int, seed: int) -> None:
         (folder / f"Note {i}.md").write_text(ordinary_note(rng, i, notes), encoding="utf-8")
 
 
+POOL_LINE = re.compile(
+    r"drew (\d+) charts in (\d+) worker processes \(peak RSS [^,]*, (\d+) MB in all\)"
+)
+#: the largest pool seen in a run of each kind: (charts, workers, MB in all)
+POOLS: dict[str, tuple[int, int, int]] = {}
+
+
 def timed(cmd: list[str]) -> tuple[float, int, int]:
     """Wall seconds, peak RSS (MB) and exit code of one fresh process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.stderr is not None:
-        proc.stderr.close()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        log = err.read().decode("utf-8", "replace")
+    found = POOL_LINE.search(log)
+    if found:
+        key = " ".join(cmd[cmd.index("refresh") :])
+        POOLS[key] = (int(found[1]), int(found[2]), int(found[3]))
     return elapsed, usage.ru_maxrss // 1024, proc.returncode
 
 
 def tool(vault: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "rotation_notes", "-q", "refresh", str(vault), "--offline", *args]
+    return [sys.executable, "-m", "rotation_notes", "-v", "refresh", str(vault), "--offline", *args]
 
 
 def median_of(
@@ -206,11 +224,27 @@ def main() -> None:
             args.runs, lambda _: tool(vault, "--as-of", last), nothing))  # fmt: skip
         rows.append(("--check, whole vault",) + median_of(
             args.runs, lambda _: tool(vault, "--as-of", last, "--check"), nothing))  # fmt: skip
-        rows.append(("--note one thesis",) + median_of(
-            args.runs,
-            lambda _: tool(vault, "--as-of", last, "--note", "Theses/Thesis 0.md"),
-            nothing,
-        ))  # fmt: skip
+        one = ["--as-of", last, "--note", "Theses/Thesis 0.md"]
+        rows.append(("--note one thesis, unchanged",) + median_of(
+            args.runs, lambda _: tool(vault, *one), nothing))  # fmt: skip
+        note = vault / "Theses" / "Thesis 0.md"
+
+        def edit_prose(k: int) -> None:  # a word typed in the note's own prose
+            text = note.read_text(encoding="utf-8")
+            note.write_text(text.replace("# Small cap rotation 2026\n",
+                                         f"# Small cap rotation 2026\nEdit {k}.\n", 1),
+                            encoding="utf-8")  # fmt: skip
+
+        def edit_days(k: int) -> None:  # the price chart's span: one chart to redraw
+            text = note.read_text(encoding="utf-8")
+            note.write_text(re.sub(r"      days: 6\d\n",
+                                   f"      days: {61 + k % 2 * 5}\n", text, count=1),
+                            encoding="utf-8")  # fmt: skip
+
+        rows.append(("--note one thesis, after a prose edit",) + median_of(
+            args.runs, lambda _: tool(vault, *one), edit_prose))  # fmt: skip
+        rows.append(("--note one thesis, after a chart property edit",) + median_of(
+            args.runs, lambda _: tool(vault, *one), edit_days))  # fmt: skip
         if args.scale:
             big = Path(tmp) / "big"
             build(big, args.scale, args.theses, args.seed)
@@ -228,6 +262,8 @@ def main() -> None:
         print(
             f"| {name} | {seconds:.2f} s | {seconds / scan:.2f}x | {seconds / job:.2f}x | {mb} MB |"
         )
+    for key, (charts, workers, total) in POOLS.items():
+        print(f"pool: {key[:60]}: {charts} charts in {workers} workers, {total} MB in all")
 
 
 if __name__ == "__main__":

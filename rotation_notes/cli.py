@@ -151,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="insert the generated regions a thesis note lacks (docs/regions.md)",
     )
     r.add_argument(
+        "--full",
+        action="store_true",
+        help="recompute every thesis and redraw every chart, whatever the last run recorded "
+        "(the scan index is rebuilt; the files change only if their bytes do)",
+    )
+    r.add_argument(
         "--data",
         type=Path,
         metavar="DIR",
@@ -344,6 +350,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     from rotation_notes.errors import UsageError
     from rotation_notes.refresh import RefreshOptions, no_thesis_message, refresh
 
+    # no monitor thread: a refresh forks chart workers, and a process with threads never forks
+    tqdm.monitor_interval = 0
+
     if args.json and args.diff:  # both want stdout: a script would get a diff and no JSON
         raise UsageError(
             "--json and --diff cannot be combined",
@@ -359,6 +368,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         init=args.init,
         data_dir=args.data,
         cache_dir=args.cache,
+        use_index=not args.full,
     )
     bar: tqdm | None = None
 

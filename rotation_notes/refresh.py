@@ -545,11 +545,10 @@ def _one_per_file(vault: Vault, targets: list[tuple[str, bool]]) -> list[tuple[s
     out: list[tuple[str, bool]] = []
     where: dict[tuple[int, int], int] = {}
     for rel, explicit in targets:
-        path = vault.abs(rel)
-        state = vault.states.get(rel)
+        state = vault.states.get(rel)  # as the walk saw it: no second stat of each note
         if state is None:
             try:
-                st = path.stat()
+                st = vault.abs(rel).stat()
             except OSError:
                 out.append((rel, explicit))  # reading it will say what is wrong
                 continue
@@ -562,7 +561,7 @@ def _one_per_file(vault: Vault, targets: list[tuple[str, bool]]) -> list[tuple[s
             continue
         i = where[key]
         kept, kept_explicit = out[i]
-        if vault.abs(kept).is_symlink() and not path.is_symlink():
+        if vault.abs(kept).is_symlink() and not vault.abs(rel).is_symlink():
             kept, rel = rel, kept
         out[i] = (kept, explicit or kept_explicit)
         log.info("%s is the same file as %s; refreshed once, as %s", rel, kept, kept)
@@ -836,10 +835,10 @@ def refresh(
                 "vault folder",
                 hint="create it, or fix the name",
             )
-    use_index = options.use_index and os.environ.get(INDEX_ENV, "").lower() not in ("off", "0")
     index = None
-    if use_index:
-        index = ScanIndex.load(vault.root, code_key())
+    if os.environ.get(INDEX_ENV, "").lower() not in ("off", "0", "no", "false"):
+        # --full: nothing recorded is believed, and the index is written afresh
+        index = (ScanIndex.load if options.use_index else ScanIndex.fresh)(vault.root, code_key())
         index.now_ns = int(started.timestamp() * 1e9)
         run.index = index
     key = _global_key(vault, options, templates, started) if index is not None else ""

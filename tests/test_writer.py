@@ -7,9 +7,9 @@ import stat
 import pytest
 
 from conftest import THESIS
-from rotation_notes import refresh as refresh_mod
 from rotation_notes.errors import ConcurrentEditError
 from rotation_notes.refresh import RefreshOptions, refresh
+from rotation_notes.thesis import core as core_mod
 from rotation_notes.vault.writer import replace_if_unchanged
 
 
@@ -44,7 +44,7 @@ def test_read_only_note_is_reported(make_vault):
 def test_edit_during_refresh_is_not_lost(make_vault, monkeypatch):
     """The user saves the note between our read and our write: their bytes win."""
     vault = make_vault({"t.md": THESIS})
-    real_compose = refresh_mod.compose
+    real_compose = core_mod.compose
 
     def render_then_user_saves(*args, **kwargs):
         out = real_compose(*args, **kwargs)
@@ -52,7 +52,7 @@ def test_edit_during_refresh_is_not_lost(make_vault, monkeypatch):
             fh.write("a line the user just typed\n")
         return out
 
-    monkeypatch.setattr(refresh_mod, "compose", render_then_user_saves)
+    monkeypatch.setattr(core_mod, "compose", render_then_user_saves)
     report = refresh(vault, RefreshOptions())
     assert report.notes[0].status == "failed"
     assert "changed while it was being refreshed" in report.notes[0].error

@@ -12,6 +12,7 @@ closed by the next ``---`` line) and only ever read, never re-serialised.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -330,12 +331,18 @@ def parse_frontmatter(note: NoteText, path: Path | str) -> dict[str, Any]:
     return data
 
 
+@functools.lru_cache(maxsize=8)
+def _composed(src: str) -> yaml.Node | None:
+    """The frontmatter's node tree (once per text: each key's line is looked up in it)."""
+    return yaml.compose(src, Loader=_SafeLoader)  # type: ignore[no-any-return]
+
+
 def key_line(note: NoteText, keys: tuple[str | int, ...]) -> int | None:
     """The 1-based file line where a frontmatter key path starts, if found."""
     if note.frontmatter_src is None or len(note.frontmatter_src) > MAX_FRONTMATTER_CHARS:
         return None
     try:
-        node = yaml.compose(note.frontmatter_src, Loader=_SafeLoader)
+        node = _composed(note.frontmatter_src)
     except (yaml.YAMLError, RecursionError):
         return None
     best = None

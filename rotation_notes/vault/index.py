@@ -59,6 +59,13 @@ class ScanIndex:
         self.now_ns = 0  # the run's start (for the racy test), set by the caller
 
     @classmethod
+    def fresh(cls, root: Path, code: str) -> ScanIndex:
+        """An empty index that replaces the one on disk when saved (``refresh --full``)."""
+        index = cls(root, code)
+        index.dirty = True
+        return index
+
+    @classmethod
     def load(cls, root: Path, code: str) -> ScanIndex:
         path = index_path(root)
         try:
@@ -102,7 +109,7 @@ class ScanIndex:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh, separators=(",", ":"), ensure_ascii=False)
+                json.dump(payload, fh, separators=(",", ":"))  # ASCII: any path, even undecodable
             os.replace(tmp, path)
         except OSError as exc:  # a cache: the next run recomputes, nothing is lost
             log.warning("could not save the scan index %s: %s", path, exc)
