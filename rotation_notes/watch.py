@@ -11,6 +11,12 @@ rendered again after it. A failing render is logged and the loop goes on.
 
 ``run_watch`` is the command: it builds the render callable (a locked refresh with prices held
 in memory by ``MemoryPrices``), refreshes every thesis once and runs the watcher.
+
+The vault is walked once, at start-up: one ``Vault`` serves the watcher's whole life and every
+render (``refresh(..., vault=...)``). Events only queue the paths they name; the main thread
+(the one that renders) brings the vault's file list up to date for those paths alone before
+it renders, so a created, renamed or deleted note costs a ``stat``, never a walk, and the
+vault is never read while it changes.
 ``PriceRefresh`` reloads the held prices after each NYSE close (the one market clock).
 """
 
@@ -27,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -36,15 +43,24 @@ from rotation_notes.clock import last_closed_session, now_utc
 from rotation_notes.errors import ConcurrentEditError, RotationNotesError
 from rotation_notes.note.text import decode_note, find_wikilinks
 from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet
-from rotation_notes.refresh import NoteReport, RefreshOptions, RefreshReport, refresh
-from rotation_notes.vault.files import read_regular
+from rotation_notes.vault.files import kind_of, read_regular
 from rotation_notes.vault.lock import vault_lock
-from rotation_notes.vault.vault import CONFIG_NAME, Vault, ignored_name
+from rotation_notes.vault.vault import (
+    CONFIG_NAME,
+    Vault,
+    _load_app_json,
+    _load_config,
+    ignored_name,
+    walk_vault,
+)
 from rotation_notes.vault.writer import TEMP_MARK
+
+if TYPE_CHECKING:  # the render (and its heavy imports) is loaded by run_watch
+    from rotation_notes.refresh import NoteReport, RefreshReport
 
 log = logging.getLogger(__name__)
 
-Render = Callable[[list[str]], RefreshReport]
+Render = Callable[[list[str]], "RefreshReport"]
 
 
 class MemoryPrices:
@@ -175,10 +191,35 @@ def _sha(path: Path) -> str | None:
         return None
 
 
+def _exists_as_named(path: Path, case_blind: bool) -> bool:
+    """Whether ``path`` is there under exactly this name (a.md is not A.md, even where the
+    file system ignores case: a case-only rename must drop the old spelling)."""
+    if not os.path.lexists(path):
+        return False
+    if not case_blind:
+        return True
+    try:
+        return path.name in os.listdir(path.parent)
+    except OSError:
+        return False
+
+
+def _not_regular(path: Path) -> str | None:
+    """None for a regular file (or a link to one); else what it is, in words (as a scan says)."""
+    try:
+        if path.is_file():
+            return None
+        return kind_of(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return "a link to nothing (its target is gone)"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+
+
 class Watcher:
     def __init__(
         self,
-        vault_root: Path,
+        vault: Vault | Path,
         render: Render,
         *,
         debounce: float = 0.5,
@@ -188,7 +229,10 @@ class Watcher:
         tick_every: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.root = vault_root
+        #: the one vault of the watcher's life (run_watch's, also every render's): walked
+        #: once, then kept current path by path (``_apply_changes``), in the main thread only
+        self.vault = vault if isinstance(vault, Vault) else Vault.open(vault)
+        self.root = self.vault.root
         self.render = render
         self.debounce = debounce
         self.poll = poll
@@ -196,12 +240,19 @@ class Watcher:
         self.on_tick = on_tick
         self.tick_every = tick_every
         self.clock = clock
-        self.vault = Vault.open(vault_root)
+        #: whether this file system matches names regardless of case (macOS, Windows)
+        self.case_blind = os.path.isdir(self.root / ".OBSIDIAN")
         #: thesis note -> the notes it links to (a change there re-renders it)
         self.theses: dict[str, set[str]] = {}
         #: path -> sha256 of the bytes we last wrote there
         self.written: dict[str, str] = {}
         self.pending: dict[str, _Pending] = {}
+        #: paths that events named (created, renamed, deleted), in order, with the event and
+        #: whether it was about a folder: the vault's list is brought up to date for them
+        self.changes: dict[str, tuple[str, bool]] = {}
+        #: special files already warned about (once each, as a scan does)
+        self._warned: set[tuple[str, str]] = set()
+        #: guards pending, changes and theses, shared by watchdog's thread and the main one
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.stop_signal: int | None = None
@@ -226,12 +277,19 @@ class Watcher:
 
     def _record(self, report: RefreshReport, looked_at: Iterable[str]) -> None:
         seen = {n.path for n in report.notes}
-        for rel in looked_at:
-            if rel in seen:
-                self.theses[rel] = self._links(rel)
-            else:
-                self.theses.pop(rel, None)
-        self.written.update({p: h for n in report.notes for p, h in n.written.items()})
+        links = {rel: self._links(rel) for rel in looked_at if rel in seen}
+        with self.lock:
+            for rel in looked_at:
+                if rel in links:
+                    self.theses[rel] = links[rel]
+                else:
+                    self.theses.pop(rel, None)
+            self.written.update({p: h for n in report.notes for p, h in n.written.items()})
+
+    def _dependents(self, rel: str) -> list[str]:
+        keys = {rel, _unresolved(rel)}
+        with self.lock:
+            return [t for t, deps in self.theses.items() if keys & deps and t != rel]
 
     # -- events (watchdog's thread) -------------------------------------------
 
@@ -267,24 +325,34 @@ class Watcher:
 
     def _handle(self, rel: str, what: str, is_dir: bool) -> None:
         gone = what in ("deleted", "renamed away")
-        if is_dir or gone or what in ("created", "saved (renamed into place)"):
-            with self.lock:
-                self.vault.rescan()
-        if is_dir:
+        if gone or what in ("created", "saved (renamed into place)"):
+            with self.lock:  # the main thread updates the vault's list for this path alone
+                self.changes.pop(rel, None)
+                self.changes[rel] = (what, is_dir)
+            self.wake.set()
+        if is_dir:  # a folder's own "saved" only says an entry changed: that entry's event came
             return
+        self._react(rel, what)
+
+    def _react(self, rel: str, what: str) -> None:
+        """Which renders an event on the file ``rel`` calls for."""
+        gone = what in ("deleted", "renamed away")
         if rel == CONFIG_NAME or (self.templates_dir and rel.startswith(self.templates_dir)):
-            self._schedule(list(self.theses), f"{rel} changed")
+            with self.lock:
+                theses = list(self.theses)
+            self._schedule(theses, f"{rel} changed")
             return
         if not rel.lower().endswith(".md"):
             return
-        keys = {rel, _unresolved(rel)}
-        dependents = [t for t, deps in self.theses.items() if keys & deps and t != rel]
-        if gone and (self.root / rel).exists():
+        dependents = self._dependents(rel)
+        if gone and _exists_as_named(self.root / rel, self.case_blind):
             # Polling observers report our os.replace as deleted + created: the note is still
             # there, so it stays watched (and the "created" half is recognised as our write).
             return
         if gone:
-            if self.theses.pop(rel, None) is not None:
+            with self.lock:
+                was = self.theses.pop(rel, None)
+            if was is not None:
                 log.info("stopped watching %s (%s)", rel, what)
             self._schedule(dependents, f"linked note {rel} {what}")
             return
@@ -302,6 +370,68 @@ class Watcher:
                 entry.due = due
                 (entry.external if external else entry.own_events).add(trigger)
         self.wake.set()
+
+    # -- the vault's file list (main thread) ----------------------------------
+
+    def _apply_changes(self) -> None:
+        """Bring the vault's file list up to date for the paths events named: a file is
+        added or dropped as it now is on disk; a folder that appeared is walked (that folder
+        only) and what it holds is handled as new; one that went drops every file under it.
+        Never a walk of the vault. Called by the main thread, the vault's only user."""
+        with self.lock:
+            changes, self.changes = self.changes, {}
+        for rel, (what, _) in changes.items():
+            path = self.vault.abs(rel)
+            if os.path.isdir(path) and not os.path.islink(path):
+                for f in self._add_folder(rel):
+                    self._react(f, "created" if what in ("deleted", "renamed away") else what)
+            elif _exists_as_named(path, self.case_blind):
+                self._add(rel)
+            else:
+                for f in self._remove(rel):
+                    self._react(f, what if what in ("deleted", "renamed away") else "deleted")
+
+    def _add(self, rel: str) -> bool:
+        """One path that is there now: a regular file is recorded; anything else (a pipe, a
+        dangling link) is skipped with a warning once, as a scan of the vault does."""
+        path = self.vault.abs(rel)
+        what = _not_regular(path)
+        with self.lock:
+            if what is None:
+                self.vault.add_file(rel)
+                return True
+            self.vault.remove_file(rel)
+            self.vault.special[rel] = what
+        if (rel, what) not in self._warned:
+            self._warned.add((rel, what))
+            log.warning("skipped %s: it is %s, not a regular file", rel, what)
+        return False
+
+    def _add_folder(self, rel: str) -> list[str]:
+        """Walk the folder ``rel`` (just created or renamed into place) and record its files."""
+        added = []
+        for sub, entries in walk_vault(self.vault.abs(rel)):
+            folder = f"{rel}/{sub}" if sub else rel
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue  # hidden, as in a scan: our temp files among them
+                f = f"{folder}/{entry.name}"
+                if self._add(f):
+                    added.append(f)
+        return added
+
+    def _remove(self, rel: str) -> list[str]:
+        """Forget ``rel``, and every file under it if it was a folder; returns what was
+        forgotten under a folder (the file itself has had its own event)."""
+        under = rel + "/"
+        with self.lock:
+            self.vault.remove_file(rel)
+            gone = [f for f in self.vault.files if f.startswith(under)]
+            for f in gone:
+                self.vault.remove_file(f)
+            for f in [f for f in self.vault.special if f.startswith(under)]:
+                del self.vault.special[f]
+        return gone
 
     # -- the loop (main thread) -----------------------------------------------
 
@@ -329,6 +459,7 @@ class Watcher:
 
     def render_now(self, rels: list[str], triggers: dict[str, set[str]]) -> None:
         started = time.perf_counter()
+        self._apply_changes()  # the render sees every file the events so far named
         try:
             report = self.render(rels)
         except RotationNotesError as exc:  # e.g. another run holds the vault lock
@@ -391,6 +522,7 @@ class Watcher:
                 self.wake.clear()
                 if self.stop_signal is not None:
                     break
+                self._apply_changes()
                 ready = self._due()
                 if ready:
                     self.render_now(sorted(ready), ready)
@@ -429,6 +561,37 @@ class _Handler(FileSystemEventHandler):
             log.exception("error handling %s", event)
 
 
+class _Settings:
+    """The vault's settings (rotation-notes.toml, .obsidian/app.json) read again when either
+    file changes, as a run that opens the vault afresh would: the watcher's one vault is
+    never reopened. Two ``stat`` calls per render."""
+
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+        self.paths = (vault.root / CONFIG_NAME, vault.root / ".obsidian" / "app.json")
+        self.seen = self._stamps()
+
+    def _stamps(self) -> tuple[tuple[int, int, int] | None, ...]:
+        out: list[tuple[int, int, int] | None] = []
+        for path in self.paths:
+            try:
+                st = os.stat(path)
+            except OSError:
+                out.append(None)
+            else:
+                out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        return tuple(out)
+
+    def reload_if_changed(self) -> None:
+        now = self._stamps()
+        if now == self.seen:
+            return
+        # A broken file raises here, every render until it is fixed, as Vault.open would
+        self.vault.config = _load_config(self.vault.root)
+        self.vault.app = _load_app_json(self.vault.root)
+        self.seen = now
+
+
 def run_watch(
     vault_path: Path,
     *,
@@ -446,9 +609,11 @@ def run_watch(
     runs, a signal lets the write in progress finish.
     """
     from rotation_notes.prices.sources import make_provider
+    from rotation_notes.refresh import RefreshOptions, refresh
 
     pause_at("start")
-    vault = Vault.open(vault_path)
+    vault = Vault.open(vault_path)  # the one walk of the vault: events keep it current
+    settings = _Settings(vault)
     prices = MemoryPrices(
         make_provider(vault, offline=offline, data_dir=data_dir, cache_dir=cache_dir)
     )
@@ -457,8 +622,9 @@ def run_watch(
         options = RefreshOptions(
             candidates=rels, offline=offline, data_dir=data_dir, cache_dir=cache_dir
         )
+        settings.reload_if_changed()
         with vault_lock(vault.root, wait=10.0):  # one writer: a scheduled run may be at work
-            return refresh(vault.root, options, provider=prices)
+            return refresh(vault.root, options, provider=prices, vault=vault)
 
     live = not (offline or data_dir or vault.config.provider == "bundled")
     refresher = PriceRefresh(prices, every_minutes=prices_every) if live else None
@@ -472,7 +638,7 @@ def run_watch(
         else:
             log.info("%s %s (trigger: start)%s", n.status, n.path, _charts(n))
     watcher = Watcher(
-        vault.root,
+        vault,
         render,
         debounce=debounce,
         poll=poll,

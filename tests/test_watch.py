@@ -8,6 +8,7 @@ is proved by a later event being handled first.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -26,10 +27,41 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 #: How long to wait for anything the watcher should do: generous, so a busy machine passes.
 DEADLINE = 120.0
 
+#: ``python -c`` the watcher with every walk of a folder tree (``walk_vault``, whatever
+#: module calls it) and every ``Vault.rescan`` reported on stderr, so a test can tell that
+#: the watcher kept its index current without walking the vault (issue 15).
+COUNT_WALKS = """
+import sys
+import rotation_notes.vault.vault as v
+
+real_walk, real_rescan = v.walk_vault, v.Vault.rescan
+
+def walk_vault(root):
+    print(f"test: walked {root}", file=sys.stderr, flush=True)
+    return real_walk(root)
+
+def rescan(self):
+    print(f"test: rescanned {self.root}", file=sys.stderr, flush=True)
+    return real_rescan(self)
+
+v.Vault.rescan = rescan
+for mod in list(sys.modules.values()):
+    if getattr(mod, "walk_vault", None) is real_walk:
+        mod.walk_vault = walk_vault
+from rotation_notes.cli import main
+sys.argv[0] = "rotation-notes"
+raise SystemExit(main())
+"""
+
 
 class WatchProc:
     def __init__(
-        self, vault: Path, *args: str, offline: bool = True, hook: str | None = None
+        self,
+        vault: Path,
+        *args: str,
+        offline: bool = True,
+        hook: str | None = None,
+        count_walks: bool = False,
     ) -> None:
         env = {**os.environ, **NO_NETWORK, "PYTHONUNBUFFERED": "1"}
         env.pop("ROTATION_NOTES_TEST_HOOK", None)
@@ -38,8 +70,7 @@ class WatchProc:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "rotation_notes",
+                *(["-c", COUNT_WALKS] if count_walks else ["-m", "rotation_notes"]),
                 "watch",
                 str(vault),
                 *(["--offline"] if offline else []),
@@ -90,6 +121,16 @@ class WatchProc:
         with self.cond:
             return self.lines[mark:]
 
+    def vault_walks(self, vault: Path) -> list[str]:
+        """Every walk of the whole vault and every rescan since "watching" (``count_walks``)."""
+        with self.cond:
+            start = next(i for i, line in enumerate(self.lines) if "watching" in line)
+            return [
+                line
+                for line in self.lines[start:]
+                if line == f"test: walked {vault.resolve()}" or line.startswith("test: rescanned")
+            ]
+
     def stop(self, sig: int = signal.SIGINT) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -100,8 +141,14 @@ class WatchProc:
 def watch():
     procs: list[WatchProc] = []
 
-    def start(vault: Path, *args: str, offline: bool = True, hook: str | None = None) -> WatchProc:
-        w = WatchProc(vault, *args, offline=offline, hook=hook)
+    def start(
+        vault: Path,
+        *args: str,
+        offline: bool = True,
+        hook: str | None = None,
+        count_walks: bool = False,
+    ) -> WatchProc:
+        w = WatchProc(vault, *args, offline=offline, hook=hook, count_walks=count_walks)
         procs.append(w)
         w.wait_for(r"watching \d+ thesis notes in ")
         return w
@@ -366,3 +413,177 @@ def test_a_stop_signal_while_the_loop_holds_its_event_lock_still_stops(make_vaul
     assert returned.wait(DEADLINE), "the signal handler waited for the lock its thread holds"
     t.join(DEADLINE)
     assert w.wake.wait(DEADLINE) and w.stop_signal == signal.SIGINT
+
+
+# --- issue 15: the vault is walked once, at start-up; events keep its index current ---------
+
+
+def linking(*targets: str) -> str:
+    """The test thesis with catalysts linking to ``targets`` (a catalysts table row each)."""
+    links = "".join(f'  - "[[{t}]]"\n' for t in targets)
+    return THESIS.replace("---\nrotation-notes:", f"---\ncatalysts:\n{links}rotation-notes:", 1)
+
+
+EV = "---\nevent_start: 2026-02-03\n---\n"
+EV_ENDED = "---\nevent_start: 2026-02-03\nevent_end: 2026-02-04\n---\n"
+
+
+def test_a_new_linked_note_is_picked_up_without_walking_the_vault(make_vault, watch):
+    vault = make_vault({"t.md": linking("Ev")})
+    w = watch(vault, count_walks=True)
+    w.wait_for(r"updated t\.md \(trigger: start\)")
+    assert "| [[Ev]] | n/a |" in (vault / "t.md").read_text()
+    (vault / "Ev.md").write_text(EV)
+    w.wait_for(r"updated t\.md \(trigger: linked note Ev\.md (created|saved)")
+    assert "| [[Ev]] | 2026-02-03 |" in (vault / "t.md").read_text()
+    assert w.vault_walks(vault) == []
+    assert w.stop() == 130
+
+
+def test_a_renamed_linked_note_is_followed_without_walking_the_vault(make_vault, watch):
+    vault = make_vault({"t.md": linking("Ev"), "Ev.md": EV, "Events/other.md": "x\n"})
+    w = watch(vault, count_walks=True)
+    mark = w.mark()
+    os.rename(vault / "Ev.md", vault / "Events" / "Ev.md")
+    w.wait_for(r"(unchanged|updated) t\.md \(trigger: linked note Ev\.md renamed away", after=mark)
+    # the index knows the note's new place: an edit there re-renders the thesis
+    mark = w.mark()
+    (vault / "Events" / "Ev.md").write_text(EV_ENDED)
+    w.wait_for(r"updated t\.md \(trigger: linked note Events/Ev\.md saved", after=mark)
+    assert "| [[Ev]] | 2026-02-03 → 2026-02-04 |" in (vault / "t.md").read_text()
+    # a case-only rename: the link resolves (ignoring case) to the new spelling
+    mark = w.mark()
+    os.rename(vault / "Events" / "Ev.md", vault / "Events" / "EV.md")
+    w.wait_for(r"t\.md \(trigger: linked note Events/Ev\.md renamed away", after=mark)
+    mark = w.mark()
+    (vault / "Events" / "EV.md").write_text(EV)
+    w.wait_for(r"updated t\.md \(trigger: linked note Events/EV\.md saved", after=mark)
+    assert "| [[Ev]] | 2026-02-03 |" in (vault / "t.md").read_text()
+    assert w.vault_walks(vault) == []
+    assert w.stop() == 130
+
+
+def test_a_folder_with_a_thesis_moved_into_the_vault_is_picked_up(make_vault, watch, tmp_path):
+    vault = make_vault({"t.md": THESIS})
+    outside = tmp_path / "outside" / "Sub"
+    outside.mkdir(parents=True)
+    (outside / "t2.md").write_text(linking("Ev2"))
+    (outside / "Deeper").mkdir()
+    (outside / "Deeper" / "Ev2.md").write_text(EV)
+    w = watch(vault, count_walks=True)
+    os.rename(outside, vault / "Sub")
+    w.wait_for(r"updated Sub/t2\.md \(trigger: (created|saved)")
+    assert "| [[Ev2]] | 2026-02-03 |" in (vault / "Sub" / "t2.md").read_text()
+    # and it is watched: its linked note, moved in with it, re-renders it
+    mark = w.mark()
+    (vault / "Sub" / "Deeper" / "Ev2.md").write_text(EV_ENDED)
+    w.wait_for(r"updated Sub/t2\.md \(trigger: linked note Sub/Deeper/Ev2\.md saved", after=mark)
+    assert "| [[Ev2]] | 2026-02-03 → 2026-02-04 |" in (vault / "Sub" / "t2.md").read_text()
+    assert w.vault_walks(vault) == []  # the folder moved in was walked, the vault never
+    assert w.stop() == 130
+
+
+def test_deleted_notes_and_a_folder_moved_out_rerender_their_theses(make_vault, watch, tmp_path):
+    vault = make_vault(
+        {"t.md": linking("Ev", "Ev2"), "Ev.md": EV, "Events/Deeper/Ev2.md": EV, "u.md": THESIS}
+    )
+    w = watch(vault, count_walks=True)
+    assert "| [[Ev2]] | 2026-02-03 |" in (vault / "t.md").read_text()
+    mark = w.mark()
+    (vault / "Ev.md").unlink()
+    w.wait_for(r"updated t\.md \(trigger: linked note Ev\.md deleted\)", after=mark)
+    assert "| [[Ev]] | n/a |" in (vault / "t.md").read_text()
+    # A folder moved out of the vault is one event, for the folder: the notes in it are gone
+    mark = w.mark()
+    os.rename(vault / "Events", tmp_path / "Events")
+    w.wait_for(r"updated t\.md \(trigger: linked note Events/Deeper/Ev2\.md", after=mark)
+    assert "| [[Ev2]] | n/a |" in (vault / "t.md").read_text()
+    (vault / "u.md").unlink()
+    w.wait_for(r"stopped watching u\.md \(deleted\)")
+    assert w.vault_walks(vault) == []
+    assert w.stop() == 130
+
+
+def test_the_watcher_never_walks_the_vault_after_start_up(make_vault, watch):
+    """Saves (and the events of our own writes: the note and its charts), new notes and
+    folders, renames and deletions: the index is updated path by path, never by a walk."""
+    vault = make_vault({"t.md": THESIS})
+    w = watch(vault, count_walks=True)
+    assert len([line for line in w.lines if line.startswith("test: rescanned")]) <= 1
+    note = vault / "t.md"
+    note.write_text(add_ticker(note.read_text(), "IWN"))
+    w.wait_for(r"updated t\.md \(trigger: saved\)")
+    (vault / "New").mkdir()
+    (vault / "New" / "n.md").write_text(THESIS)
+    w.wait_for(r"updated New/n\.md \(trigger: (created|saved)")
+    os.rename(vault / "New" / "n.md", vault / "New" / "m.md")
+    w.wait_for(r"(unchanged|updated) New/m\.md \(trigger: saved \(renamed into place\)\)")
+    os.rename(vault / "New", vault / "Old")
+    w.wait_for(r"stopped watching New/m\.md")
+    w.wait_for(r"(unchanged|updated) Old/m\.md")
+    (vault / "Old" / "m.md").unlink()
+    w.wait_for(r"stopped watching Old/m\.md \(deleted\)")
+    mark = w.mark()
+    note.write_text(add_ticker(THESIS, "IWO"))  # the last event: every one before is handled
+    w.wait_for(r"updated t\.md \(trigger: saved\)", after=mark)
+    assert w.vault_walks(vault) == []
+    assert w.stop() == 130
+
+
+def test_the_index_follows_events_path_by_path(make_vault, monkeypatch, caplog):
+    """In process, events given by hand: a polling observer's deleted + created pair for our
+    own os.replace keeps the note (and costs no render), a case-only rename drops the old
+    spelling, a named pipe is skipped with a warning as a scan skips it; no walk at all."""
+    from watchdog.events import FileCreatedEvent, FileDeletedEvent, FileMovedEvent
+
+    import rotation_notes.vault.vault as vault_module
+    from rotation_notes import watch as watch_module
+    from rotation_notes.watch import Watcher
+
+    vault = make_vault({"t.md": linking("ev"), "Ev.md": EV})
+    w = Watcher(vault, lambda rels: None)  # type: ignore[arg-type, return-value]
+    walks: list[object] = []
+    real_walk = vault_module.walk_vault
+
+    def counting(root):
+        walks.append(root)
+        return real_walk(root)
+
+    monkeypatch.setattr(vault_module, "walk_vault", counting)
+    monkeypatch.setattr(watch_module, "walk_vault", counting)
+    w.theses["t.md"] = w._links("t.md")
+    assert w.theses["t.md"] == {"Ev.md"}
+
+    def events(*evs) -> None:
+        for ev in evs:
+            w.on_event(ev)
+        w._apply_changes()
+
+    # our own write (os.replace over the note), seen by a poller as deleted + created
+    note = vault / "t.md"
+    tmp = vault / ".t.md.rotation-notes-tmp"
+    tmp.write_bytes(note.read_bytes() + b"rendered\n")
+    w.written["t.md"] = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    os.replace(tmp, note)
+    events(FileDeletedEvent(str(note)), FileCreatedEvent(str(note)))
+    assert "t.md" in w.vault.files and "t.md" in w.theses and w.pending == {}
+
+    for case_blind in (False, True):  # True: a.md is checked by name in its folder's listing
+        w.case_blind = case_blind
+        old, new = ("Ev.md", "EV.md") if not case_blind else ("EV.md", "Ev.md")
+        os.rename(vault / old, vault / new)
+        events(FileMovedEvent(str(vault / old), str(vault / new)))
+        assert new in w.vault.files and old not in w.vault.files
+        assert w.vault.resolve_link("ev", "t.md") == new
+        assert set(w.pending) == {"t.md", new}  # and the thesis linking to it is re-rendered
+        w.pending.clear()
+        w.theses["t.md"] = w._links("t.md")  # as after that render
+        assert w.theses["t.md"] == {new}
+
+    os.mkfifo(vault / "pipe.md")
+    with caplog.at_level("WARNING", logger="rotation_notes.watch"):
+        events(FileCreatedEvent(str(vault / "pipe.md")))
+    assert "pipe.md" not in w.vault.files
+    assert w.vault.special["pipe.md"] == "a named pipe (FIFO)"
+    assert "skipped pipe.md: it is a named pipe (FIFO), not a regular file" in caplog.text
+    assert walks == []
