@@ -898,7 +898,7 @@ def refresh(
     held = index.data if index is not None else {}
     data_valid = bool(
         index is not None
-        and provider is None
+        and (provider is None or getattr(provider, "as_files", False))
         and held.get("g") == data_key
         and all(_same_dep(index, kind, path, rec) for kind, path, rec in held.get("deps", []))
     )
@@ -976,8 +976,11 @@ def refresh(
         prices = chosen.load(symbols)
         mark_asked(prices, started)  # a note whose data ends far before the run says so
         keys = {s: _symbol_key(prices, s) for s in symbols}
-        deps = getattr(chosen, "dependencies", None) if provider is None else None
-        found = deps(symbols) if deps is not None else None
+        found = None
+        if provider is None and hasattr(chosen, "dependencies"):
+            if hasattr(chosen, "close"):
+                chosen.close()  # the files as they stay after this run, journal folded in
+            found = chosen.dependencies(symbols)
         if index is not None and found is not None:
             old = dict(held) if data_valid else {}
             records = {(k, p): r for k, p, r in old.get("deps", [])}

@@ -42,7 +42,6 @@ from watchdog.observers.polling import PollingObserver
 from rotation_notes.clock import last_closed_session, now_utc
 from rotation_notes.errors import ConcurrentEditError, RotationNotesError
 from rotation_notes.note.text import decode_note, find_wikilinks
-from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet
 from rotation_notes.vault.files import kind_of, read_regular
 from rotation_notes.vault.lock import vault_lock
 from rotation_notes.vault.vault import (
@@ -56,6 +55,7 @@ from rotation_notes.vault.vault import (
 from rotation_notes.vault.writer import TEMP_MARK
 
 if TYPE_CHECKING:  # the render (and its heavy imports) is loaded by run_watch
+    from rotation_notes.prices.marketdata import MarketDataProvider, PriceSet
     from rotation_notes.refresh import NoteReport, RefreshReport
 
 log = logging.getLogger(__name__)
@@ -72,12 +72,28 @@ class MemoryPrices:
 
     name = "memory"
 
-    def __init__(self, inner: MarketDataProvider) -> None:
-        self.inner = inner
+    def __init__(self, inner: MarketDataProvider | Callable[[], MarketDataProvider]) -> None:
+        from rotation_notes.prices.marketdata import PriceSet
+
+        self._inner = inner
         self.prices = PriceSet()
         self._lock = threading.Lock()
         #: called as each render asks for prices (between reading notes and writing them)
         self.on_load: Callable[[], None] | None = None
+
+    @property
+    def inner(self) -> MarketDataProvider:
+        """The provider underneath, made on first use (a watcher whose notes are all as the
+        scan index recorded them imports no price code before it watches)."""
+        if callable(self._inner) and not hasattr(self._inner, "load"):
+            self._inner = self._inner()
+        return self._inner  # type: ignore[return-value]
+
+    @property
+    def as_files(self) -> bool:
+        """Whether a load now reads just what a refresh's own provider would (nothing is held
+        in memory yet): the scan index may then vouch for the data by its files."""
+        return not self._known()
 
     def _known(self) -> set[str]:
         p = self.prices
@@ -95,7 +111,7 @@ class MemoryPrices:
             if todo:
                 self._merge(self.inner.load(todo))
             p, want = self.prices, set(symbols)
-            return PriceSet(
+            return type(p)(
                 **{
                     name: {s: v for s, v in getattr(p, name).items() if s in want}
                     for name in ("closes", "sources", "missing", "warnings", "unknown", "names")
@@ -105,6 +121,8 @@ class MemoryPrices:
     def reload(self) -> int:
         with self._lock:
             symbols = sorted(self._known())
+            from rotation_notes.prices.marketdata import PriceSet
+
             fresh = self.inner.load(symbols) if symbols else PriceSet()
             self.prices = PriceSet()
             self._merge(fresh)
@@ -608,15 +626,20 @@ def run_watch(
     this (before its slow imports), so a signal at any moment stops it; once the watcher
     runs, a signal lets the write in progress finish.
     """
-    from rotation_notes.prices.sources import make_provider
     from rotation_notes.refresh import RefreshOptions, refresh
 
     pause_at("start")
     vault = Vault.open(vault_path)  # the one walk of the vault: events keep it current
     settings = _Settings(vault)
-    prices = MemoryPrices(
-        make_provider(vault, offline=offline, data_dir=data_dir, cache_dir=cache_dir)
-    )
+
+    def provider() -> MarketDataProvider:
+        from rotation_notes.prices.sources import make_provider
+
+        return make_provider(vault, offline=offline, data_dir=data_dir, cache_dir=cache_dir)
+
+    prices = MemoryPrices(provider)
+    if not (offline or data_dir or vault.config.provider == "bundled"):
+        prices.inner  # noqa: B018 - a live provider's settings are checked before watching
 
     def render(rels: list[str] | None) -> RefreshReport:
         options = RefreshOptions(
@@ -648,4 +671,17 @@ def run_watch(
     )
     if os.environ.get(HOOK_ENV):
         prices.on_load = lambda: pause_at("render", lambda: watcher.stop_signal is not None)
+    # The first save should not pay for importing what renders it: import it while idle.
+    threading.Thread(target=_warm_up, name="rotation-notes-warm-up", daemon=True).start()
     return watcher.run(initial)
+
+
+def _warm_up() -> None:
+    """Import the modules a render needs (pandas, matplotlib, the core). Imports only: nothing
+    is drawn off the main thread (matplotlib's font cache is not thread-safe)."""
+    try:
+        import rotation_notes.output.charts  # noqa: F401
+        import rotation_notes.prices.sources  # noqa: F401
+        import rotation_notes.thesis.core  # noqa: F401
+    except Exception:  # noqa: BLE001 - the render imports them again and reports any error
+        log.debug("warm-up import failed", exc_info=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, SAMPLE_NOTE, copy_with_thesis_copies, file_bytes, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import SAMPLE_NOTE, copy_with_thesis_copies, file_bytes, run_cli
 from rotation_notes import refresh as refresh_mod
 from rotation_notes.refresh import INDEX_ENV, RefreshOptions, clock_key, refresh
 from rotation_notes.thesis import chartplans
@@ -83,17 +82,17 @@ def _edit(rel: str, old: str, new: str) -> Callable[[Path], None]:
 
 
 def _one_close(vault: Path) -> None:
-    """One close of IWM on the last day, same file size (a digit changed)."""
+    """IWM's last close, one digit changed (299.959991 -> 289.959991): the same file size,
+    and its mtime put back, as a sync tool restores it."""
     path = vault / "Data" / "market-data" / "IWM.csv"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    last = lines[-1]
-    digit = re.search(r"(\d)(?=[^\d]*$)", last.split(",")[4] if last.count(",") >= 4 else last)
-    assert digit is not None
-    i = last.rindex(digit.group(1), 0, len(last))
-    lines[-1] = last[:i] + str((int(last[i]) + 5) % 10) + last[i + 1 :]
+    cells = lines[-1].split(",")
+    assert cells[4] == "299.959991", cells  # Date,Open,High,Low,Close,...
+    cells[4] = "289.959991"
+    lines[-1] = ",".join(cells)
     stat = path.stat()
     path.write_text("".join(lines), encoding="utf-8")
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as a sync tool restores it
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert path.stat().st_size == stat.st_size
 
 
@@ -141,39 +140,61 @@ def _attachments(vault: Path) -> None:
     (vault / PRICE_CHART).unlink()  # so the chart is placed anew
 
 
-CHANGES: dict[str, Callable[[Path], None]] = {
-    "one close (same size, mtime restored)": _one_close,
-    "the thesis's prose": _edit(SAMPLE_NOTE, "Strongest small cap", "Best small cap"),
-    "a property (chart span)": _edit(SAMPLE_NOTE, "      days: 90", "      days: 60"),
-    "a caption word in the region": _caption_word,
-    "a linked catalyst's date": _edit(CATALYST, "event_start: 2026-02-0", "event_start: 2026-01-2"),
-    "a note shadowing a link": _shadow_link,
-    "the chart file deleted": _delete_chart,
-    "the chart file replaced by an older chart": _older_chart,
-    "a vault setting": _edit("rotation-notes.toml", "stale_after_days = 90", "stale_after_days = 400"),
-    "the attachment folder": _attachments,
-    "a template override added": _template_override,
+#: each change, and whether the note or its charts must then change
+CHANGES: dict[str, tuple[Callable[[Path], None], bool]] = {
+    "one close (same size, mtime restored)": (_one_close, True),
+    "the thesis's prose": (_edit(SAMPLE_NOTE, "Strongest small cap", "Best small cap"), False),
+    "a property (chart span)": (_edit(SAMPLE_NOTE, "      days: 90", "      days: 60"), True),
+    "a caption word in the region": (_caption_word, True),
+    "a linked catalyst's date": (
+        _edit(CATALYST, "event_start: 2026-02-0", "event_start: 2026-01-2"),
+        True,
+    ),
+    "a note shadowing a link": (_shadow_link, True),
+    "the chart file deleted": (_delete_chart, True),
+    "the chart file replaced by an older chart": (_older_chart, True),
+    "a vault setting": (
+        _edit("rotation-notes.toml", "stale_after_days = 90", "stale_after_days = 400"),
+        True,
+    ),
+    "the attachment folder": (_attachments, True),
+    "a template override added": (_template_override, True),
 }
+
+
+def _outputs(vault: Path) -> dict[str, bytes]:
+    """The files a refresh writes: thesis notes and chart PNGs."""
+    return {
+        rel: data
+        for rel, data in file_bytes(vault).items()
+        if rel.endswith(".png") or rel == SAMPLE_NOTE or rel.startswith("Theses/")
+    }
 
 
 @pytest.mark.parametrize("name", list(CHANGES))
 def test_one_change_gives_what_a_full_run_gives(name, tmp_path, monkeypatch):
     a, b = _pair(tmp_path)
-    first = _run(a, monkeypatch, index=True)
+    _run(a, monkeypatch, index=True)
     _run(b, monkeypatch, index=False)
-    before = file_bytes(a)
-    CHANGES[name](a)
-    CHANGES[name](b)
-    changed_inputs = file_bytes(a)
+    change, rerenders = CHANGES[name]
+    change(a)
+    change(b)
+    changed = _outputs(a)
     ja = _run(a, monkeypatch, index=True)
     jb = _run(b, monkeypatch, index=False)
     _same(a, b, ja, jb)
-    # the change did change the output (else the comparison proves nothing)
-    assert file_bytes(a) != changed_inputs or ja != first or file_bytes(a) != before
-    # and a run after it writes nothing and reports the same
+    # the run did (or did not) change the note or its charts: a hit that hid the change
+    # would leave them as they were, and fail here even if both copies agreed
+    assert (_outputs(a) != changed) == rerenders
+    # and a run after it writes nothing and reports the same, as unchanged
     again = file_bytes(a)
-    assert _run(a, monkeypatch, index=True) == ja
+    third = _run(a, monkeypatch, index=True)
     assert file_bytes(a) == again
+    assert [n.pop("status") for n in third["notes"]] == ["unchanged"]
+    for n in ja["notes"]:
+        n.pop("status")
+        n["changed"] = []
+    assert third == ja
 
 
 def test_a_template_word_rerenders(tmp_path, monkeypatch):
@@ -199,9 +220,7 @@ def test_a_library_version_redraws_every_chart(tmp_path, monkeypatch):
     _run(vault, monkeypatch, index=True)
     assert drawn == []  # as recorded: nothing drawn
     real = fingerprint.library_versions
-    monkeypatch.setattr(
-        fingerprint, "library_versions", lambda: {**real(), "matplotlib": "0.0.1"}
-    )
+    monkeypatch.setattr(fingerprint, "library_versions", lambda: {**real(), "matplotlib": "0.0.1"})
     monkeypatch.setattr(fingerprint, "_CODE", None)
     _run(vault, monkeypatch, index=True)
     assert sorted(drawn) == ["price", "ratio"]
@@ -245,8 +264,8 @@ def test_any_sequence_of_changes_gives_what_full_runs_give(tmp_path_factory, mon
     for name in names:
         if name == "the chart file replaced by an older chart" and not (a / PRICE_CHART).exists():
             continue
-        CHANGES[name](a)
-        CHANGES[name](b)
+        CHANGES[name][0](a)
+        CHANGES[name][0](b)
         _same(a, b, _run(a, monkeypatch, index=True), _run(b, monkeypatch, index=False))
 
 

@@ -119,6 +119,10 @@ class OfflineProvider:
     def __init__(self, cache: PriceCache, fallback: MarketDataProvider | None) -> None:
         self.cache, self.fallback = cache, fallback
 
+    def close(self) -> None:
+        """Close the cache (SQLite folds its journal into the database file as it closes)."""
+        self.cache.close()
+
     def dependencies(self, symbols: Sequence[str]) -> list[tuple[str, str]] | None:
         """What ``load(symbols)`` reads (the cache's files, the fallback's), as
         ("dir" | "file", path); None when the fallback cannot say."""

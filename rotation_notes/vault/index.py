@@ -97,6 +97,7 @@ class ScanIndex:
         if not self.dirty:
             return
         path = index_path(self.root)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         payload = {
             "format": FORMAT,
             "code": self.code,
@@ -107,7 +108,6 @@ class ScanIndex:
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(payload, fh, separators=(",", ":"))  # ASCII: any path, even undecodable
             os.replace(tmp, path)
