@@ -263,6 +263,9 @@ class _Run:
         #: notes skipped for a property that is nearly ``rotation-notes``
         self.near_misses: list[NearMiss] = []
         self.index: ScanIndex | None = None
+        #: where in the run's notes it is (near misses are said in the order of the notes)
+        self.pos = 0
+        self._said: list[tuple[int, int, NearMiss]] = []
         #: thesis -> what its output was made from, beyond its own bytes (vault questions
         #: asked and their answers, linked notes read), for the scan index
         self.trace: dict[str, dict[str, Any]] = {}
@@ -287,9 +290,19 @@ class _Run:
         return answer
 
     def note_miss(self, miss: NearMiss) -> None:
-        if all((m.path, m.key) != (miss.path, miss.key) for m in self.near_misses):
-            log.warning("%s", miss.message)
-            self.near_misses.append(miss)
+        self._said.append((self.pos, len(self._said), miss))
+
+    def flush_misses(self) -> list[NearMiss]:
+        """The near misses found, each once, in the order of the notes that led to them
+        (whether a note was read this run or replayed from the index), said now."""
+        seen = set()
+        for _, _, miss in sorted(self._said, key=lambda t: (t[0], t[1])):
+            if (miss.path, miss.key) not in seen:
+                seen.add((miss.path, miss.key))
+                log.warning("%s", miss.message)
+                self.near_misses.append(miss)
+        self._said = []
+        return self.near_misses
 
     def not_a_thesis(self, rel: str, head: bytes, explicit: bool) -> Any:
         """A note that is not a thesis: an error if it was asked for; else skipped, with a
@@ -509,7 +522,11 @@ def _os_error_text(rel: str, exc: OSError, root: Path) -> str:
 
 
 def _own_chart_bytes(
-    path: Path, rel: str, note: str, line: int | None, is_own_chart: Callable[[bytes], bool]
+    path: Path,
+    rel: str,
+    note: str,
+    where: Callable[[], int | None],
+    is_own_chart: Callable[[bytes], bool],
 ) -> bytes | None:
     """The chart file's bytes, if it is ours to overwrite (None: no file there yet).
 
@@ -522,7 +539,7 @@ def _own_chart_bytes(
         raise NoteError(
             f"the chart file {rel} is {exc.kind}, not an image; not touched",
             path=note,
-            line=line,
+            line=where(),
             hint="give the chart another file name in the note's properties (charts: file:)",
         ) from None
     if current is not None and not is_own_chart(current):
@@ -530,7 +547,7 @@ def _own_chart_bytes(
             f"the chart file {rel} already exists and was not drawn by rotation-notes, "
             "so it is not overwritten",
             path=note,
-            line=line,
+            line=where(),
             hint=f"give the chart another file name in the note's properties (charts: file:); "
             f"if {rel} is a chart an earlier version of rotation-notes drew, delete it "
             "and refresh again",
@@ -582,6 +599,7 @@ def thesis_symbols(vault_path: Path) -> tuple[Vault, list[str], list[NoteReport]
             continue
         if p is not None:
             symbols.update(dict.fromkeys(p.spec.symbols()))
+    run.flush_misses()
     return vault, list(symbols), failed
 
 
@@ -589,6 +607,9 @@ def thesis_symbols(vault_path: Path) -> tuple[Vault, list[str], list[NoteReport]
 
 #: ``ROTATION_NOTES_INDEX=off`` (or ``refresh --full``): recompute and redraw everything.
 INDEX_ENV = "ROTATION_NOTES_INDEX"
+#: The one environment variable that changes what a note shows (``prices.cache.ENV_VAR``);
+#: ``ROTATION_NOTES_NOW`` moves the clock, which is in the key by ``clock_key``.
+CACHE_ENV = "ROTATION_NOTES_CACHE"
 #: Instants of a UTC day at which the NYSE's last settled session can change (``SETTLE``
 #: after a 13:00 or 16:00 New York close, summer or winter time): 17:30, 18:30, 20:30, 21:30.
 _SETTLE_MINUTES = (17 * 60 + 30, 18 * 60 + 30, 20 * 60 + 30, 21 * 60 + 30)
@@ -624,14 +645,10 @@ def _global_key(
             options.init,
             str(options.data_dir.resolve()) if options.data_dir else None,
             str(options.cache_dir) if options.cache_dir else None,
-            {
-                k: v
-                for k, v in os.environ.items()
-                if k.startswith("ROTATION_NOTES_") and k != INDEX_ENV
-            },  # fmt: skip
+            os.environ.get(CACHE_ENV),  # which cache (the clock is in the key by clock_key)
             _file_digest(vault.root / CONFIG_NAME),
             _file_digest(vault.root / ".obsidian" / "app.json"),
-            folder_digest(templates),
+            folder_digest(templates, vault.root),
             sorted(vault.special.items()),
             clock_key(now),
         )
@@ -647,11 +664,7 @@ def _data_key(vault: Vault, options: RefreshOptions) -> str:
             options.offline,
             str(options.data_dir.resolve()) if options.data_dir else None,
             str(options.cache_dir) if options.cache_dir else None,
-            {
-                k: v
-                for k, v in os.environ.items()
-                if k.startswith("ROTATION_NOTES_") and k != INDEX_ENV
-            },  # fmt: skip
+            os.environ.get(CACHE_ENV),  # which cache (the clock is in the key by clock_key)
             _file_digest(vault.root / CONFIG_NAME),
         )
     )
@@ -728,9 +741,6 @@ def _replay(run: _Run, rel: str, entry: dict[str, Any]) -> NoteReport:
     r = entry["report"]
     for path, line, key, meant, skipped in entry["misses"]:
         run.note_miss(NearMiss(path, line, key, meant, skipped))
-    for chart_rel, (_, fingerprint) in entry["charts"].items():
-        real = os.path.realpath(run.vault.abs(chart_rel))
-        run.charts.setdefault(real, (rel, fingerprint, chart_rel))
     return NoteReport(
         rel,
         "unchanged",
@@ -759,12 +769,17 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _draw_in_worker(job: Any) -> tuple[bytes, int, int]:
+def _draw_in_worker(job: Any) -> tuple[bytes | None, int, int]:
+    """A chart's PNG, or None if drawing it failed (the note draws it again itself, and
+    fails with the error as it would have without a pool)."""
     import resource
 
     from rotation_notes.thesis.chartplans import draw_job
 
-    png = draw_job(job)
+    try:
+        png: bytes | None = draw_job(job)
+    except Exception:  # noqa: BLE001 - said by the note that draws it again
+        png = None
     return png, os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -789,7 +804,8 @@ def _draw_all(jobs: dict[str, Any]) -> dict[str, bytes]:
         for fp, (png, pid, peak) in zip(
             fps, pool.map(_draw_in_worker, [jobs[fp] for fp in fps], chunksize=chunk), strict=True
         ):
-            out[fp] = png
+            if png is not None:
+                out[fp] = png
             peaks[pid] = max(peaks.get(pid, 0), peak)
     log.debug(
         "drew %d charts in %d worker processes (peak RSS %s MB, %d MB in all)",
@@ -866,8 +882,9 @@ def refresh(
         targets = [(rel, False) for rel in vault.markdown_files()]
 
     # 1. the scan: which notes are theses, and which of them may be as they were
-    slots: list[NoteReport | tuple[str, bool, bytes]] = []
-    for rel, explicit in _one_per_file(vault, targets):
+    slots: list[NoteReport | tuple[str, bool, bytes] | None] = []  # None: not a thesis
+    for pos, (rel, explicit) in enumerate(_one_per_file(vault, targets)):
+        run.pos = pos
         try:
             raw = run.scan(rel, explicit)
         except RotationNotesError as exc:
@@ -877,21 +894,22 @@ def refresh(
             if explicit:
                 slots.append(NoteReport(rel, "failed", error=f"{rel}: cannot read: {exc}"))
             continue
-        if raw is not None:
-            slots.append((rel, explicit, raw))
+        slots.append((rel, explicit, raw) if raw is not None else None)
+    theses = [(pos, slot) for pos, slot in enumerate(slots) if isinstance(slot, tuple)]
     tentative: dict[str, dict[str, Any]] = {}
     if index is not None:
-        for slot in slots:
-            if isinstance(slot, tuple):
-                rel, _, raw = slot
-                entry = index.theses.get(rel)
+        for _, (rel, _, raw) in theses:
+            entry = index.theses.get(rel)
+            try:
                 if (
-                    entry is not None
+                    isinstance(entry, dict)
                     and entry.get("g") == key
                     and entry.get("sha") == sha_of(raw)
                     and _still_valid(run, entry)
                 ):
                     tentative[rel] = entry
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                log.debug("scan index entry of %s not used", rel, exc_info=True)
 
     # 2. the data: known from the index while the files it came from are as they were
     data_key = _data_key(vault, options) if index is not None else ""
@@ -905,36 +923,51 @@ def refresh(
     keys: dict[str, str] = dict(held.get("keys", {})) if data_valid else {}
     hits: dict[str, NoteReport] = {}
 
-    def hit(rel: str) -> bool:
+    def hit(pos: int, rel: str) -> bool:
         entry = tentative[rel]
-        if all(keys.get(s) == k for s, k in entry["data"].items()):
-            hits[rel] = _replay(run, rel, entry)
-            return True
+        try:
+            if all(keys.get(s) == k for s, k in entry["data"].items()):
+                run.pos = pos
+                hits[rel] = _replay(run, rel, entry)
+                return True
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            log.debug("scan index entry of %s not used", rel, exc_info=True)
         return False
 
     if data_valid:
-        for rel in tentative:
-            hit(rel)
+        for pos, (rel, _, _) in theses:
+            if rel in tentative:
+                hit(pos, rel)
     log.debug(
         "scan index: %d of %d theses as recorded (data %s)",
         len(hits),
-        sum(isinstance(slot, tuple) for slot in slots),
+        len(theses),
         "as recorded" if data_valid else "to load",
     )
     report_all = RefreshReport(vault.root, [], dry_run=options.dry_run)
-    report_all.near_misses = run.near_misses
-    theses = [slot for slot in slots if isinstance(slot, tuple)]
-    if all(rel in hits for rel, _, _ in theses):  # nothing to compute: no heavy import
-        report_all.notes = [slot if isinstance(slot, NoteReport) else hits[slot[0]]
-                            for slot in slots]  # fmt: skip
-        _held_sources(report_all, held, [s for e in tentative.values() for s in e["data"]])
-        _save(index, options)
+
+    def note_symbols(rel: str) -> list[str]:
+        got = outcome.get(rel)
+        if isinstance(got, _Prepared):
+            return got.spec.symbols()
+        if rel in tentative and (rel in hits or rel not in outcome):
+            return list(tentative[rel]["data"])
+        return []
+
+    def symbol_order() -> list[str]:
+        """Every symbol the run's theses use, in the order a run computing them all sees
+        them (the ``--json`` data keeps that order, whatever was recorded)."""
+        return list(dict.fromkeys(s for _, (rel, _, _) in theses for s in note_symbols(rel)))
+
+    outcome: dict[str, NoteReport | _Prepared | None] = {}
+    if len(hits) == len(theses):  # nothing to compute: no heavy import
+        _fill_data(report_all, None, held, symbol_order())
+        _finish(run, report_all, slots, hits, {}, options)
         return report_all
 
     # 3. everything else is computed: the heavy modules are imported from here on only
-    outcome: dict[str, NoteReport | _Prepared | None] = {}
-
-    def prepare(rel: str, explicit: bool, raw: bytes) -> None:
+    def prepare(pos: int, rel: str, explicit: bool, raw: bytes) -> None:
+        run.pos = pos
         try:
             outcome[rel] = run.prepare(rel, explicit, raw)
         except RotationNotesError as exc:
@@ -949,21 +982,18 @@ def refresh(
                 rel, "failed", error=f"{rel}: internal error: {type(exc).__name__}: {exc}"
             )
 
-    for rel, explicit, raw in theses:
+    for pos, (rel, explicit, raw) in theses:
         if rel not in tentative:
-            prepare(rel, explicit, raw)
+            prepare(pos, rel, explicit, raw)
 
     from rotation_notes.output.templates import make_env
     from rotation_notes.prices.marketdata import PriceSet, mark_asked
     from rotation_notes.prices.sources import make_provider
 
     env = make_env(templates, vault.root)
-    symbols = list(
-        dict.fromkeys(
-            [s for p in outcome.values() if isinstance(p, _Prepared) for s in p.spec.symbols()]
-            + [s for rel, e in tentative.items() if rel not in hits for s in e["data"]]
-        )
-    )
+    # what must be loaded: every symbol not vouched for by the index (all, when it is not)
+    need = {s for _, (rel, _, _) in theses if rel not in hits for s in note_symbols(rel)}
+    symbols = [s for s in symbol_order() if not data_valid or s in need]
     prices = PriceSet()
     if symbols:
         chosen = provider or make_provider(
@@ -973,18 +1003,20 @@ def refresh(
             cache_dir=options.cache_dir,
             as_of=options.as_of,  # data already held to that session is not fetched
         )
+        found = None
+        if index is not None and provider is None and hasattr(chosen, "dependencies"):
+            found = chosen.dependencies(symbols)
+        # recorded before the load: a file changed while it is read is read again next time
+        before = {(k, p): _dep_record(index, k, p) for k, p in found or ()} if index else {}
         prices = chosen.load(symbols)
         mark_asked(prices, started)  # a note whose data ends far before the run says so
-        keys = {s: _symbol_key(prices, s) for s in symbols}
-        found = None
-        if provider is None and hasattr(chosen, "dependencies"):
-            if hasattr(chosen, "close"):
-                chosen.close()  # the files as they stay after this run, journal folded in
-            found = chosen.dependencies(symbols)
+        keys = {**(keys if data_valid else {}), **{s: _symbol_key(prices, s) for s in symbols}}
         if index is not None and found is not None:
+            if hasattr(chosen, "close"):
+                chosen.close()
             old = dict(held) if data_valid else {}
             records = {(k, p): r for k, p, r in old.get("deps", [])}
-            records.update({(k, p): _dep_record(index, k, p) for k, p in found})
+            records.update(before)
             index.set_data(
                 {
                     "g": data_key,
@@ -998,102 +1030,159 @@ def refresh(
             )
         elif index is not None:
             index.set_data({})
-    for rel, explicit, raw in theses:
-        if rel in tentative and rel not in hits and not hit(rel):
-            prepare(rel, explicit, raw)
+    for pos, (rel, explicit, raw) in theses:
+        if rel in tentative and rel not in hits and not hit(pos, rel):
+            prepare(pos, rel, explicit, raw)
+    _fill_data(report_all, prices, held if data_valid else {}, symbol_order())
 
-    report_all.sources = dict(prices.sources)
-    report_all.data = {s: src.to_json() for s, src in prices.sources.items()}
-    for s, why in {**prices.missing, **prices.unknown}.items():
-        report_all.data[s] = {
-            "provider": None,
-            "kind": "missing",
-            "last_session": None,
-            "message": why,
-        }
-    if data_valid:  # hits whose symbols were not loaded: as the index holds them
-        _held_sources(report_all, held, [s for r in hits for s in tentative[r]["data"]])
     prepared: list[tuple[_Prepared, NoteReport]] = []
+    reports: dict[str, NoteReport] = {}
     for slot in slots:
-        if isinstance(slot, NoteReport):
-            report_all.notes.append(slot)
-            continue
-        rel = slot[0]
-        if rel in hits:
-            report_all.notes.append(hits[rel])
-            continue
-        got = outcome.get(rel)
-        if isinstance(got, NoteReport):
-            report_all.notes.append(got)
-        elif got is not None:
-            report = NoteReport(rel, "unchanged")
-            report_all.notes.append(report)
-            prepared.append((got, report))
+        if isinstance(slot, tuple) and isinstance(got := outcome.get(slot[0]), _Prepared):
+            reports[got.rel] = NoteReport(got.rel, "unchanged")
+            prepared.append((got, reports[got.rel]))
 
-    composed: list[tuple[_Prepared, NoteReport, Any]] = []
+    composed: dict[str, tuple[_Prepared, NoteReport, Any]] = {}
     for done, (p, report) in enumerate(prepared):
         if progress:
             progress(done, len(prepared), p.rel)
         try:
-            composed.append((p, report, _compose_one(run, p, report, prices, env)))
+            composed[p.rel] = (p, report, _compose_one(run, p, report, prices, env))
         except Exception as exc:  # noqa: BLE001 - one note's failure must not stop the others
             _failed(run, p, report, exc)
 
     # 4. draw every chart whose inputs changed, all at once, then write note by note
     jobs: dict[str, Any] = {}
-    for p, _, done in composed:
+    for p, _, done in composed.values():
         for c in done.charts:
             if not _chart_as_recorded(run, p.rel, c):
                 jobs.setdefault(c.job.fingerprint, c.job)
-    try:
-        pngs = _draw_all(jobs) if jobs else {}
-    except Exception:  # noqa: BLE001 - drawn again note by note: each failure is its own
-        log.debug("drawing in a pool failed; drawing note by note", exc_info=True)
-        pngs = {}
-    for p, report, done in composed:
+    pngs = _draw_all(jobs) if jobs else {}
+    for slot in slots:  # in the order of the notes: the first to draw a chart file owns it
+        if not isinstance(slot, tuple):
+            continue
+        rel = slot[0]
+        if rel in hits:
+            hits[rel] = _claim_recorded(run, rel, tentative[rel], hits[rel])
+            continue
+        if rel not in composed:
+            continue
+        p, report, done = composed[rel]
         for c in done.charts:
             if c.job.fingerprint in pngs:
                 c.drawn(pngs[c.job.fingerprint])
         try:
-            _write_one(run, p, report, done)
+            written = _write_one(run, p, report, done)
         except Exception as exc:  # noqa: BLE001 - one note's failure must not stop the others
             _failed(run, p, report, exc)
         else:
             if index is not None and not options.dry_run:
-                index.set_thesis(p.rel, _entry(run, p, report, done, key, keys))
-    for p, report in prepared:
-        if report.status == "failed" and index is not None:
-            index.set_thesis(p.rel, None)
-    _save(index, options)
+                index.set_thesis(p.rel, _entry(run, p, report, done, key, keys, written))
+    if index is not None:
+        for rel, report in [*reports.items(), *hits.items()]:
+            if report.status == "failed":
+                index.set_thesis(rel, None)
+    outcome_reports = {
+        rel: got if isinstance(got, NoteReport) else reports.get(rel)
+        for rel, got in outcome.items()
+    }
+    _finish(run, report_all, slots, hits, outcome_reports, options)
     return report_all
+
+
+def _finish(
+    run: _Run,
+    report: RefreshReport,
+    slots: list[NoteReport | tuple[str, bool, bytes] | None],
+    hits: dict[str, NoteReport],
+    outcome: dict[str, NoteReport | None],
+    options: RefreshOptions,
+) -> None:
+    """The run's notes in the order they were found, its warnings said once each in that
+    order, the index saved."""
+    for slot in slots:
+        if slot is None:
+            continue
+        if isinstance(slot, NoteReport):
+            report.notes.append(slot)
+        elif slot[0] in hits:
+            report.notes.append(hits[slot[0]])
+        elif (got := outcome.get(slot[0])) is not None:
+            report.notes.append(got)
+    report.near_misses = run.flush_misses()
+    _save(run.index, options)
+
+
+def _claim_recorded(run: _Run, rel: str, entry: dict[str, Any], report: NoteReport) -> NoteReport:
+    """A thesis as recorded claims its chart files as a recomputed one would, at its place in
+    the run: a file an earlier note draws differently fails it, with that note's error."""
+    try:
+        for chart_rel, (_, fingerprint) in entry["charts"].items():
+            _claim(run, rel, chart_rel, fingerprint)
+    except DataError as exc:
+        report.status, report.error = "failed", _error_text(rel, exc)
+        report.error_type = DataError
+        report.no_regions = False
+    return report
+
+
+def _claim(run: _Run, note: str, chart_rel: str, fingerprint: str) -> str:
+    """Note that ``note`` draws ``chart_rel`` (keyed by the real file: two chart paths may be
+    one file through a symlink); DataError if an earlier note draws it otherwise."""
+    real = os.path.realpath(run.vault.abs(chart_rel))
+    owner = run.charts.setdefault(real, (note, fingerprint, chart_rel))
+    if owner[1] != fingerprint:
+        same = "" if owner[2] == chart_rel else f" (the same file as {owner[2]})"
+        raise DataError(
+            f"chart {chart_rel}{same} is also drawn by {owner[0]}, with different data or settings",
+            path=note,
+            hint="give one of the two charts another file name",
+        )
+    return real
+
+
+def _fill_data(
+    report: RefreshReport, prices: PriceSet | None, held: dict[str, Any], order: list[str]
+) -> None:
+    """The report's data: where each symbol's prices came from, loaded this run or as the
+    index holds them, in the order of a run that loads them all (sources, then the missing,
+    then the unknown)."""
+    from rotation_notes.prices.source import SymbolSource
+
+    missing: dict[str, str] = {}
+    unknown: dict[str, str] = {}
+    for s in order:
+        if prices is not None and (s in prices.sources or s in prices.missing or s in
+                                   prices.unknown):  # fmt: skip
+            if s in prices.sources:
+                report.sources[s] = prices.sources[s]
+            if s in prices.missing:
+                missing[s] = prices.missing[s]
+            if s in prices.unknown:
+                unknown[s] = prices.unknown[s]
+            continue
+        fields = held.get("sources", {}).get(s)
+        if not fields:
+            continue
+        if fields[0] == "source":
+            report.sources[s] = SymbolSource(*fields[1:])
+        elif fields[0] == "unknown":
+            unknown[s] = fields[1]
+        else:
+            missing[s] = fields[1]
+    report.data = {s: src.to_json() for s, src in report.sources.items()}
+    for s, why in {**missing, **unknown}.items():
+        report.data[s] = {"provider": None, "kind": "missing", "last_session": None,
+                          "message": why}  # fmt: skip
 
 
 def _source_fields(prices: PriceSet, symbol: str) -> tuple[Any, ...]:
     src = prices.sources.get(symbol)
     if src is not None:
         return ("source", src.provider, src.kind, src.last_session, src.message, src.status)
-    return ("missing", prices.missing.get(symbol) or prices.unknown.get(symbol) or "no data")
-
-
-def _held_sources(report: RefreshReport, held: dict[str, Any], symbols: list[str]) -> None:
-    """The data part of the report for symbols whose prices were not loaded this run: where
-    the run that recorded them got them."""
-    from rotation_notes.prices.source import SymbolSource
-
-    for s in dict.fromkeys(symbols):
-        if s in report.data:
-            continue
-        fields = held.get("sources", {}).get(s)
-        if not fields:
-            continue
-        if fields[0] == "source":
-            src = SymbolSource(*fields[1:])
-            report.sources[s] = src
-            report.data[s] = src.to_json()
-        else:
-            report.data[s] = {
-                "provider": None, "kind": "missing", "last_session": None, "message": fields[1]
-            }  # fmt: skip
+    if symbol in prices.unknown:
+        return ("unknown", prices.unknown[symbol])
+    return ("missing", prices.missing.get(symbol, "no data"))
 
 
 def _save(index: ScanIndex | None, options: RefreshOptions) -> None:
@@ -1131,17 +1220,28 @@ def _chart_as_recorded(run: _Run, note: str, c: ChartPlan) -> bool:
 
 
 def _entry(
-    run: _Run, p: _Prepared, report: NoteReport, done: Any, key: str, keys: dict[str, str]
+    run: _Run,
+    p: _Prepared,
+    report: NoteReport,
+    done: Any,
+    key: str,
+    keys: dict[str, str],
+    raw: bytes,
 ) -> dict[str, Any] | None:
-    """What the scan index keeps of a thesis refreshed without error."""
+    """What the scan index keeps of a thesis refreshed without error: ``raw`` is the note as
+    this run computed it (a save that lands meanwhile differs from it, and is seen next run),
+    each chart as this run drew or found it."""
     index = run.index
     assert index is not None
-    raw = read_bytes(run.vault.abs(p.rel))
-    if raw is None or report.status == "failed":
+    if report.status == "failed":
         return None
     charts = {}
+    old = index.theses.get(p.rel) or {}
     for c in done.charts:
-        record = index.file_record(run.vault.abs(c.rel))
+        if _chart_as_recorded(run, p.rel, c):
+            charts[c.rel] = old["charts"][c.rel]
+            continue
+        record = index.file_record(run.vault.abs(c.rel), c.png)
         if record is None:
             return None
         charts[c.rel] = [record, c.job.fingerprint]
@@ -1191,25 +1291,16 @@ def _compose_one(run: _Run, p: _Prepared, report: NoteReport, prices: PriceSet, 
     return done
 
 
-def _write_one(run: _Run, p: _Prepared, report: NoteReport, done: Any) -> None:
+def _write_one(run: _Run, p: _Prepared, report: NoteReport, done: Any) -> bytes:
+    """Write what changed of one composed note; returns the note's bytes as they now are
+    (as this run computed them: what the scan index records)."""
     from rotation_notes.output.charts import is_own_chart
 
     options, vault = run.options, run.vault
     new_text = done.text
     new_raw = p.note.encode(new_text)
 
-    reals = {}
-    for c in done.charts:
-        # keyed by the real file: two chart paths may be one file through a symlink
-        reals[c.rel] = os.path.realpath(vault.abs(c.rel))
-        owner = run.charts.setdefault(reals[c.rel], (p.rel, c.job.fingerprint, c.rel))
-        if owner[1] != c.job.fingerprint:
-            same = "" if owner[2] == c.rel else f" (the same file as {owner[2]})"
-            raise DataError(
-                f"chart {c.rel}{same} is also drawn by {owner[0]}, with different data or settings",
-                path=p.rel,
-                hint="give one of the two charts another file name",
-            )
+    reals = {c.rel: _claim(run, p.rel, c.rel, c.job.fingerprint) for c in done.charts}
     chart_writes: list[tuple[ChartPlan, Path, bytes | None]] = []
     for c in done.charts:
         if any(reals[w.rel] == reals[c.rel] for w, _, _ in chart_writes):
@@ -1219,7 +1310,8 @@ def _write_one(run: _Run, p: _Prepared, report: NoteReport, done: Any) -> None:
         path = vault.abs(c.rel)
         index = next(i for i, spec in enumerate(p.spec.charts) if spec.file == c.file)
         keys = (SPEC_KEY, "charts", index, "file")
-        current = _own_chart_bytes(path, c.rel, p.rel, key_line(p.note, keys), is_own_chart)
+        where = lambda keys=keys: key_line(p.note, keys)  # noqa: E731 - only for an error
+        current = _own_chart_bytes(path, c.rel, p.rel, where, is_own_chart)
         if current != c.png:
             chart_writes.append((c, path, current))
     note_changes = new_raw != p.raw
@@ -1237,7 +1329,7 @@ def _write_one(run: _Run, p: _Prepared, report: NoteReport, done: Any) -> None:
     else:
         report.status = "would_update" if options.dry_run else "updated"
     if options.dry_run:
-        return
+        return new_raw
     for c, path, current in chart_writes:
         replace_if_unchanged(path, current, c.png)
         report.written[c.rel] = hashlib.sha256(c.png).hexdigest()
@@ -1246,3 +1338,4 @@ def _write_one(run: _Run, p: _Prepared, report: NoteReport, done: Any) -> None:
     if note_changes:
         replace_if_unchanged(vault.abs(p.rel), p.raw, new_raw)
         report.written[p.rel] = hashlib.sha256(new_raw).hexdigest()
+    return new_raw

@@ -28,7 +28,7 @@ import warnings as _warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -58,11 +58,13 @@ class PriceSet:
     unknown: dict[str, str] = field(default_factory=dict)
     #: symbol -> descriptive name the provider knows (the note's own names win)
     names: dict[str, str] = field(default_factory=dict)
-    #: The NYSE sessions closed when these prices were asked for, from the day the first
-    #: series ends (``mark_asked`` sets them, for ``refresh`` and ``load_prices``): a note
-    #: whose data ends far before the last of them says so. Empty: every series is current,
-    #: or nothing to compare with.
-    closed_sessions: tuple[dt.date, ...] = field(default=(), init=False)
+    #: When these prices were asked for (``mark_asked`` sets it, for ``refresh`` and
+    #: ``load_prices``): a note whose data ends far before the last session closed by then
+    #: says so. None: nothing to compare with (output that does not depend on the day).
+    asked_at: dt.datetime | None = field(default=None, init=False)
+    #: Figures computed from these prices, shared by every note of a run (``Facts.stats``):
+    #: each symbol's statistics once per session, not once per note.
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 class MarketDataProvider(Protocol):
@@ -275,21 +277,10 @@ def clean_series(series: pd.Series) -> pd.Series:
 
 
 def mark_asked(prices: PriceSet, now: dt.datetime) -> None:
-    """Record in ``prices`` the sessions closed at ``now`` since the first series ends, so that
-    rendering (which reads no calendar) can say how far behind a note's data is.
-
-    Only when a series ends more than ``BEHIND_AFTER_SESSIONS`` days before ``now``: fewer
-    days cannot hold more sessions, and the calendar takes a moment to load.
-    """
-    from rotation_notes.defaults import BEHIND_AFTER_SESSIONS
-
-    ends = [s.index[-1].date() for s in prices.closes.values() if not s.empty]
-    if not ends or (now.astimezone(dt.UTC).date() - min(ends)).days <= BEHIND_AFTER_SESSIONS:
-        prices.closed_sessions = ()
-        return
-    from rotation_notes import clock
-
-    prices.closed_sessions = clock.sessions_in(min(ends), clock.last_closed_session(now))
+    """Record in ``prices`` when they were asked for, so that rendering can say how far behind
+    a note's data is (``builders.data_behind``). Each note is measured by its own data alone:
+    what else the run loaded changes nothing in it."""
+    prices.asked_at = now
 
 
 def data_warnings(prices: PriceSet, symbol: str) -> list[str]:
@@ -320,7 +311,7 @@ class CsvDirectoryProvider:
         #: Read only files whose real path is under this folder (a vault's bundled data:
         #: a symlink in a shared vault must not read files from elsewhere on the machine).
         self.confine = confine.resolve() if confine is not None else None
-        self._memo: dict[str, tuple[float, pd.Series, list[str]]] = {}
+        self._memo: dict[str, tuple[tuple[int, ...], pd.Series, list[str]]] = {}
 
     def _find(self, symbol: str) -> Path | None:
         exact = self.directory / symbol_file_name(symbol)
@@ -335,7 +326,9 @@ class CsvDirectoryProvider:
 
     def _read(self, symbol: str, path: Path) -> tuple[pd.Series, list[str]]:
         with open_regular(path) as fh:  # never a pipe or a device: they would hang the run
-            mtime = os.fstat(fh.fileno()).st_mtime_ns
+            st = os.fstat(fh.fileno())
+            # by size, both times and inode: a sync tool that restores the mtime still shows
+            mtime = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
             hit = self._memo.get(symbol)
             if hit and hit[0] == mtime:
                 return hit[1], hit[2]
@@ -408,7 +401,7 @@ def load_prices(folder: Path | str, symbols: Sequence[str]) -> PriceSet:
     Cleaned as every provider's prices are (bad rows dropped, with warnings); a symbol
     without a usable file is in ``missing`` with the reason. For scripts using the API.
     Marked as asked for now (``mark_asked``), as in a refresh: a note whose data ends far
-    before today says so (set ``closed_sessions = ()`` for output that does not depend on the
+    before today says so (set ``asked_at = None`` for output that does not depend on the
     day).
     """
     from rotation_notes.clock import now_utc

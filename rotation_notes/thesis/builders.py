@@ -7,7 +7,6 @@ template. Every figure comes from ``thesis.metrics``. Pure: no file, no network.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 
 from rotation_notes.defaults import BEHIND_AFTER_SESSIONS
@@ -428,17 +427,21 @@ def data_behind(
 ) -> str:
     """Why the note's data is old, if it ends (``last``, its session) more than
     ``BEHIND_AFTER_SESSIONS`` sessions before the last session closed when the prices were
-    asked for (``prices.closed_sessions``), or before the ``requested`` (--as-of) date if that
-    is earlier; else "". No count and no date of the run: the note changes only with new data.
+    asked for (``prices.asked_at``), or before the ``requested`` (--as-of) date if that is
+    earlier; else "". No count and no date of the run: the note changes only with new data.
+    Measured on this note's data alone, whatever else the run loaded.
     """
-    sessions = prices.closed_sessions
-    if not sessions:
-        return ""  # every series is current, or nothing to compare with (a PriceSet by hand)
-    reference, before = sessions[-1], "this run"
+    asked = prices.asked_at
+    if asked is None:
+        return ""  # nothing to compare with (a PriceSet by hand)
+    if (asked.astimezone(dt.UTC).date() - last).days <= BEHIND_AFTER_SESSIONS:
+        return ""  # so few days cannot hold more sessions (and the calendar is not loaded)
+    from rotation_notes import clock
+
+    reference, before = clock.last_closed_session(asked), "this run"
     if requested is not None and requested < reference:
         reference, before = requested, f"{requested}, the date asked for"
-    count = bisect.bisect_right(sessions, reference) - bisect.bisect_right(sessions, last)
-    if count <= BEHIND_AFTER_SESSIONS:
+    if clock.count_sessions(last, reference) <= BEHIND_AFTER_SESSIONS:
         return ""
     legs = [prices.sources.get(leg.ticker) for leg in (spec.long, spec.short)]
     if all(src is not None and src.kind == "csv" for src in legs):

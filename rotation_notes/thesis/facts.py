@@ -109,12 +109,17 @@ class Facts:
         return self.prices.missing.get(symbol, default)
 
     def stats(self, symbol: str, at: dt.date | None = None) -> m.TickerStats:
-        """A symbol's figures at ``at`` (default: the note's session), computed once."""
+        """A symbol's figures at ``at`` (default: the note's session), computed once a run."""
         at = at or self.as_of
         if (symbol, at) not in self._stats:
-            self._stats[symbol, at] = m.ticker_stats(
-                symbol, self.prices.closes.get(symbol), at, self.missing(symbol)
-            )
+            # once per run for every note at this session (the prices' memo), then per note
+            key = ("ticker_stats", symbol, at, self.missing(symbol))
+            memo = self.prices.memo
+            if key not in memo:
+                memo[key] = m.ticker_stats(
+                    symbol, self.prices.closes.get(symbol), at, self.missing(symbol)
+                )
+            self._stats[symbol, at] = memo[key]
         return self._stats[symbol, at]
 
     def window_moves(self, index: int) -> list[m.Figure]:

@@ -168,14 +168,23 @@ def code_key() -> str:
     return _CODE
 
 
-def folder_digest(folder: Path | None, limit: int = 4 * 1024 * 1024) -> str:
+def folder_digest(folder: Path | None, inside: Path | None = None, limit: int = 4 << 20) -> str:
     """A folder's files (names and bytes, each read up to ``limit``), or what is wrong with
-    them: a vault's template overrides. A pipe or device is named, never opened."""
+    them: a vault's template overrides. Linked folders are followed as the template loader
+    follows them, while they stay ``inside`` (the vault: the loader refuses the rest), each
+    real folder once. A pipe or device is named, never opened."""
     if folder is None:
         return "none"
     h = hashlib.sha256()
+    seen: set[str] = set()
     try:
-        for dirpath, dirnames, filenames in os.walk(folder):
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen or (inside is not None and not Path(real).is_relative_to(inside)):
+                dirnames[:] = []
+                _feed(h, f"not followed {Path(dirpath).relative_to(folder).as_posix()}")
+                continue
+            seen.add(real)
             dirnames.sort()
             for name in sorted(filenames):
                 path = Path(dirpath, name)

@@ -44,6 +44,54 @@ def index_path(root: Path) -> Path:
     return state_dir() / "index" / f"{vault_key(root)}.json"
 
 
+_THESIS_KEYS = {"g": str, "sha": str, "calls": list, "reads": dict, "misses": list,
+                "charts": dict, "data": dict, "report": dict}  # fmt: skip
+_REPORT_KEYS = ("as_of", "charts", "tickers", "catalysts", "scorecard", "levels", "warnings",
+                "no_regions")  # fmt: skip
+
+
+def _well_formed(found: dict[str, Any]) -> bool:
+    """Whether every part of an index read from disk has the shape this version writes (a
+    wrong one is dropped whole: it is only a cache)."""
+    notes, theses, data = found.get("notes", {}), found.get("theses", {}), found.get("data", {})
+    if not (isinstance(notes, dict) and isinstance(theses, dict) and isinstance(data, dict)):
+        return False
+    for entry in notes.values():
+        if not (isinstance(entry, list) and len(entry) == 6 and all(
+                isinstance(v, int) for v in entry[:5])):  # fmt: skip
+            return False
+        verdict = entry[5]
+        near = isinstance(verdict, list) and len(verdict) == 2 and isinstance(verdict[0], int)
+        if verdict != 0 and not (near and isinstance(verdict[1], str)):
+            return False
+    for entry in theses.values():
+        if not isinstance(entry, dict) or any(
+            not isinstance(entry.get(k), t) for k, t in _THESIS_KEYS.items()
+        ):
+            return False
+        if any(k not in entry["report"] for k in _REPORT_KEYS):
+            return False
+        if not all(isinstance(c, list) and len(c) == 3 and isinstance(c[1], list)
+                   for c in entry["calls"]):  # fmt: skip
+            return False
+        if not all(isinstance(m, list) and len(m) == 5 for m in entry["misses"]):
+            return False
+        if not all(isinstance(c, list) and len(c) == 2 for c in entry["charts"].values()):
+            return False
+        if not all(r is None or (isinstance(r, list) and len(r) == 2)
+                   for r in entry["reads"].values()):  # fmt: skip
+            return False
+    if data:
+        if not (isinstance(data.get("deps"), list) and isinstance(data.get("keys"), dict)
+                and isinstance(data.get("sources"), dict)):  # fmt: skip
+            return False
+        if not all(isinstance(d, list) and len(d) == 3 for d in data["deps"]):
+            return False
+        if not all(isinstance(v, list) and v for v in data["sources"].values()):
+            return False
+    return True
+
+
 def sha_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -85,12 +133,10 @@ class ScanIndex:
             index = cls(root, code)
             index.dirty = True
             return index
-        try:
-            return cls(root, code, found)
-        except (AttributeError, TypeError):
-            index = cls(root, code)
-            index.dirty = True
-            return index
+        if not _well_formed(found):  # written by hand, by another version, half-damaged
+            log.debug("scan index %s not used: not of the expected shape", path)
+            return cls.fresh(root, code)
+        return cls(root, code, found)
 
     def save(self) -> None:
         """Write the index if it changed (atomically: a reader sees the old or the new)."""

@@ -161,6 +161,9 @@ class CacheFile:
             db.execute("PRAGMA synchronous=NORMAL")
             if new:
                 create_schema(db)
+                # folded into the file now: a new cache's files stay as they are when this
+                # run closes it, so the next run's scan index can vouch for them
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return db
         except (sqlite3.Error, OSError, _NotACache) as exc:
             if db is not None:
