@@ -276,6 +276,8 @@ class Watcher:
         self.stop_signal: int | None = None
         self.deferred = 0
         self.renders = 0
+        #: called once watching, before the first event is handled (``run_watch``: imports)
+        self.warm_up: Callable[[], None] | None = None
 
     # -- what depends on what -------------------------------------------------
 
@@ -535,6 +537,8 @@ class Watcher:
         )
         next_tick = self.clock() + self.tick_every
         try:
+            if self.warm_up is not None:
+                self.warm_up()
             while self.stop_signal is None:
                 self.wake.wait(self._next_wait())
                 self.wake.clear()
@@ -671,14 +675,15 @@ def run_watch(
     )
     if os.environ.get(HOOK_ENV):
         prices.on_load = lambda: pause_at("render", lambda: watcher.stop_signal is not None)
-    # The first save should not pay for importing what renders it: import it while idle.
-    threading.Thread(target=_warm_up, name="rotation-notes-warm-up", daemon=True).start()
+    # The first save should not pay for importing what renders it: imported once watching
+    # (on the main thread: imports racing in two threads have deadlocked C extensions)
+    watcher.warm_up = _warm_up
     return watcher.run(initial)
 
 
 def _warm_up() -> None:
-    """Import the modules a render needs (pandas, matplotlib, the core). Imports only: nothing
-    is drawn off the main thread (matplotlib's font cache is not thread-safe)."""
+    """Import the modules a render needs (pandas, matplotlib, the core); events that come
+    meanwhile wait in the queue."""
     try:
         import rotation_notes.output.charts  # noqa: F401
         import rotation_notes.prices.sources  # noqa: F401
