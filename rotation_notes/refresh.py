@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -882,6 +883,7 @@ def refresh(
         targets = [(rel, False) for rel in vault.markdown_files()]
 
     # 1. the scan: which notes are theses, and which of them may be as they were
+    clock0 = time.monotonic()
     slots: list[NoteReport | tuple[str, bool, bytes] | None] = []  # None: not a thesis
     for pos, (rel, explicit) in enumerate(_one_per_file(vault, targets)):
         run.pos = pos
@@ -939,10 +941,12 @@ def refresh(
             if rel in tentative:
                 hit(pos, rel)
     log.debug(
-        "scan index: %d of %d theses as recorded (data %s)",
+        "scan index: %d of %d theses as recorded (data %s), %d notes scanned in %.2f s",
         len(hits),
         len(theses),
         "as recorded" if data_valid else "to load",
+        len(slots),
+        time.monotonic() - clock0,
     )
     report_all = RefreshReport(vault.root, [], dry_run=options.dry_run)
 
@@ -1043,6 +1047,7 @@ def refresh(
             prepared.append((got, reports[got.rel]))
 
     composed: dict[str, tuple[_Prepared, NoteReport, Any]] = {}
+    clock0 = time.monotonic()
     for done, (p, report) in enumerate(prepared):
         if progress:
             progress(done, len(prepared), p.rel)
@@ -1052,12 +1057,16 @@ def refresh(
             _failed(run, p, report, exc)
 
     # 4. draw every chart whose inputs changed, all at once, then write note by note
+    log.debug("composed %d theses in %.2f s", len(composed), time.monotonic() - clock0)
     jobs: dict[str, Any] = {}
     for p, _, done in composed.values():
         for c in done.charts:
             if not _chart_as_recorded(run, p.rel, c):
                 jobs.setdefault(c.job.fingerprint, c.job)
+    clock0 = time.monotonic()
     pngs = _draw_all(jobs) if jobs else {}
+    log.debug("drew %d charts in %.2f s", len(jobs), time.monotonic() - clock0)
+    clock0 = time.monotonic()
     for slot in slots:  # in the order of the notes: the first to draw a chart file owns it
         if not isinstance(slot, tuple):
             continue
@@ -1078,6 +1087,7 @@ def refresh(
         else:
             if index is not None and not options.dry_run:
                 index.set_thesis(p.rel, _entry(run, p, report, done, key, keys, written))
+    log.debug("wrote in %.2f s", time.monotonic() - clock0)
     if index is not None:
         for rel, report in [*reports.items(), *hits.items()]:
             if report.status == "failed":
