@@ -56,14 +56,6 @@ def _well_formed(found: dict[str, Any]) -> bool:
     notes, theses, data = found.get("notes", {}), found.get("theses", {}), found.get("data", {})
     if not (isinstance(notes, dict) and isinstance(theses, dict) and isinstance(data, dict)):
         return False
-    for entry in notes.values():
-        if not (isinstance(entry, list) and len(entry) == 6 and all(
-                isinstance(v, int) for v in entry[:5])):  # fmt: skip
-            return False
-        verdict = entry[5]
-        near = isinstance(verdict, list) and len(verdict) == 2 and isinstance(verdict[0], int)
-        if verdict != 0 and not (near and isinstance(verdict[1], str)):
-            return False
     for entry in theses.values():
         if not isinstance(entry, dict) or any(
             not isinstance(entry.get(k), t) for k, t in _THESIS_KEYS.items()
@@ -169,10 +161,18 @@ class ScanIndex:
         """What the cheap test found last time, if the note is as it was (else None)."""
         if state is None:
             return None
-        entry = self.notes.get(rel)
-        if entry is None or tuple(entry[:-1]) != state:
+        entry = self.notes.get(rel)  # checked here, not at load: there are thousands
+        if not isinstance(entry, list) or len(entry) != 6 or tuple(entry[:5]) != state:
             return None
-        return entry[-1]
+        verdict = entry[5]
+        if verdict == 0 or (
+            isinstance(verdict, list)
+            and len(verdict) == 2
+            and isinstance(verdict[0], int)
+            and isinstance(verdict[1], str)
+        ):
+            return verdict
+        return None
 
     def set_verdict(self, rel: str, state: tuple[int, ...] | None, verdict: Any) -> None:
         if state is None or racy(state, self.now_ns):

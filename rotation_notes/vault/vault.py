@@ -10,11 +10,11 @@ folder first, then the shortest path. Matching ignores case.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import posixpath
+import stat
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -192,24 +192,38 @@ class Vault:
         special: dict[str, str] = {}
         states: dict[str, tuple[int, ...]] = {}
         temps: list[str] = []
+        by_name: dict[str, list[str]] = {}
+        by_path: dict[str, str] = {}
         for rel_dir, entries in walk_vault(self.root):
+            prefix = f"{rel_dir}/" if rel_dir else ""
             for entry in entries:
-                rel = entry.name if not rel_dir else f"{rel_dir}/{entry.name}"
-                if entry.name.startswith("."):
-                    if TEMP_HINT in entry.name:
+                name = entry.name
+                rel = prefix + name
+                if name[0] == ".":
+                    if TEMP_HINT in name:
                         temps.append(rel)
                     continue
-                what = _not_regular(entry)
-                if what is None:
-                    files.append(rel)
-                    if entry.name.lower().endswith(".md"):
-                        with contextlib.suppress(OSError):
-                            st = entry.stat()
-                            states[rel] = (
-                                st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
-                            )  # fmt: skip
-                else:
+                lower = name.lower()
+                if lower.endswith(".md"):  # a note: its state too (one stat, links followed)
+                    try:
+                        st = entry.stat()
+                    except FileNotFoundError:
+                        special[rel] = "a link to nothing (its target is gone)"
+                        continue
+                    except OSError as exc:
+                        special[rel] = f"unreadable ({exc.strerror})"
+                        continue
+                    if not stat.S_ISREG(st.st_mode):
+                        special[rel] = kind_of(st.st_mode)
+                        continue
+                    states[rel] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
+                                   st.st_dev)  # fmt: skip
+                elif (what := _not_regular(entry)) is not None:
                     special[rel] = what
+                    continue
+                files.append(rel)
+                by_name.setdefault(lower, []).append(rel)
+                by_path[rel.lower()] = rel
         self.states = states
         self.temps = temps
         for rel, what in special.items():
@@ -219,11 +233,8 @@ class Vault:
                 log.warning("skipped %s: it is %s, not a regular file", rel, what)
         self.special = special
         self.files = files
-        self._by_name = {}
-        self._by_path = {}
-        for rel in files:
-            self._by_name.setdefault(posixpath.basename(rel).lower(), []).append(rel)
-            self._by_path[rel.lower()] = rel
+        self._by_name = by_name
+        self._by_path = by_path
 
     def add_file(self, rel: str) -> None:
         """Record one new regular file (``rel`` vault-relative) without walking the vault:
