@@ -264,6 +264,8 @@ class _Run:
         #: notes skipped for a property that is nearly ``rotation-notes``
         self.near_misses: list[NearMiss] = []
         self.index: ScanIndex | None = None
+        #: (note, chart) whose file _write_one found as the index recorded it, so left alone
+        self.kept: set[tuple[str, str]] = set()
         #: where in the run's notes it is (near misses are said in the order of the notes)
         self.pos = 0
         self._said: list[tuple[int, int, NearMiss]] = []
@@ -1248,7 +1250,7 @@ def _entry(
     charts = {}
     old = index.theses.get(p.rel) or {}
     for c in done.charts:
-        if _chart_as_recorded(run, p.rel, c):
+        if (p.rel, c.rel) in run.kept:  # found as recorded by _write_one, not written
             charts[c.rel] = old["charts"][c.rel]
             continue
         record = index.file_record(run.vault.abs(c.rel), c.png)
@@ -1316,6 +1318,7 @@ def _write_one(run: _Run, p: _Prepared, report: NoteReport, done: Any) -> bytes:
         if any(reals[w.rel] == reals[c.rel] for w, _, _ in chart_writes):
             continue  # one file, drawn once
         if _chart_as_recorded(run, p.rel, c):
+            run.kept.add((p.rel, c.rel))  # what _entry records of it: the record it had
             continue  # the file holds what this job draws: not drawn, not read
         path = vault.abs(c.rel)
         index = next(i for i, spec in enumerate(p.spec.charts) if spec.file == c.file)
