@@ -21,6 +21,7 @@ import datetime as dt
 import io
 import logging
 import math
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -138,6 +139,63 @@ def _chart_style() -> Iterator[None]:
         yield
 
 
+_PRICE_SIZE = (8.0, 4.5)  # inches, at 100 dpi
+
+
+def _new_figure(size: tuple[float, float]) -> Figure:
+    """A blank figure of ``size`` with its Agg canvas (under ``_chart_style``)."""
+    fig = Figure(figsize=size, dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+#: At most this many spare figures (one per size: the price chart's, and the ratio chart's
+#: per number of panels) kept by each thread.
+_SPARES = 4
+
+
+class _Spares(threading.local):
+    def __init__(self) -> None:
+        self.figures: dict[tuple[float, float], Figure] = {}
+
+
+_spares = _Spares()
+
+
+@contextmanager
+def _spare_figure(size: tuple[float, float]) -> Iterator[Figure]:
+    """A blank figure of ``size``: this thread's spare one, emptied, else a new one; kept
+    as the spare again once the chart is saved (under ``_chart_style``).
+
+    What makes a spare worth keeping is its canvas: the renderer is the same one from chart
+    to chart, and matplotlib caches text metrics per renderer, so the labels every chart
+    shares ("0%", "Jul", the unit ticks) are laid out once per process rather than once per
+    chart, a third of a chart's cost. The axes are never reused: each chart gets new ones,
+    so nothing of one chart (its ticks, limits, locators, shared axes) reaches the next,
+    and the pixels are the ones a new figure gives (``test_charts``, byte for byte across
+    orders of charts)."""
+    figures = _spares.figures
+    fig = figures.pop(size, None)
+    if fig is None:
+        fig = _new_figure(size)
+    else:
+        _empty(fig)
+    yield fig  # an exception leaves the figure out of the spares
+    if len(figures) >= _SPARES:
+        del figures[next(iter(figures))]
+    figures[size] = fig
+
+
+def _empty(fig: Figure) -> None:
+    """``fig`` as ``_new_figure`` makes it, with its canvas and renderer kept: its axes
+    removed without first clearing each (``Figure.clear`` does that, at the cost of making
+    all their parts again only to drop them), then the figure's own contents and subplot
+    parameters reset."""
+    for ax in tuple(fig.axes):
+        fig.delaxes(ax)
+    fig.clear()
+
+
 def _lay_out(fig: Figure) -> None:
     """``tight_layout``, then no layout engine left on the figure: the layout is done here,
     where the placement code can measure it, and ``savefig`` draws the figure once (with an
@@ -216,8 +274,9 @@ def draw_chart(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> Cha
 
     with warnings.catch_warnings(record=True) as caught, _chart_style():
         warnings.simplefilter("always")
-        fig = chart_figure(lines, days, marks)
-        png = _png(fig, f"chart of {' vs '.join(ln.symbol for ln in lines)}, last {days} days")
+        with _spare_figure(_PRICE_SIZE) as fig:
+            _price_chart(fig, lines, days, marks)
+            png = _png(fig, f"chart of {' vs '.join(ln.symbol for ln in lines)}, last {days} days")
     for w in caught:
         log.debug(
             "chart of %s: %s: %s",
@@ -229,70 +288,77 @@ def draw_chart(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> Cha
 
 
 def chart_figure(lines: list[ChartLine], days: int, marks: Marks = Marks()) -> Figure:
-    """The chart's laid-out Figure (``draw_chart`` saves it; tests read its geometry)."""
+    """The chart's laid-out Figure, a new one (``draw_chart`` draws the same chart on a spare
+    figure and saves it; tests read its geometry)."""
+    with _chart_style():
+        fig = _new_figure(_PRICE_SIZE)
+        _price_chart(fig, lines, days, marks)
+    return fig
+
+
+def _price_chart(fig: Figure, lines: list[ChartLine], days: int, marks: Marks) -> None:
+    """Lay out the price chart on ``fig``, blank (``_new_figure``, ``_spare_figure``)."""
     first, last, moves, divergence = _summary(lines)
     marks = _in_range(marks, first, last)
     a, b = lines[0], lines[1]
-    with _chart_style():
-        fig = Figure(figsize=(8, 4.5), dpi=100)
-        canvas = FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        for i, ln in enumerate(lines):
-            ax.plot(
-                ln.rebased.index,
-                ln.rebased.to_numpy(),
-                color=COLORS[i % len(COLORS)],
-                linewidth=1.8,
-                label=f"{ln.label} {moves[ln.symbol]:+.1f}%",
-            )
-        ax.axhline(0, color="#888888", linewidth=0.8, linestyle="--")
-        end_x = max(a.rebased.index[-1], b.rebased.index[-1])
-        ya, yb = moves[a.symbol], moves[b.symbol]
-        ax.annotate(
-            "",
-            gid=ARROW_GID,
-            xy=(end_x, ya),
-            xytext=(end_x, yb),
-            arrowprops={"arrowstyle": "<->", "color": "#333333", "linewidth": 1.2},
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    ax = fig.add_subplot()
+    for i, ln in enumerate(lines):
+        ax.plot(
+            ln.rebased.index,
+            ln.rebased.to_numpy(),
+            color=COLORS[i % len(COLORS)],
+            linewidth=1.8,
+            label=f"{ln.label} {moves[ln.symbol]:+.1f}%",
         )
-        title = (
-            f"{' vs '.join(ln.label for ln in lines)}: last {days} days, rebased to 0%"
-            f" ({first} to {last})"
+    ax.axhline(0, color="#888888", linewidth=0.8, linestyle="--")
+    end_x = max(a.rebased.index[-1], b.rebased.index[-1])
+    ya, yb = moves[a.symbol], moves[b.symbol]
+    ax.annotate(
+        "",
+        gid=ARROW_GID,
+        xy=(end_x, ya),
+        xytext=(end_x, yb),
+        arrowprops={"arrowstyle": "<->", "color": "#333333", "linewidth": 1.2},
+    )
+    title = (
+        f"{' vs '.join(ln.label for ln in lines)}: last {days} days, rebased to 0%"
+        f" ({first} to {last})"
+    )
+    ax.set_title(title, fontsize=11, y=_TITLE_Y)
+    ax.set_ylabel("change since start (%)")
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+g}%" if v else "0%"))
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax.legend(loc="upper left", frameon=False)
+    fig.autofmt_xdate()
+    tags = _draw_marks([ax], marks, first, last)
+    _freeze_ticks(fig)
+    _lay_out(fig)
+    rows = 0
+    if tags:
+        rows = _layout_tags(
+            canvas, ax, tags, lambda pad: ax.set_title(title, fontsize=11, y=_TITLE_Y, pad=pad)
         )
-        ax.set_title(title, fontsize=11, y=_TITLE_Y)
-        ax.set_ylabel("change since start (%)")
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+g}%" if v else "0%"))
-        ax.grid(True, color="#dddddd", linewidth=0.6)
-        ax.legend(loc="upper left", frameon=False)
-        fig.autofmt_xdate()
-        tags = _draw_marks([ax], marks, first, last)
-        _freeze_ticks(fig)
-        _lay_out(fig)
-        rows = 0
-        if tags:
-            rows = _layout_tags(
-                canvas, ax, tags, lambda pad: ax.set_title(title, fontsize=11, y=_TITLE_Y, pad=pad)
-            )
-        _place_legend(canvas, ax)
-        label = ax.annotate(
-            f"{divergence:+.1f} pp",
-            xy=(end_x, (ya + yb) / 2),
-            fontsize=10,
-            fontweight="bold",
-            color="#333333",
-            gid=LABEL_GID,
+    _place_legend(canvas, ax)
+    label = ax.annotate(
+        f"{divergence:+.1f} pp",
+        xy=(end_x, (ya + yb) / 2),
+        fontsize=10,
+        fontweight="bold",
+        color="#333333",
+        gid=LABEL_GID,
+    )
+    _place_label(canvas, ax, label, float(mdates.date2num(end_x)), ya, yb)
+    if tags:  # the label may have narrowed the axes (the right margin): tags follow
+        _layout_tags(
+            canvas,
+            ax,
+            tags,
+            lambda pad: ax.set_title(title, fontsize=11, y=_TITLE_Y, pad=pad),
+            rows,
         )
-        _place_label(canvas, ax, label, float(mdates.date2num(end_x)), ya, yb)
-        if tags:  # the label may have narrowed the axes (the right margin): tags follow
-            _layout_tags(
-                canvas,
-                ax,
-                tags,
-                lambda pad: ax.set_title(title, fontsize=11, y=_TITLE_Y, pad=pad),
-                rows,
-            )
-    return fig
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -634,7 +700,9 @@ def draw_ratio_chart(panels: list[Panel], title: str, marks: Marks = Marks()) ->
     first, last = _ratio_sessions(_panel_values(panels))
     with warnings.catch_warnings(record=True) as caught, _chart_style():
         warnings.simplefilter("always")
-        png = _png(ratio_figure(panels, title, marks), f"ratio chart: {title}")
+        with _spare_figure(_ratio_size(len(panels))) as fig:
+            _ratio_chart(fig, panels, title, marks)
+            png = _png(fig, f"ratio chart: {title}")
     for w in caught:
         log.debug("ratio chart %r: %s: %s", title, w.category.__name__, w.message)
     return RatioResult(png, first, last)
@@ -643,52 +711,63 @@ def draw_ratio_chart(panels: list[Panel], title: str, marks: Marks = Marks()) ->
 def ratio_figure(panels: list[Panel], title: str, marks: Marks = Marks()) -> Figure:
     """The ratio chart's laid-out Figure: one axes per panel, stacked on a shared x axis
     (the first taller), each level a line across its panel labelled in the right margin,
-    the marks' tags above the first panel and the title above them."""
+    the marks' tags above the first panel and the title above them. A new Figure
+    (``draw_ratio_chart`` draws the same chart on a spare figure)."""
+    with _chart_style():
+        fig = _new_figure(_ratio_size(len(panels)))
+        _ratio_chart(fig, panels, title, marks)
+    return fig
+
+
+def _ratio_size(panels: int) -> tuple[float, float]:
+    return (8, _FIRST_HEIGHT + _OTHER_HEIGHT * (panels - 1) + 1.3)
+
+
+def _ratio_chart(fig: Figure, panels: list[Panel], title: str, marks: Marks) -> None:
+    """Lay out the ratio chart on ``fig``, blank (``_new_figure``, ``_spare_figure``)."""
     values = _panel_values(panels)
     first, last = _ratio_sessions(values)
     marks = _in_range(marks, first, last)
-    with _chart_style():
-        heights = [_FIRST_HEIGHT] + [_OTHER_HEIGHT] * (len(panels) - 1)
-        fig = Figure(figsize=(8, sum(heights) + 1.3), dpi=100)
-        canvas = FigureCanvasAgg(fig)
-        axes = list(
-            fig.subplots(len(panels), 1, sharex=True, squeeze=False, height_ratios=heights)[:, 0]
-        )
-        labels: list[list[Annotation]] = []
-        for i, (ax, panel, s) in enumerate(zip(axes, panels, values, strict=True)):
-            labels.append(_draw_panel(ax, panel, s, _PANEL_COLORS[i % len(_PANEL_COLORS)], i))
-        fig.suptitle(title, fontsize=11)
-        fig.autofmt_xdate()
-        top = axes[0]
-        top_label = panels[0].label
-        tags = _draw_marks(axes, marks, first, last)
-        _freeze_ticks(fig)
-        # The level labels (right margin) and the tags' rows (above) each change the layout,
-        # which moves the lines they follow: place both until a layout leaves them as they are.
-        # They are placed first on matplotlib's default margins, a guess that usually holds
-        # (a label beside its line, tags in the rows they take), so that one layout (the
-        # costly step: it measures every axis) most often settles it.
-        renderer = canvas.get_renderer()
-        rows = 0
-        laid_out = False
-        for _ in range(7):
-            _settle(fig)
-            changed = _place_levels(renderer, axes, labels)
-            if tags and (need := _stagger(renderer, top, tags)) != rows:
-                rows = need
-                top.set_title(
-                    top_label,
-                    loc="left",
-                    fontsize=9,
-                    y=_TITLE_Y,
-                    pad=_TAG_GAP + rows * _TAG_ROW + 3,
-                )
-                changed = True
-            if laid_out and not changed:
-                break
-            _lay_out(fig)
-            laid_out = True
-    return fig
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    heights = [_FIRST_HEIGHT] + [_OTHER_HEIGHT] * (len(panels) - 1)
+    axes = list(
+        fig.subplots(len(panels), 1, sharex=True, squeeze=False, height_ratios=heights)[:, 0]
+    )
+    labels: list[list[Annotation]] = []
+    for i, (ax, panel, s) in enumerate(zip(axes, panels, values, strict=True)):
+        labels.append(_draw_panel(ax, panel, s, _PANEL_COLORS[i % len(_PANEL_COLORS)], i))
+    fig.suptitle(title, fontsize=11)
+    fig.autofmt_xdate()
+    top = axes[0]
+    top_label = panels[0].label
+    tags = _draw_marks(axes, marks, first, last)
+    _freeze_ticks(fig)
+    # The level labels (right margin) and the tags' rows (above) each change the layout,
+    # which moves the lines they follow: place both until a layout leaves them as they are.
+    # They are placed first on matplotlib's default margins, a guess that usually holds
+    # (a label beside its line, tags in the rows they take), so that one layout (the
+    # costly step: it measures every axis) most often settles it.
+    renderer = canvas.get_renderer()
+    rows = 0
+    laid_out = False
+    for _ in range(7):
+        _settle(fig)
+        changed = _place_levels(renderer, axes, labels)
+        if tags and (need := _stagger(renderer, top, tags)) != rows:
+            rows = need
+            top.set_title(
+                top_label,
+                loc="left",
+                fontsize=9,
+                y=_TITLE_Y,
+                pad=_TAG_GAP + rows * _TAG_ROW + 3,
+            )
+            changed = True
+        if laid_out and not changed:
+            break
+        _lay_out(fig)
+        laid_out = True
 
 
 def _draw_panel(ax: Axes, panel: Panel, s: pd.Series, color: str, index: int) -> list[Annotation]:
