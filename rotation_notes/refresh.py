@@ -786,38 +786,79 @@ def _draw_in_worker(job: Any) -> tuple[bytes | None, int, int]:
     return png, os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _draw_all(jobs: dict[str, Any]) -> dict[str, bytes]:
-    """Each chart job's PNG (by fingerprint). Many at once are drawn in a process pool sized
-    to the machine's cores; the bytes are the same whichever process draws them."""
-    import threading
+class _Drawer:
+    """Draws the run's chart jobs (by fingerprint, each once) as the notes are composed.
 
-    workers = min(_cores(), len(jobs))
-    if len(jobs) < POOL_FROM or workers < 2 or threading.active_count() > 1:
-        # (a process that runs threads is never forked: a lock held by one would stay held)
-        return {fp: job.draw() for fp, job in jobs.items()}
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    Once ``POOL_FROM`` jobs are known, and the machine has two cores or more, a process pool
+    sized to the cores is started (forked: the process must run no other thread, so it is
+    started before any) and each job is handed to it as soon as its note is composed, so the
+    workers draw while this process composes the next notes. With fewer jobs, or no pool,
+    the charts are drawn here at the end. The bytes are the same whichever process draws
+    them; a job a worker could not draw (an error, a worker killed) is left out of
+    ``results``, and its note draws it again itself, failing as it would without a pool."""
 
-    out: dict[str, bytes] = {}
-    peaks: dict[int, int] = {}
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        fps = list(jobs)
-        chunk = max(1, len(fps) // (workers * 4))
-        for fp, (png, pid, peak) in zip(
-            fps, pool.map(_draw_in_worker, [jobs[fp] for fp in fps], chunksize=chunk), strict=True
-        ):
-            if png is not None:
-                out[fp] = png
-            peaks[pid] = max(peaks.get(pid, 0), peak)
-    log.debug(
-        "drew %d charts in %d worker processes (peak RSS %s MB, %d MB in all)",
-        len(jobs),
-        len(peaks),
-        " + ".join(str(kb // 1024) for kb in peaks.values()),
-        sum(peaks.values()) // 1024,
-    )
-    return out
+    def __init__(self) -> None:
+        self.jobs: dict[str, Any] = {}
+        self.futures: dict[str, Any] = {}
+        self.pool: Any = None
+        self.workers = _cores()
+        self.pooled = self.workers >= 2
+
+    def add(self, fingerprint: str, job: Any) -> None:
+        if fingerprint in self.jobs:
+            return
+        self.jobs[fingerprint] = job
+        if self.pool is None and self.pooled and len(self.jobs) >= POOL_FROM:
+            self._start()
+        if self.pool is not None:
+            self._submit(fingerprint, job)
+
+    def _submit(self, fingerprint: str, job: Any) -> None:
+        try:
+            self.futures[fingerprint] = self.pool.submit(_draw_in_worker, job)
+        except Exception:  # noqa: BLE001 - a broken pool: the notes draw their own
+            log.debug("chart %s: the pool did not draw it", fingerprint[:12], exc_info=True)
+
+    def _start(self) -> None:
+        import threading
+
+        if threading.active_count() > 1:  # a lock another thread holds would stay held
+            self.pooled = False
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork")
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        for fingerprint, job in self.jobs.items():
+            self._submit(fingerprint, job)
+
+    def results(self) -> dict[str, bytes]:
+        """Each job's PNG, by fingerprint: those left to draw are drawn now."""
+        if self.pool is None:
+            return {fp: job.draw() for fp, job in self.jobs.items()}
+        out: dict[str, bytes] = {}
+        peaks: dict[int, int] = {}
+        try:
+            for fp, future in self.futures.items():
+                try:
+                    png, pid, peak = future.result()
+                except Exception:  # noqa: BLE001 - a broken pool: the notes draw their own
+                    log.debug("chart %s: the pool did not draw it", fp[:12], exc_info=True)
+                    continue
+                if png is not None:
+                    out[fp] = png
+                peaks[pid] = max(peaks.get(pid, 0), peak)
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        log.debug(
+            "drew %d charts in %d worker processes (peak RSS %s MB, %d MB in all)",
+            len(self.jobs),
+            len(peaks),
+            " + ".join(str(kb // 1024) for kb in peaks.values()),
+            sum(peaks.values()) // 1024,
+        )
+        return out
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -1048,26 +1089,36 @@ def refresh(
             reports[got.rel] = NoteReport(got.rel, "unchanged")
             prepared.append((got, reports[got.rel]))
 
+    # 4. compose each note, its charts whose inputs changed drawn meanwhile (``_Drawer``),
+    # then write note by note
     composed: dict[str, tuple[_Prepared, NoteReport, Any]] = {}
+    drawer = _Drawer()
     clock0 = time.monotonic()
-    for done, (p, report) in enumerate(prepared):
-        if progress:
-            progress(done, len(prepared), p.rel)
-        try:
-            composed[p.rel] = (p, report, _compose_one(run, p, report, prices, env))
-        except Exception as exc:  # noqa: BLE001 - one note's failure must not stop the others
-            _failed(run, p, report, exc)
-
-    # 4. draw every chart whose inputs changed, all at once, then write note by note
-    log.debug("composed %d theses in %.2f s", len(composed), time.monotonic() - clock0)
-    jobs: dict[str, Any] = {}
-    for p, _, done in composed.values():
-        for c in done.charts:
-            if not _chart_as_recorded(run, p.rel, c):
-                jobs.setdefault(c.job.fingerprint, c.job)
-    clock0 = time.monotonic()
-    pngs = _draw_all(jobs) if jobs else {}
-    log.debug("drew %d charts in %.2f s", len(jobs), time.monotonic() - clock0)
+    try:
+        for done, (p, report) in enumerate(prepared):
+            if progress:
+                progress(done, len(prepared), p.rel)
+            try:
+                composed[p.rel] = (p, report, _compose_one(run, p, report, prices, env))
+            except Exception as exc:  # noqa: BLE001 - one note's failure must not stop the others
+                _failed(run, p, report, exc)
+                continue
+            for c in composed[p.rel][2].charts:
+                if not _chart_as_recorded(run, p.rel, c):
+                    drawer.add(c.job.fingerprint, c.job)
+        log.debug(
+            "composed %d theses in %.2f s (%d charts to draw, %s)",
+            len(composed),
+            time.monotonic() - clock0,
+            len(drawer.jobs),
+            "drawn meanwhile by a pool" if drawer.pool else "none drawn yet",
+        )
+        clock0 = time.monotonic()
+        pngs = drawer.results()
+    finally:
+        if drawer.pool is not None:  # an interrupt: no worker is left drawing
+            drawer.pool.shutdown(wait=False, cancel_futures=True)
+    log.debug("drew %d charts in %.2f s more", len(drawer.jobs), time.monotonic() - clock0)
     clock0 = time.monotonic()
     for slot in slots:  # in the order of the notes: the first to draw a chart file owns it
         if not isinstance(slot, tuple):

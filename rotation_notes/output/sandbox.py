@@ -426,6 +426,9 @@ def time_limit(seconds: float | None = None) -> Iterator[None]:
         raise RenderTimeout(message).with_traceback(exc.__traceback__) from None
     finally:
         timer.cancel()
+        # gone before the block's caller goes on: a run forks its chart workers only from a
+        # process with no other thread (``refresh._Drawer``), and a render leaves none behind
+        timer.join()
         with lock:
             state["active"] = False
             if state["fired"]:
