@@ -718,6 +718,39 @@ def _symbol_key(prices: PriceSet, symbol: str) -> str:
     )
 
 
+def _shape(raw: bytes) -> str | None:
+    """A digest of all a thesis's refresh reads of its own bytes, None if its regions do not
+    parse (it is then computed, and fails as it would): the properties, whether the bytes
+    are UTF-8 and begin with a BOM, each region with its marker lines (its content is
+    compared with what is rendered; a marker's own line ending is the one rendered lines
+    get), and every wikilink of the body in order (catalysts come from the links when the
+    properties list none; the charts shown, from the embeds when no region shows all).
+
+    Two versions of a thesis with the same shape are refreshed to the same regions: an
+    edit of the prose alone leaves a thesis as recorded (the editor's autosave, as a user
+    types, costs the watcher nothing, and ``--note`` after it no computing). Line numbers
+    of the body are not in it: nothing a refresh says names a line below the properties."""
+    from rotation_notes.errors import MarkerError
+    from rotation_notes.note.regions import find_regions
+    from rotation_notes.note.text import find_wikilinks
+
+    note = decode_note(raw)
+    try:
+        regions = find_regions(note, "", None)
+    except MarkerError:
+        return None
+    body = "".join(note.lines[note.body_start :])
+    return digest_of(
+        (
+            note.bom,
+            note.undecodable,
+            note.frontmatter_src,
+            [(r.name, note.lines[r.begin : r.end + 1]) for r in regions],
+            list(find_wikilinks(body)),
+        )
+    )
+
+
 def _still_valid(run: _Run, entry: dict[str, Any]) -> bool:
     """Whether everything a thesis's recorded output was made from, beyond its own bytes
     and the data, is as it was: the vault's answers, the linked notes, the charts on disk."""
@@ -946,12 +979,15 @@ def refresh(
         for _, (rel, _, raw) in theses:
             entry = index.theses.get(rel)
             try:
-                if (
-                    isinstance(entry, dict)
-                    and entry.get("g") == key
-                    and entry.get("sha") == sha_of(raw)
-                    and _still_valid(run, entry)
-                ):
+                if not (isinstance(entry, dict) and entry.get("g") == key):
+                    continue
+                sha = sha_of(raw)
+                if entry.get("sha") != sha:
+                    # edited since: as recorded all the same if only its prose changed
+                    if options.init or not entry.get("shape") or entry["shape"] != _shape(raw):
+                        continue
+                    entry = {**entry, "sha": sha}
+                if _still_valid(run, entry):
                     tentative[rel] = entry
             except (KeyError, TypeError, ValueError, AttributeError, IndexError):
                 log.debug("scan index entry of %s not used", rel, exc_info=True)
@@ -974,6 +1010,8 @@ def refresh(
             if all(keys.get(s) == k for s, k in entry["data"].items()):
                 run.pos = pos
                 hits[rel] = _replay(run, rel, entry)
+                if index is not None and not options.dry_run:
+                    index.set_thesis(rel, entry)  # a prose edit's new bytes (else a no-op)
                 return True
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             log.debug("scan index entry of %s not used", rel, exc_info=True)
@@ -1312,6 +1350,7 @@ def _entry(
     return {
         "g": key,
         "sha": sha_of(raw),
+        "shape": _shape(raw),
         "calls": trace["calls"],
         "reads": trace["reads"],
         "misses": trace["misses"],

@@ -270,6 +270,107 @@ def test_any_sequence_of_changes_gives_what_full_runs_give(tmp_path_factory, mon
         _same(a, b, _run(a, monkeypatch, index=True), _run(b, monkeypatch, index=False))
 
 
+# --- an edit of the prose alone --------------------------------------------------------------
+
+
+def test_a_prose_edit_is_as_recorded_and_imports_nothing_heavy(sample_vault):
+    """A word typed in the thesis's own prose changes nothing a refresh reads: ``--note``
+    after it computes nothing (no pandas, matplotlib or Jinja), writes nothing, and says
+    what a full run says. The index then holds the new bytes: the next run is a plain hit."""
+    assert run_cli("refresh", sample_vault, "--offline").returncode == 0
+    _edit(SAMPLE_NOTE, "Strongest small cap", "Best small cap")(sample_vault)
+    code = (
+        "import sys; from rotation_notes.cli import main; rc = main(sys.argv[1:]); "
+        "heavy = [m for m in ('pandas', 'matplotlib', 'jinja2') "
+        "if m in sys.modules]; print('HEAVY', heavy, file=sys.stderr); sys.exit(rc)"
+    )
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    args = ["refresh", str(sample_vault), "--offline", "--json", "--note", SAMPLE_NOTE]
+    before = (
+        file_bytes(sample_vault),
+        {p: p.stat().st_mtime_ns for p in sample_vault.rglob("*") if p.is_file()},
+    )
+    outs = []
+    for extra in ({}, {INDEX_ENV: "off"}, {}):
+        outs.append(subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                                   text=True, env={**env, **extra}, timeout=300))  # fmt: skip
+        assert outs[-1].returncode == 0, outs[-1].stderr
+    hit, full, again = outs
+    assert "HEAVY []" in hit.stderr and "HEAVY []" in again.stderr
+    assert "HEAVY []" not in full.stderr
+    assert json.loads(hit.stdout) == json.loads(full.stdout) == json.loads(again.stdout)
+    assert json.loads(hit.stdout)["notes"][0]["status"] == "unchanged"
+    after = (
+        file_bytes(sample_vault),
+        {p: p.stat().st_mtime_ns for p in sample_vault.rglob("*") if p.is_file()},
+    )
+    assert after == before
+    entry = json.loads(index_path(sample_vault.resolve()).read_bytes())["theses"][SAMPLE_NOTE]
+    assert entry["sha"] == refresh_mod.sha_of((sample_vault / SAMPLE_NOTE).read_bytes())
+
+
+CATALYST_NOTE = "---\nevent_start: 2026-03-18\nevent_end: 2026-03-19\n---\nFOMC March.\n"
+
+#: Edits below a thesis's properties that do change what its refresh reads or says: each
+#: must be computed, as a run without the index computes it. name -> (old, new)
+PROSE_EDITS = {
+    "a link to a catalyst added": ("# Thesis\n", "# Thesis\n\nWatch [[CPI April]].\n"),
+    "a link to a catalyst removed": ("See [[FOMC March]] too.", "See the Fed too."),
+    "a link's alias changed": ("See [[FOMC March]] too.", "See [[FOMC March|the Fed]] too."),
+    "a bad UTF-8 byte typed": ("See [[FOMC March]] too.", "See [[FOMC March]] too. \udcff"),
+    "a stray end marker typed": ("# Thesis\n", "# Thesis\n%% /rotation-notes:setup %%\n"),
+    "a region's line endings": (
+        "%% rotation-notes:setup %%\n",
+        "%% rotation-notes:setup %%\r\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(PROSE_EDITS))
+def test_prose_edits_that_change_what_is_read_are_computed(name, make_vault, monkeypatch):
+    from conftest import THESIS
+
+    files = {
+        "Thesis.md": THESIS + "\nSee [[FOMC March]] too.\n",
+        "Catalysts/FOMC March.md": CATALYST_NOTE,
+        "Catalysts/CPI April.md": CATALYST_NOTE.replace("-03-", "-04-"),
+    }
+    a, b = make_vault(files, name="indexed"), make_vault(files, name="full")
+    _run(a, monkeypatch, index=True)
+    _run(b, monkeypatch, index=False)
+    _run(a, monkeypatch, index=True)  # the chart it drew is now in the vault's answers
+    old, new = PROSE_EDITS[name]
+    for vault in (a, b):
+        path = vault / "Thesis.md"
+        text = path.read_bytes().decode("utf-8")
+        assert old in text, old
+        path.write_bytes(text.replace(old, new, 1).encode("utf-8", "surrogateescape"))
+    computed = _counting_composes(monkeypatch)
+    ja = _run(a, monkeypatch, index=True)
+    _same(a, b, ja, _run(b, monkeypatch, index=False))
+    if ja["notes"][0]["status"] == "failed":  # read and refused, as without the index
+        return
+    assert computed == ["Thesis.md", "Thesis.md"]  # (b's run counts too)
+    # and the test has teeth: a word of prose after it is as recorded
+    path = a / "Thesis.md"
+    path.write_bytes(path.read_bytes().replace(b"# Thesis\n", b"# Thesis\nA word of prose.\n", 1))
+    computed.clear()
+    assert _run(a, monkeypatch, index=True)["notes"][0]["status"] == "unchanged"
+    assert computed == []
+
+
+def _counting_composes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    composed: list[str] = []
+    real = refresh_mod._compose_one
+
+    def counted(run, p, *args):
+        composed.append(p.rel)
+        return real(run, p, *args)
+
+    monkeypatch.setattr(refresh_mod, "_compose_one", counted)
+    return composed
+
+
 # --- the clock ------------------------------------------------------------------------------
 
 

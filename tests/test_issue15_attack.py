@@ -169,7 +169,8 @@ def test_note_saved_during_a_refresh_is_rendered_by_the_next_run(tmp_path, monke
     lab = Lab(tmp_path, vault)
     lab.settle()
     note = vault / SAMPLE_NOTE
-    _edit(note, "# Small cap rotation 2026\n", "# Small cap rotation 2026\nA word of prose.\n")
+    # an edit the run must compute (a link: prose alone is now as recorded, and not composed)
+    _edit(note, "# Small cap rotation 2026\n", "# Small cap rotation 2026\nSee [[Fed policy]].\n")
 
     real = core_mod.compose
 
@@ -201,7 +202,11 @@ def test_csv_rewritten_while_the_run_loads_it_is_loaded_by_the_next_run(tmp_path
     vault = _sample(tmp_path)
     lab = Lab(tmp_path, vault)
     lab.settle()
-    _edit(vault / SAMPLE_NOTE, "# Small cap rotation 2026\n", "# Small cap rotation 2026\nProse.\n")
+    _edit(
+        vault / SAMPLE_NOTE,
+        "# Small cap rotation 2026\n",
+        "# Small cap rotation 2026\nSee [[Prose link]].\n",
+    )
     csv = vault / "Data" / "market-data" / "IWM.csv"
 
     real = marketdata.CsvDirectoryProvider.load
@@ -221,6 +226,8 @@ def test_csv_rewritten_while_the_run_loads_it_is_loaded_by_the_next_run(tmp_path
 
 
 # --- the index changes what a run computes ------------------------------------------------
+# (an edit here that must make a thesis computed adds a link: a link is read; an edit of the
+# prose alone leaves the thesis as recorded since issue 15's prose shape, and computes nothing)
 
 
 def test_a_changed_note_fails_or_not_as_in_a_full_run_when_two_notes_share_a_chart(tmp_path):
@@ -263,7 +270,7 @@ def test_data_behind_warning_does_not_depend_on_which_theses_were_recomputed(tmp
     lab.settle()
     assert "Data ends 2026-08-03" in (vault / "A.md").read_text()
 
-    _edit(vault / "A.md", "# Thesis\n", "# Thesis\nA word of prose.\n")  # A recomputed, B a hit
+    _edit(vault / "A.md", "# Thesis\n", "# Thesis\nSee [[Prose link]].\n")  # A recomputed, B a hit
 
     _same(lab)
 
@@ -296,7 +303,7 @@ def test_json_data_order_when_a_later_thesis_is_recomputed(tmp_path):
     lab = Lab(tmp_path, vault)
     lab.settle()
 
-    _edit(vault / "B.md", "# Thesis\n", "# Thesis\nA word of prose.\n")
+    _edit(vault / "B.md", "# Thesis\n", "# Thesis\nSee [[Prose link]].\n")
 
     got = lab.run("--json")
     ref = tmp_path / "ref"
@@ -327,7 +334,9 @@ def test_near_miss_warnings_in_the_order_of_a_full_run(tmp_path):
     lab.settle()
 
     _edit(
-        vault / "A thesis.md", "# Small cap rotation 2026\n", "# Small cap rotation 2026\nProse.\n"
+        vault / "A thesis.md",
+        "# Small cap rotation 2026\n",
+        "# Small cap rotation 2026\nSee [[Prose link]].\n",
     )
 
     _same(lab)
