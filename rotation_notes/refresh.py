@@ -1320,6 +1320,23 @@ def _chart_as_recorded(run: _Run, note: str, c: ChartPlan) -> bool:
     )
 
 
+def _calls_after(run: _Run, calls: list[Any], charts: list[ChartPlan]) -> list[Any]:
+    """The note's questions to the vault as the next run will ask them: a chart file the
+    note's link found nowhere, and that this run created where the note puts a new chart,
+    is now found there. The next run computing the note would put the chart at that same
+    path, so it answers as recorded; recorded as first answered, the run after a first
+    refresh would compute every thesis again, for nothing."""
+    made = {c.file: c.rel for c in charts}
+    out = []
+    for name, args, answer in calls:
+        if name == "resolve" and answer is None and args[0] in made:
+            now = _ASK[name](run.vault, *args)
+            if now == made[args[0]]:
+                answer = now
+        out.append([name, args, answer])
+    return out
+
+
 def _entry(
     run: _Run,
     p: _Prepared,
@@ -1351,7 +1368,7 @@ def _entry(
         "g": key,
         "sha": sha_of(raw),
         "shape": _shape(raw),
-        "calls": trace["calls"],
+        "calls": _calls_after(run, trace["calls"], done.charts),
         "reads": trace["reads"],
         "misses": trace["misses"],
         "charts": charts,

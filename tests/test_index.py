@@ -270,6 +270,34 @@ def test_any_sequence_of_changes_gives_what_full_runs_give(tmp_path_factory, mon
         _same(a, b, _run(a, monkeypatch, index=True), _run(b, monkeypatch, index=False))
 
 
+def test_the_run_after_a_first_refresh_that_created_the_charts_computes_nothing(
+    make_vault, monkeypatch
+):
+    """A first refresh creates the thesis's charts, where its link to each found no file: the
+    next run, with nothing changed, is a hit (it used to compute every thesis once more),
+    and a chart of that name that later appears elsewhere still counts."""
+    from conftest import THESIS
+
+    vault = make_vault({"Thesis.md": THESIS})
+    monkeypatch.delenv(INDEX_ENV, raising=False)
+    computed = _counting_composes(monkeypatch)
+    first = refresh(vault, RefreshOptions(offline=True))
+    assert first.notes[0].charts == ["iwm-vs-qqq-price-chart.png"]
+    assert computed == ["Thesis.md"]
+    assert (vault / "iwm-vs-qqq-price-chart.png").is_file()
+    computed.clear()
+    assert refresh(vault, RefreshOptions(offline=True)).notes[0].status == "unchanged"
+    assert computed == []
+    # the same name in the note's own folder, Obsidian's first choice: computed again
+    (vault / "Sub").mkdir()
+    os.replace(vault / "Thesis.md", vault / "Sub" / "Thesis.md")
+    refresh(vault, RefreshOptions(offline=True))
+    shutil.copy(vault / "iwm-vs-qqq-price-chart.png", vault / "Sub" / "iwm-vs-qqq-price-chart.png")
+    computed.clear()
+    refresh(vault, RefreshOptions(offline=True))
+    assert computed == ["Sub/Thesis.md"]
+
+
 # --- an edit of the prose alone --------------------------------------------------------------
 
 
