@@ -819,6 +819,26 @@ def _draw_in_worker(job: Any) -> tuple[bytes | None, int, int]:
     return png, os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _worker_start(parent: int) -> None:
+    """A chart worker's first step. Stopping is its run's to do: Ctrl-C (which a terminal
+    sends to the workers too) is ignored, the run then stops the pool; and a worker ends
+    as soon as its run is gone, whatever killed it (it holds the vault lock's inherited fd,
+    and the run's stdout and stderr)."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    def orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, name="run-gone", daemon=True).start()
+
+
 class _Drawer:
     """Draws the run's chart jobs (by fingerprint, each once) as the notes are composed.
 
@@ -859,18 +879,37 @@ class _Drawer:
             self.pooled = False
             return
         import multiprocessing
+        import signal
         from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("fork")
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-        for fingerprint, job in self.jobs.items():
-            self._submit(fingerprint, job)
+        # the workers are forked (at the first submit) with Ctrl-C and SIGTERM blocked: one
+        # that comes meanwhile is not lost in a fork hook (it is this process's, once the
+        # mask is back), and none reaches a worker before it ignores it
+        stops = {signal.SIGINT, signal.SIGTERM}
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+        try:
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_worker_start,
+                initargs=(os.getpid(),),
+            )
+            for fingerprint, job in self.jobs.items():
+                self._submit(fingerprint, job)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def results(self) -> dict[str, bytes]:
         """Each job's PNG, by fingerprint: those left to draw are drawn now."""
-        if self.pool is None:
-            return {fp: job.draw() for fp, job in self.jobs.items()}
         out: dict[str, bytes] = {}
+        if self.pool is None:
+            for fp, job in self.jobs.items():
+                try:
+                    out[fp] = job.draw()
+                except Exception:  # noqa: BLE001 - its note draws it again, and fails alone
+                    log.debug("chart %s not drawn", fp[:12], exc_info=True)
+            return out
         peaks: dict[int, int] = {}
         try:
             for fp, future in self.futures.items():

@@ -89,3 +89,29 @@ def test_a_render_under_its_time_limit_leaves_no_thread_behind():
         with time_limit(30):
             pass
         assert threading.active_count() == before
+
+
+def test_a_chart_that_cannot_be_drawn_here_fails_its_note_alone(tmp_path, monkeypatch):
+    """A chart whose drawing raises fails the note that shows it when the charts are drawn in
+    this process (no pool: one core, the watcher's threads), as with a pool (a worker's
+    failure is drawn again by the note): the run used to stop with an internal error.
+    Every other note is refreshed."""
+    from rotation_notes.thesis import chartplans
+
+    vault = tmp_path / "v"
+    copy_with_thesis_copies(vault, 5)
+    real = chartplans.ChartJob.draw
+
+    def draw(job):
+        if job.kind == "price" and job.days == 120:  # Thesis 2's chart alone
+            raise ValueError("this chart cannot be drawn")
+        return real(job)
+
+    monkeypatch.setattr(chartplans.ChartJob, "draw", draw)
+    monkeypatch.setattr(refresh_mod, "POOL_FROM", 10**6)
+    report = refresh(vault, RefreshOptions(offline=True))
+    status = {n.path: n.status for n in report.notes}
+    assert status.pop("Theses/Thesis 2.md") == "failed"
+    assert set(status.values()) == {"updated"} and len(status) == 5
+    failed = next(n for n in report.notes if n.status == "failed")
+    assert "this chart cannot be drawn" in (failed.error or "")
