@@ -191,3 +191,44 @@ def test_each_chart_is_drawn_once(name, monkeypatch):
     assert calls == []
     draw_chart(make(), days)
     assert calls == [True]
+
+
+#: What a user may type in a label, a catalyst's title or a level's name: dollar amounts, and
+#: a pair of ``$`` around what is not valid TeX.
+DOLLARS = ("From $5 to $4", r"Bad $\frac{$ TeX")
+
+
+@pytest.mark.parametrize("words", DOLLARS)
+def test_a_users_dollar_signs_are_drawn_as_typed_in_every_chart_text(words):
+    """matplotlib reads text between two ``$`` as mathtext: a user's "$5 to $4" came out as
+    math, and "$\\frac{$" raised, failing the note. Every text of both charts (legend, title,
+    tags, level labels, panel titles) is drawn as written, and both charts draw."""
+    from matplotlib.text import Text
+
+    from rotation_notes.output.charts import (
+        LevelLine,
+        Marks,
+        Panel,
+        Span,
+        draw_ratio_chart,
+        is_own_chart,
+        ratio_figure,
+    )
+
+    day = dt.date.fromisoformat
+    drawn = sample_lines(("IWM", "QQQ"), 90, "2026-08-21")
+    lines = [ChartLine(ln.symbol, f"{ln.symbol} {words}", ln.rebased) for ln in drawn]
+    marks = Marks(day("2026-06-01"), (Span(day("2026-07-01"), day("2026-07-02"), words),))
+    ratio = lines[0].rebased + 100
+    panels = [
+        Panel(ratio, f"Ratio {words}", "index", 100.0, (LevelLine(101.0, words, False, None),))
+    ]
+    figs = [chart_figure(lines, 90, marks), ratio_figure(panels, words, marks)]
+    for fig in figs:
+        fig.draw_without_rendering()
+        texts = [t for t in fig.findobj(Text) if t.get_text()]
+        assert sum(words in t.get_text() for t in texts) >= 2
+        for t in texts:
+            assert t._preprocess_math(t.get_text())[1] is False, t.get_text()
+    assert is_own_chart(draw_chart(lines, 90, marks).png)
+    assert is_own_chart(draw_ratio_chart(panels, words, marks).png)

@@ -132,10 +132,15 @@ _TITLE_Y = 1.0
 
 @contextmanager
 def _chart_style() -> Iterator[None]:
-    """matplotlib's defaults, whatever the user's matplotlibrc says, for one chart."""
+    """matplotlib's defaults, whatever the user's matplotlibrc says, for one chart; and text
+    drawn as written: a chart's words are a user's (labels, catalyst titles, level names),
+    where a pair of ``$`` ("from $5 to $4") would otherwise be read as mathtext: shown as
+    math, or, not valid TeX ("$\\frac{$"), an error that fails the note."""
     with matplotlib.rc_context():
         matplotlib.rcdefaults()
-        matplotlib.rcParams.update({"svg.hashsalt": "rotation-notes", "path.simplify": True})
+        matplotlib.rcParams.update(
+            {"svg.hashsalt": "rotation-notes", "path.simplify": True, "text.parse_math": False}
+        )
         yield
 
 
