@@ -236,6 +236,9 @@ class _VaultLinks:
 #: Each vault question a note's output may depend on, as the scan index replays it.
 _ASK: dict[str, Callable[..., Any]] = {
     "resolve": lambda vault, target, source: vault.resolve_link(target, source),
+    # the same question, asked for a chart's file: only its answer may be updated after the
+    # run (``_calls_after``); a catalyst link of that name was answered for what it read
+    "chart": lambda vault, target, source: vault.resolve_link(target, source),
     "special": lambda vault, target: (
         list(found) if (found := vault.special_named(target)) else None
     ),
@@ -452,7 +455,7 @@ class _Run:
         out = {}
         with self.tracing(p.rel):
             for chart in p.thesis.charts_shown():
-                existing = self.call("resolve", chart.file, p.rel)
+                existing = self.call("chart", chart.file, p.rel)
                 if existing is not None:
                     rel = existing
                 else:
@@ -1368,7 +1371,7 @@ def _calls_after(run: _Run, calls: list[Any], charts: list[ChartPlan]) -> list[A
     made = {c.file: c.rel for c in charts}
     out = []
     for name, args, answer in calls:
-        if name == "resolve" and answer is None and args[0] in made:
+        if name == "chart" and answer is None and args[0] in made:
             now = _ASK[name](run.vault, *args)
             if now == made[args[0]]:
                 answer = now
