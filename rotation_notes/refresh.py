@@ -561,6 +561,14 @@ def _own_chart_bytes(
     return current
 
 
+def _fresh_key(vault: Vault, rel: str) -> tuple[int, int] | None:
+    try:
+        st = vault.abs(rel).stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def _one_per_file(vault: Vault, targets: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
     """Each real file once. A note reached through a symlink (or a second hard link) is the
     same note: refreshing it twice would write it twice, and the second write would see the
@@ -569,20 +577,25 @@ def _one_per_file(vault: Vault, targets: list[tuple[str, bool]]) -> list[tuple[s
     where: dict[tuple[int, int], int] = {}
     for rel, explicit in targets:
         state = vault.states.get(rel)  # as the walk saw it: no second stat of each note
-        if state is None:
-            try:
-                st = vault.abs(rel).stat()
-            except OSError:
-                out.append((rel, explicit))  # reading it will say what is wrong
-                continue
-            key = (st.st_dev, st.st_ino)
-        else:
-            key = (state[4], state[3])
+        key = (state[4], state[3]) if state is not None else _fresh_key(vault, rel)
+        if key is None:
+            out.append((rel, explicit))  # reading it will say what is wrong
+            continue
         if key not in where:
             where[key] = len(out)
             out.append((rel, explicit))
             continue
         i = where[key]
+        # One file twice, or a state that is no longer its file's? A vault kept from run to
+        # run (the watcher's) may know a note by the inode of the file it was before a save
+        # by rename, which the filesystem has since given to another note: the two are
+        # compared as they are now.
+        now = _fresh_key(vault, rel)
+        if now is None or now != _fresh_key(vault, out[i][0]):
+            if now is not None:
+                where.setdefault(now, len(out))
+            out.append((rel, explicit))
+            continue
         kept, kept_explicit = out[i]
         if vault.abs(kept).is_symlink() and not vault.abs(rel).is_symlink():
             kept, rel = rel, kept
@@ -1495,9 +1508,11 @@ def _write_one(run: _Run, p: _Prepared, report: NoteReport, done: Any) -> bytes:
     for c, path, current in chart_writes:
         replace_if_unchanged(path, current, c.png)
         report.written[c.rel] = hashlib.sha256(c.png).hexdigest()
-        if current is None:
-            vault.add_file(c.rel)  # a new chart: later notes resolve links to it
+        vault.add_file(c.rel)  # a new chart: later notes resolve links to it
     if note_changes:
         replace_if_unchanged(vault.abs(p.rel), p.raw, new_raw)
         report.written[p.rel] = hashlib.sha256(new_raw).hexdigest()
+        # a new file (inode) under the old name: the state the walk saw is no longer it (a
+        # vault kept for later runs, the watcher's, must not know the note by a freed inode)
+        vault.add_file(p.rel)
     return new_raw

@@ -440,6 +440,33 @@ def test_a_new_linked_note_is_picked_up_without_walking_the_vault(make_vault, wa
     assert w.stop() == 130
 
 
+def test_a_note_known_by_an_inode_since_given_to_a_new_note_is_still_refreshed(make_vault):
+    """The watcher's vault lives as long as the watcher. Its first render rewrites the thesis
+    by rename: the walk's state of it names an inode the filesystem is then free to give to
+    the next new note. When it did (a linked note created just after "watching", one run in
+    three under load), the render of the thesis and its new note took them for one file
+    (a hard link) and refreshed neither: the watcher logged nothing, the note stayed stale.
+    Here the reuse is made certain: the thesis's recorded state is given the new note's
+    inode, as the filesystem had done."""
+    from rotation_notes.refresh import RefreshOptions, refresh
+    from rotation_notes.vault.vault import Vault
+
+    root = make_vault({"t.md": linking("Ev")})
+    vault = Vault.open(root)
+    walked = vault.states["t.md"]
+    first = refresh(root, RefreshOptions(offline=True), vault=vault)
+    assert [n.status for n in first.notes] == ["updated"]
+    assert os.stat(root / "t.md").st_ino != walked[3]  # rewritten by rename: a new file
+    assert vault.states.get("t.md") != walked  # and the kept vault does not know it by the old
+    (root / "Ev.md").write_text(EV)
+    vault.add_file("Ev.md")
+    ev = os.stat(root / "Ev.md")
+    vault.states["t.md"] = (*walked[:3], ev.st_ino, ev.st_dev)
+    again = refresh(root, RefreshOptions(offline=True, candidates=["Ev.md", "t.md"]), vault=vault)
+    assert [(n.path, n.status) for n in again.notes] == [("t.md", "updated")]
+    assert "| [[Ev]] | 2026-02-03 |" in (root / "t.md").read_text()
+
+
 def test_a_renamed_linked_note_is_followed_without_walking_the_vault(make_vault, watch):
     vault = make_vault({"t.md": linking("Ev"), "Ev.md": EV, "Events/other.md": "x\n"})
     w = watch(vault, count_walks=True)

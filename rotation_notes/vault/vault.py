@@ -238,11 +238,14 @@ class Vault:
 
     def add_file(self, rel: str) -> None:
         """Record one new regular file (``rel`` vault-relative) without walking the vault:
-        what the watcher does for a created or renamed-in note, and a run for a new chart."""
+        what the watcher does for a created or renamed-in note, and a run for a file it wrote.
+        The file's state is unknown until read (the index then opens it): a file already
+        known may be another file now (a save by rename, the tool's own atomic write), and
+        its inode, freed, may be a new file's."""
+        self.states.pop(rel, None)
         if rel in self._by_name.get(posixpath.basename(rel).lower(), ()):
             return
         self.special.pop(rel, None)
-        self.states.pop(rel, None)  # unknown until read: the index then opens it
         self.files.append(rel)
         self._by_name.setdefault(posixpath.basename(rel).lower(), []).append(rel)
         self._by_path[rel.lower()] = rel
