@@ -5,17 +5,28 @@ prices) and the scheduler (is there a new session to process?) all ask this modu
 daily bar counts as final ``SETTLE`` after its close: 16:30 New York on a normal day, 13:30 on an
 early close (the day after Thanksgiving, Christmas Eve). Holidays are not sessions.
 
-``exchange_calendars`` takes a moment to import and to build its schedule, so it is imported on
-first use and one calendar per year asked about is kept.
+``exchange_calendars`` takes a moment to import and to build its schedule (~0.25 s, a fifth of
+a one-note refresh), so it is imported on first use only, and the schedule it builds for a year
+is kept: in memory (a few years per process), and on disk in the state folder's ``calendar/``
+(``ROTATION_NOTES_STATE`` overrides it), one small JSON file per year and per version of
+``exchange_calendars`` and pandas (a new version may know new holidays: it builds its own). A
+file that is not a whole, plausible schedule is built again; a state folder that cannot be
+written only costs the build.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import datetime as dt
 import functools
+import json
+import logging
 import os
 import warnings
-from typing import Any
+from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 #: A session's daily bar is final this long after its close (Yahoo settles a little after
 #: the bell); the watcher, the Yahoo provider and scheduled runs all wait this long.
@@ -33,19 +44,101 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@functools.lru_cache(maxsize=4)
-def _calendar(year: int) -> Any:
+#: The schedule files' format; a file of another format is built again.
+_FORMAT = 1
+#: Sessions a three-year schedule holds at least and at most (about 252 a year).
+_FEWEST, _MOST = 3 * 240, 3 * 262
+
+
+class _Schedule:
+    """The NYSE sessions from the start of one year to the end of another, in order, with
+    each session's close (UTC)."""
+
+    def __init__(self, rows: list[tuple[dt.date, dt.datetime]]) -> None:
+        self.days = [day for day, _ in rows]
+        self.closes = dict(rows)
+        self.settled = [close + SETTLE for _, close in rows]
+
+
+def _build(year: int) -> list[tuple[dt.date, dt.datetime]]:
     """XNYS from the start of the year before ``year`` to the end of the year after it."""
     with warnings.catch_warnings():  # pandas deprecations inside exchange_calendars
         warnings.simplefilter("ignore")
         import exchange_calendars as xcals
 
-        return xcals.get_calendar("XNYS", start=f"{year - 1}-01-01", end=f"{year + 1}-12-31")
+        cal = xcals.get_calendar("XNYS", start=f"{year - 1}-01-01", end=f"{year + 1}-12-31")
+    closes = cal.schedule["close"]
+    return [(day.date(), close.to_pydatetime().astimezone(dt.UTC)) for day, close in closes.items()]
 
 
-def _closes(year: int) -> Any:
-    """The close of every session (a pandas Series: session date -> close, UTC)."""
-    return _calendar(year).schedule["close"]
+def _file(year: int) -> Path | None:
+    """Where ``year``'s schedule is kept on disk, named by the versions that build it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from rotation_notes.vault.lock import state_dir
+
+    try:
+        versions = f"xcals-{version('exchange_calendars')}-pandas-{version('pandas')}"
+    except PackageNotFoundError:  # not installed as a distribution: nothing to name it by
+        return None
+    if not all(c.isalnum() or c in ".-+_" for c in versions):
+        return None
+    return state_dir() / "calendar" / f"xnys-{year}-{versions}.json"
+
+
+def _read(path: Path, year: int) -> list[tuple[dt.date, dt.datetime]] | None:
+    """The schedule kept in ``path``, or None if it is not a whole, plausible one."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if data.get("format") != _FORMAT or data.get("year") != year:
+            return None
+        rows = [
+            (dt.date.fromisoformat(day), dt.datetime.fromtimestamp(close, dt.UTC))
+            for day, close in data["sessions"]
+            if isinstance(day, str) and isinstance(close, int)
+        ]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        return None
+    if not _FEWEST <= len(rows) <= _MOST or len(rows) != len(data["sessions"]):
+        return None
+    first, last = dt.date(year - 1, 1, 1), dt.date(year + 1, 12, 31)
+    previous = first - dt.timedelta(days=1)
+    for day, close in rows:  # in order, in range, each closing on its own day
+        if not previous < day <= last or close.date() != day:
+            return None
+        previous = day
+    return rows
+
+
+def _write(path: Path, year: int, rows: list[tuple[dt.date, dt.datetime]]) -> None:
+    data = {
+        "format": _FORMAT,
+        "year": year,
+        "sessions": [[day.isoformat(), int(close.timestamp())] for day, close in rows],
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only state folder: the next run builds it again
+        log.debug("market calendar not kept in %s: %s", path.parent, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+@functools.lru_cache(maxsize=4)
+def _schedule(year: int) -> _Schedule:
+    """The sessions from the start of the year before ``year`` to the end of the year after
+    it: from the state folder if kept there, else built (and kept)."""
+    path = _file(year)
+    rows = _read(path, year) if path is not None else None
+    if rows is None:
+        rows = _build(year)
+        if path is not None:
+            _write(path, year, rows)
+    return _Schedule(rows)
 
 
 def _utc(when: dt.datetime) -> dt.datetime:
@@ -57,23 +150,24 @@ def _utc(when: dt.datetime) -> dt.datetime:
 def last_closed_session(now: dt.datetime) -> dt.date:
     """The latest session whose close (early closes included) settled by ``now``."""
     now = _utc(now)
-    closes = _closes(now.year)
-    settled = closes[closes + SETTLE <= now]
-    return settled.index[-1].date()
+    schedule = _schedule(now.year)
+    i = bisect.bisect_right(schedule.settled, now)
+    if i == 0:
+        raise IndexError(f"no session settled by {now} in the calendar")
+    return schedule.days[i - 1]
 
 
 def is_session(day: dt.date) -> bool:
     """Whether the NYSE trades on ``day`` (not a weekend or a holiday)."""
-    return bool(_calendar(day.year).is_session(day.isoformat()))
+    return day in _schedule(day.year).closes
 
 
 def session_close(session: dt.date) -> dt.datetime:
     """When ``session`` closes (UTC): 16:00 New York, or 13:00 on an early close."""
-    closes = _closes(session.year)
-    if session.isoformat() not in closes.index:
+    close = _schedule(session.year).closes.get(session)
+    if close is None:
         raise ValueError(f"{session} is not an NYSE session")
-    close = closes.loc[session.isoformat()]
-    return close.to_pydatetime().astimezone(dt.UTC)
+    return close
 
 
 def settled_at(session: dt.date) -> dt.datetime:
@@ -83,18 +177,18 @@ def settled_at(session: dt.date) -> dt.datetime:
 
 def next_session(day: dt.date) -> dt.date:
     """The first session after ``day``."""
-    closes = _closes(day.year)  # its calendar reaches into the next year
-    return closes.index[closes.index > day.isoformat()][0].date()
+    days = _schedule(day.year).days  # its calendar reaches into the next year
+    return days[bisect.bisect_right(days, day)]
 
 
 def sessions_in(after: dt.date, upto: dt.date) -> tuple[dt.date, ...]:
     """The sessions after ``after``, up to ``upto`` included, in order."""
     out: list[dt.date] = []
     for year in range(after.year, upto.year + 1):
-        days = _closes(year).index  # its calendar spans the years either side: keep ``year``'s
-        lo = max(after + dt.timedelta(days=1), dt.date(year, 1, 1)).isoformat()
-        hi = min(upto, dt.date(year, 12, 31)).isoformat()
-        out.extend(d.date() for d in days[(days >= lo) & (days <= hi)])
+        days = _schedule(year).days  # it spans the years either side: keep ``year``'s
+        lo = max(after + dt.timedelta(days=1), dt.date(year, 1, 1))
+        hi = min(upto, dt.date(year, 12, 31))
+        out.extend(days[bisect.bisect_left(days, lo) : bisect.bisect_right(days, hi)])
     return tuple(out)
 
 
