@@ -7,7 +7,8 @@ can be shared or synced from someone else, so its templates get four limits:
 * **Time**: a render runs at most ``TIME_LIMIT`` seconds, so an endless loop in
   a template ends with an error. In the main thread on POSIX an interval timer
   (``setitimer``) raises ``RenderTimeout`` from its ``SIGALRM`` handler; in any
-  other thread, or where another timer is armed, a timer thread raises it
+  other thread, or where another timer is armed, the signal is blocked or its
+  handler was installed outside Python, a timer thread raises it
   inside the rendering thread (CPython's ``PyThreadState_SetAsyncExc``). Both
   are checked between bytecodes and cost nothing unless they fire; the alarm
   also starts no thread (a run renders ~9 templates per note, and starting and
@@ -405,11 +406,18 @@ def _async_raise(thread_id: int, exc: type[BaseException] | None) -> None:
 def _alarm_free() -> bool:
     """Whether this thread may use ``SIGALRM`` for a time limit: the main thread (the only
     one Python runs signal handlers in) on a platform with ``setitimer``, with no interval
-    timer already armed (someone else's: it is left alone, and the timer thread used)."""
+    timer already armed (someone else's: it is left alone, and the timer thread used), the
+    signal not blocked (a mask inherited from the parent process: the alarm would never
+    come, and an endless loop would run on) and its handler one Python can put back (a
+    handler installed outside Python, by a host program or a preloaded library, reads as
+    None and cannot be restored)."""
     return (
         hasattr(signal, "setitimer")
+        and hasattr(signal, "pthread_sigmask")
         and threading.current_thread() is threading.main_thread()
         and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+        and signal.SIGALRM not in signal.pthread_sigmask(signal.SIG_BLOCK, ())
+        and signal.getsignal(signal.SIGALRM) is not None
     )
 
 
@@ -457,6 +465,11 @@ def time_limit(seconds: float | None = None) -> Iterator[None]:
         raise RenderTimeout(f"still running after {seconds:g} s (an endless loop?)")
 
 
+#: Seconds before an alarm that came inside a context manager's ``__enter__``/``__exit__``
+#: comes again (``_alarm_limit``).
+_ALARM_RETRY = 0.001
+
+
 @contextmanager
 def _alarm_limit(seconds: float) -> Iterator[None]:
     """``time_limit`` by ``SIGALRM``, in the main thread: no thread is started. The handler
@@ -466,9 +479,17 @@ def _alarm_limit(seconds: float) -> Iterator[None]:
 
     def fire(signum: int, frame: Any) -> None:
         state["fired"] = True
-        if state["active"]:
-            state["active"] = False  # once: the cleanup below must not be interrupted
-            raise RenderTimeout
+        if not state["active"]:
+            return
+        if frame is not None and frame.f_code.co_name in ("__enter__", "__exit__"):
+            # Entering or leaving a context manager (this limit's own, as the block ends, or
+            # one of the render's): raised here, the exception would skip its clean-up (this
+            # handler and the timer would stay, and be put back whenever the exception is
+            # freed, disarming whatever timer is armed then). Try again in a moment.
+            signal.setitimer(signal.ITIMER_REAL, _ALARM_RETRY)
+            return
+        state["active"] = False  # once: the cleanup below must not be interrupted
+        raise RenderTimeout
 
     previous = signal.signal(signal.SIGALRM, fire)
     try:
