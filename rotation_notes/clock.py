@@ -9,7 +9,8 @@ early close (the day after Thanksgiving, Christmas Eve). Holidays are not sessio
 a one-note refresh), so it is imported on first use only, and the schedule it builds for a year
 is kept: in memory (a few years per process), and on disk in the state folder's ``calendar/``
 (``ROTATION_NOTES_STATE`` overrides it), one small JSON file per year and per version of
-``exchange_calendars`` and pandas (a new version may know new holidays: it builds its own). A
+``exchange_calendars`` and pandas (a new version may know new holidays: it builds its own) and
+of New York's daylight-saving rules (the closes are kept in UTC). A
 file that is not a whole, plausible schedule is built again; a state folder that cannot be
 written only costs the build.
 """
@@ -20,6 +21,7 @@ import bisect
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -71,19 +73,40 @@ def _build(year: int) -> list[tuple[dt.date, dt.datetime]]:
     return [(day.date(), close.to_pydatetime().astimezone(dt.UTC)) for day, close in closes.items()]
 
 
+def _zone(year: int) -> str:
+    """New York's UTC offsets on the 1st and 15th of every month of ``year``'s schedule, as a
+    short digest: the closes are kept in UTC, so a change of the daylight-saving rules in the
+    time-zone database (a law that moves or ends it) must name a schedule of its own."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("America/New_York")
+    offsets = [
+        dt.datetime(y, m, d, 12, tzinfo=zone).utcoffset()
+        for y in (year - 1, year, year + 1)
+        for m in range(1, 13)
+        for d in (1, 15)
+    ]
+    text = ",".join(str(int(o.total_seconds()) // 60) for o in offsets if o is not None)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:8]
+
+
 def _file(year: int) -> Path | None:
-    """Where ``year``'s schedule is kept on disk, named by the versions that build it."""
+    """Where ``year``'s schedule is kept on disk, named by what builds it: the versions of
+    exchange_calendars and pandas, and New York's offsets from UTC (``_zone``)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from rotation_notes.vault.lock import state_dir
 
     try:
         versions = f"xcals-{version('exchange_calendars')}-pandas-{version('pandas')}"
+        zone = _zone(year)
     except PackageNotFoundError:  # not installed as a distribution: nothing to name it by
+        return None
+    except (OSError, ValueError, LookupError):  # no time-zone database: nothing to name it by
         return None
     if not all(c.isalnum() or c in ".-+_" for c in versions):
         return None
-    return state_dir() / "calendar" / f"xnys-{year}-{versions}.json"
+    return state_dir() / "calendar" / f"xnys-{year}-{versions}-tz{zone}.json"
 
 
 def _read(path: Path, year: int) -> list[tuple[dt.date, dt.datetime]] | None:

@@ -178,3 +178,24 @@ def test_a_state_folder_that_cannot_be_written_still_gives_the_calendar(tmp_path
         clock._schedule.cache_clear()
     assert blocked.read_text(encoding="utf-8") == "a file where the state folder would be"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
+
+
+def test_new_daylight_saving_rules_build_a_calendar_of_their_own(state, monkeypatch):
+    """The closes are kept in UTC: should New York's offsets change (a law ending the clock
+    change, a new time-zone database), the kept file must not be read for them."""
+    import zoneinfo
+
+    clock._schedule(2026)
+    first = kept(state, 2026)
+    real = zoneinfo.ZoneInfo
+
+    def permanent_summer_time(key: str) -> dt.tzinfo:
+        if key == "America/New_York":
+            return dt.timezone(dt.timedelta(hours=-4))
+        return real(key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(zoneinfo, "ZoneInfo", permanent_summer_time)
+        other = clock._file(2026)
+    assert other is not None and other != first and other.parent == first.parent
+    assert clock._file(2026) == first
