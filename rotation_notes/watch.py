@@ -73,10 +73,11 @@ class MemoryPrices:
     name = "memory"
 
     def __init__(self, inner: MarketDataProvider | Callable[[], MarketDataProvider]) -> None:
-        from rotation_notes.prices.marketdata import PriceSet
-
         self._inner = inner
-        self.prices = PriceSet()
+        #: what is held, made on the first load: ``PriceSet``'s module imports pandas, which a
+        #: watcher whose notes are all as the scan index recorded them need not import before
+        #: it watches (a quarter of a second of its start)
+        self.prices: PriceSet | None = None
         self._lock = threading.Lock()
         #: called as each render asks for prices (between reading notes and writing them)
         self.on_load: Callable[[], None] | None = None
@@ -97,11 +98,21 @@ class MemoryPrices:
 
     def _known(self) -> set[str]:
         p = self.prices
+        if p is None:
+            return set()
         return set(p.closes) | set(p.missing) | set(p.unknown)
 
+    def _held(self) -> PriceSet:
+        if self.prices is None:
+            from rotation_notes.prices.marketdata import PriceSet
+
+            self.prices = PriceSet()
+        return self.prices
+
     def _merge(self, new: PriceSet) -> None:
+        held = self._held()
         for name in ("closes", "sources", "missing", "warnings", "unknown", "names"):
-            getattr(self.prices, name).update(getattr(new, name))
+            getattr(held, name).update(getattr(new, name))
 
     def load(self, symbols: Sequence[str]) -> PriceSet:
         if self.on_load is not None:
@@ -110,7 +121,7 @@ class MemoryPrices:
             todo = [s for s in symbols if s not in self._known()]
             if todo:
                 self._merge(self.inner.load(todo))
-            p, want = self.prices, set(symbols)
+            p, want = self._held(), set(symbols)
             return type(p)(
                 **{
                     name: {s: v for s, v in getattr(p, name).items() if s in want}
@@ -124,7 +135,7 @@ class MemoryPrices:
             from rotation_notes.prices.marketdata import PriceSet
 
             fresh = self.inner.load(symbols) if symbols else PriceSet()
-            self.prices = PriceSet()
+            self.prices = None
             self._merge(fresh)
             return len(symbols)
 

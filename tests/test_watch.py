@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NO_NETWORK, THESIS, THESIS_FRONTMATTER
+from conftest import NO_NETWORK, THESIS, THESIS_FRONTMATTER, run_cli
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -62,8 +62,9 @@ class WatchProc:
         offline: bool = True,
         hook: str | None = None,
         count_walks: bool = False,
+        env: dict[str, str] | None = None,
     ) -> None:
-        env = {**os.environ, **NO_NETWORK, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **NO_NETWORK, "PYTHONUNBUFFERED": "1", **(env or {})}
         env.pop("ROTATION_NOTES_TEST_HOOK", None)
         if hook:
             env["ROTATION_NOTES_TEST_HOOK"] = hook
@@ -614,3 +615,24 @@ def test_the_index_follows_events_path_by_path(make_vault, monkeypatch, caplog):
     assert w.vault.special["pipe.md"] == "a named pipe (FIFO)"
     assert "skipped pipe.md: it is a named pipe (FIFO), not a regular file" in caplog.text
     assert walks == []
+
+
+def test_a_watcher_of_a_vault_as_recorded_imports_no_pandas_before_watching(sample_vault):
+    """Every note as the scan index recorded it: the watcher's first render computes nothing,
+    so nothing heavy is imported before "watching" (pandas came with the held prices' empty
+    set: a quarter of a second of the start). The warm-up imports it just after."""
+    assert run_cli("refresh", sample_vault, "--offline").returncode == 0  # records the index
+    w = WatchProc(sample_vault, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    try:
+        watching = w.wait_for(r"watching \d+ thesis notes in ")
+        w.wait_for(r"\|\s+pandas$")  # the warm-up, once watching
+        with w.cond:
+            lines = list(w.lines)
+        before = lines[: lines.index(watching)]
+        assert [line for line in before if re.search(r"\|\s+(pandas|matplotlib)$", line)] == []
+        assert any(re.search(r"\|\s+rotation_notes\.watch$", line) for line in before)
+        assert w.stop() == 130
+    finally:
+        if w.proc.poll() is None:
+            w.proc.kill()
+            w.proc.wait()
