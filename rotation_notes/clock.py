@@ -10,9 +10,8 @@ a one-note refresh), so it is imported on first use only, and the schedule it bu
 is kept: in memory (a few years per process), and on disk in the state folder's ``calendar/``
 (``ROTATION_NOTES_STATE`` overrides it), one small JSON file per year and per version of
 ``exchange_calendars`` and pandas (a new version may know new holidays: it builds its own) and
-of New York's daylight-saving rules (the closes are kept in UTC). A
-file that is not a whole, plausible schedule is built again; a state folder that cannot be
-written only costs the build.
+of New York's daylight-saving rules (the closes are kept in UTC). A file that is not a whole,
+plausible schedule is built again; a state folder that cannot be written only costs the build.
 """
 
 from __future__ import annotations
