@@ -348,7 +348,12 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rotation_notes.errors import UsageError
-    from rotation_notes.refresh import RefreshOptions, no_thesis_message, refresh
+    from rotation_notes.refresh import (
+        RefreshOptions,
+        group_warnings,
+        no_thesis_message,
+        refresh,
+    )
 
     # no monitor thread: a refresh forks chart workers, and a process with threads never forks
     tqdm.monitor_interval = 0
@@ -415,13 +420,16 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
     dry = options.dry_run
     if not args.quiet:
+        own, shared = group_warnings(report.notes)
         for n in report.notes:
             if n.status == "failed":
                 print(f"failed     {n.error}", file=sys.stderr)
                 continue
             print(_note_line(n, dry), file=sys.stderr)
-            for w in n.warnings:
+            for w in own[n.path]:
                 print(f"  warning: {w}", file=sys.stderr)
+        for sw in shared:  # said by several notes: once, for all of them
+            print(f"warning ({sw.scope}): {sw.text}", file=sys.stderr)
         counts = {
             s: sum(n.status == s for n in report.notes)
             for s in ("updated", "would_update", "unchanged", "failed")
@@ -517,11 +525,19 @@ def _interrupt_on_signals() -> None:
         signal.signal(sig, interrupted)
 
 
+def _mark_warnings(record: logging.LogRecord) -> bool:
+    """The watch log says a warning is one (its other lines start with what happened:
+    "updated", "failed", "watching")."""
+    record.mark = "warning: " if record.levelno == logging.WARNING else ""
+    return True
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     _interrupt_on_signals()  # before anything slow: a stop at any moment exits 130
     watch_log = logging.getLogger("rotation_notes.watch")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(mark)s%(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.addFilter(_mark_warnings)
     watch_log.handlers[:] = [handler]
     watch_log.setLevel(logging.ERROR if args.quiet else logging.INFO)
     watch_log.propagate = False

@@ -198,6 +198,64 @@ class RefreshReport:
         }
 
 
+@dataclass(frozen=True)
+class SharedWarning:
+    """A warning that two or more notes of one run gave, word for word ("Offline run: ...",
+    "Data ends ..."): said once for all of them, not once under each."""
+
+    text: str
+    notes: tuple[str, ...]  # the notes that gave it, in the run's order
+    of: int  # how many notes the run reported
+
+    #: at most this many notes are named; the rest are counted ("--json" lists every one)
+    NAMED = 3
+
+    @property
+    def scope(self) -> str:
+        """Which notes: ``all 100 notes``, ``2 notes: a.md, b.md`` or
+        ``12 notes: a.md, b.md, c.md and 9 more``."""
+        count = len(self.notes)
+        if count == self.of:
+            return f"all {count} notes"
+        named = ", ".join(self.notes[: self.NAMED])
+        more = f" and {count - self.NAMED} more" if count > self.NAMED else ""
+        return f"{count} notes: {named}{more}"
+
+
+def group_warnings(
+    notes: list[NoteReport], of: int | None = None
+) -> tuple[dict[str, list[str]], list[SharedWarning]]:
+    """A run's warnings as a person reads them: each note's own (no other note of the run
+    gave it), and each warning two or more notes gave, once, in the order first given.
+
+    A hundred theses on the same offline data give the same two or three warnings each:
+    said under every note, that is hundreds of lines that hide the one warning that is a
+    note's own (a catalyst link gone bad). ``--json`` keeps every note's full list.
+    ``of``: how many notes the run reported (``notes`` may be some of them), for "all"."""
+    givers: dict[str, list[str]] = {}
+    for n in notes:
+        for text in dict.fromkeys(n.warnings):  # a note that says it twice is one giver
+            givers.setdefault(text, []).append(n.path)
+    own = {n.path: [w for w in dict.fromkeys(n.warnings) if len(givers[w]) == 1] for n in notes}
+    shared = [
+        SharedWarning(text, tuple(paths), len(notes) if of is None else of)
+        for text, paths in givers.items()
+        if len(paths) > 1
+    ]
+    return own, shared
+
+
+def log_warnings(logger: logging.Logger, notes: list[NoteReport], of: int | None = None) -> None:
+    """Log a run's warnings (``group_warnings``) for a log that has no line per note to
+    put them under: each as ``<note>: <warning>`` or ``<which notes>: <warning>``."""
+    own, shared = group_warnings(notes, of)
+    for path, texts in own.items():
+        for text in texts:  # some name their note already ("t.md: catalyst [[X]] is n/a")
+            logger.warning("%s", text if text.startswith(f"{path}: ") else f"{path}: {text}")
+    for w in shared:
+        logger.warning("%s: %s", w.scope, w.text)
+
+
 @dataclass
 class _Prepared:
     rel: str

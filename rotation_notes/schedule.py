@@ -164,7 +164,7 @@ def run_scheduled(
     A run that fails before it can say how (a busy vault, a bad setting) is recorded as
     failed, then the error goes on to the caller.
     """
-    from rotation_notes.refresh import refresh
+    from rotation_notes.refresh import log_warnings, refresh
 
     now = now or now_utc()
 
@@ -175,6 +175,7 @@ def run_scheduled(
                 log.error("failed %s: %s", n.path, n.error)
             else:
                 log.info("%s %s", n.status, n.path)
+        log_warnings(log, report.notes)  # what refresh prints under its notes
         return report.exit_code(False), data_complete(report, session)
 
     try:

@@ -287,6 +287,8 @@ class Watcher:
         self.stop_signal: int | None = None
         self.deferred = 0
         self.renders = 0
+        #: note -> the warnings its last render gave (``say_warnings``: said when new)
+        self.said: dict[str, frozenset[str]] = {}
         #: called once watching, before the first event is handled (``run_watch``: imports)
         self.warm_up: Callable[[], None] | None = None
 
@@ -518,6 +520,27 @@ class Watcher:
                 log.error("failed %s (trigger: %s) in %.2f s: %s", n.path, why, took, n.error)
             else:
                 log.info("%s %s (trigger: %s) in %.2f s%s", n.status, n.path, why, took, _charts(n))
+        self.say_warnings(report.notes)
+
+    def say_warnings(self, notes: list[NoteReport]) -> None:
+        """Log the notes' warnings that their last render did not give: a warning is said
+        when it comes (a catalyst link gone bad on this save, the network down since the last
+        prices), not again on every save while it holds. Several notes giving the same one
+        (``refresh.group_warnings``) say it once."""
+        from dataclasses import replace
+
+        from rotation_notes.refresh import log_warnings
+
+        new = []
+        for n in notes:
+            if n.status == "failed":  # its render said nothing of its warnings: keep the last
+                continue
+            before = self.said.get(n.path, frozenset())
+            self.said[n.path] = frozenset(n.warnings)
+            fresh = [w for w in n.warnings if w not in before]
+            if fresh:
+                new.append(replace(n, warnings=fresh))
+        log_warnings(log, new, of=len(notes))
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop_signal = signum
@@ -684,6 +707,7 @@ def run_watch(
         on_tick=refresher.tick if refresher else None,
         tick_every=refresher.tick_every if refresher else 60.0,
     )
+    watcher.say_warnings(initial.notes)
     if os.environ.get(HOOK_ENV):
         prices.on_load = lambda: pause_at("render", lambda: watcher.stop_signal is not None)
     # The first save should not pay for importing what renders it: imported once watching

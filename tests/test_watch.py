@@ -173,6 +173,8 @@ def test_frontmatter_edit_updates_the_table_and_own_write_is_not_rewritten(make_
     note = vault / "t.md"
     note.write_text(add_ticker(note.read_text(), "IWN"))
     w.wait_for(r"updated t\.md \(trigger: saved\)")
+    # the one warning the edit brought, said after the render's line (IWN's data ends earlier)
+    w.wait_for(r"warning: t\.md: Offline run: not fetched: IWN from .*, data to 2026-07-31")
     assert "| IWN | IWN (data to 2026-07-31) |" in note.read_text()
     stamp = note.stat().st_mtime_ns
     mark = w.mark()
@@ -182,6 +184,25 @@ def test_frontmatter_edit_updates_the_table_and_own_write_is_not_rewritten(make_
     w.wait_for(r"(updated|unchanged) u\.md \(trigger: (created|saved)", after=mark)
     assert [line for line in w.lines_after(mark) if "t.md" in line] == []
     assert note.stat().st_mtime_ns == stamp
+    assert w.stop() == 130
+
+
+def test_a_warning_is_said_when_it_comes_not_on_every_save(make_vault, watch):
+    vault = make_vault({"t.md": THESIS, "u.md": THESIS})
+    w = watch(vault)
+    # at start, once for both notes (not once under each), marked as a warning
+    offline = [line for line in w.lines_after(0) if "Offline run" in line]
+    assert len(offline) == 1 and " warning: all 2 notes: Offline run: " in offline[0], offline
+    # a save that renders t.md again, its warnings as they were: none said again
+    mark = w.mark()
+    note = vault / "t.md"
+    note.write_text(note.read_text().replace("label: 2016-2017", "label: 2016 to 2017"))
+    w.wait_for(r"updated t\.md \(trigger: saved\)", after=mark)
+    # a later render is logged after all that t.md's said; it brings a warning of its own
+    (vault / "u.md").write_text(add_ticker(THESIS, "IWN"))
+    w.wait_for(r"warning: u\.md: Offline run: not fetched: IWN ", after=mark)
+    said = [line for line in w.lines_after(mark) if "warning" in line]
+    assert len(said) == 1 and "u.md" in said[0], said
     assert w.stop() == 130
 
 
