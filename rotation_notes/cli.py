@@ -422,10 +422,10 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     if not args.quiet:
         own, shared = group_warnings(report.notes)
         for n in report.notes:
-            if n.status == "failed":
+            if n.status == "failed":  # one that fails writing has its warnings all the same
                 print(f"failed     {n.error}", file=sys.stderr)
-                continue
-            print(_note_line(n, dry), file=sys.stderr)
+            else:
+                print(_note_line(n, dry), file=sys.stderr)
             for w in own[n.path]:
                 print(f"  warning: {w}", file=sys.stderr)
         for sw in shared:  # said by several notes: once, for all of them
