@@ -287,7 +287,8 @@ class Watcher:
         self.stop_signal: int | None = None
         self.deferred = 0
         self.renders = 0
-        #: note -> the warnings its last render gave (``say_warnings``: said when new)
+        #: thesis -> the warnings its last render gave (``say_warnings``: said when new);
+        #: forgotten with the thesis (deleted, or no longer one), so one back says them again
         self.said: dict[str, frozenset[str]] = {}
         #: called once watching, before the first event is handled (``run_watch``: imports)
         self.warm_up: Callable[[], None] | None = None
@@ -317,6 +318,7 @@ class Watcher:
                     self.theses[rel] = links[rel]
                 else:
                     self.theses.pop(rel, None)
+                    self.said.pop(rel, None)
             self.written.update({p: h for n in report.notes for p, h in n.written.items()})
 
     def _dependents(self, rel: str) -> list[str]:
@@ -385,6 +387,7 @@ class Watcher:
         if gone:
             with self.lock:
                 was = self.theses.pop(rel, None)
+                self.said.pop(rel, None)
             if was is not None:
                 log.info("stopped watching %s (%s)", rel, what)
             self._schedule(dependents, f"linked note {rel} {what}")
@@ -532,14 +535,15 @@ class Watcher:
         from rotation_notes.refresh import log_warnings
 
         new = []
-        for n in notes:
-            if n.status == "failed":  # its render said nothing of its warnings: keep the last
-                continue
-            before = self.said.get(n.path, frozenset())
-            self.said[n.path] = frozenset(n.warnings)
-            fresh = [w for w in n.warnings if w not in before]
-            if fresh:
-                new.append(replace(n, warnings=fresh))
+        with self.lock:  # a deletion, on watchdog's thread, forgets what a note said
+            for n in notes:
+                if n.status == "failed":  # its render said nothing of its warnings: keep the last
+                    continue
+                before = self.said.get(n.path, frozenset())
+                self.said[n.path] = frozenset(n.warnings)
+                fresh = [w for w in n.warnings if w not in before]
+                if fresh:
+                    new.append(replace(n, warnings=fresh))
         log_warnings(log, new, of=len(notes))
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:

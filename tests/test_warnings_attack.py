@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 from test_run_warnings import BAD_EVENT, link_bad_catalyst
+from test_watch import add_ticker, watch  # noqa: F401 - the watcher fixture
 
-from conftest import copy_with_thesis_copies, run_cli
+from conftest import THESIS, copy_with_thesis_copies, run_cli
 
 
 def test_a_failed_notes_own_warning_is_printed_as_the_json_has_it(tmp_path):
@@ -34,3 +35,43 @@ def test_a_failed_notes_own_warning_is_printed_as_the_json_has_it(tmp_path):
     failed = next(i for i, ln in enumerate(lines) if ln.startswith("failed "))
     assert "catalyst [[Bad]] is n/a" in lines[failed + 1], result.stderr
     assert lines[failed + 1].startswith("  warning: ")
+
+
+def test_a_deleted_note_that_comes_back_says_its_warning_again(make_vault, watch):  # noqa: F811
+    """The watcher kept what a note's last render said after the note was deleted (or stopped
+    being a thesis): the same note back later, with the same warning, said nothing, and
+    ``said`` grew with every note ever seen."""
+    iwn = add_ticker(THESIS, "IWN")
+    vault = make_vault({"t.md": iwn})
+    w = watch(vault)
+    assert w.count(r"warning: t\.md: Offline run: not fetched: IWN ") == 1
+    note = vault / "t.md"
+
+    note.unlink()
+    w.wait_for(r"stopped watching t\.md \(deleted\)")
+    mark = w.mark()
+    note.write_text(iwn)
+    w.wait_for(r"updated t\.md \(trigger: (created|saved)", after=mark)
+    # everything that render logged comes before a later render's line
+    (vault / "u.md").write_text(THESIS)
+    w.wait_for(r"(updated|unchanged) u\.md \(trigger: (created|saved)", after=mark)
+    said = [ln for ln in w.lines_after(mark) if "IWN" in ln]
+    assert len(said) == 1 and "warning: t.md: Offline run: not fetched: IWN " in said[0], (
+        w.lines_after(mark)
+    )
+
+    # no longer a thesis (its property taken out), then one again
+    mark = w.mark()
+    note.write_text("# t\n\nJust words now.\n")
+    (vault / "v.md").write_text(THESIS)  # rendered after t.md's save: it has been handled
+    w.wait_for(r"(updated|unchanged) v\.md \(trigger: (created|saved)", after=mark)
+    mark = w.mark()
+    note.write_text(iwn)
+    w.wait_for(r"updated t\.md \(trigger: saved", after=mark)
+    (vault / "x.md").write_text(THESIS)
+    w.wait_for(r"(updated|unchanged) x\.md \(trigger: (created|saved)", after=mark)
+    said = [ln for ln in w.lines_after(mark) if "IWN" in ln]
+    assert len(said) == 1 and "warning: t.md: Offline run: not fetched: IWN " in said[0], (
+        w.lines_after(mark)
+    )
+    assert w.stop() == 130
