@@ -525,11 +525,12 @@ class Watcher:
                 log.info("%s %s (trigger: %s) in %.2f s%s", n.status, n.path, why, took, _charts(n))
         self.say_warnings(report.notes)
 
-    def say_warnings(self, notes: list[NoteReport]) -> None:
+    def say_warnings(self, notes: list[NoteReport], of: int | None = None) -> None:
         """Log the notes' warnings that their last render did not give: a warning is said
         when it comes (a catalyst link gone bad on this save, the network down since the last
         prices), not again on every save while it holds. Several notes giving the same one
-        (``refresh.group_warnings``) say it once."""
+        (``refresh.group_warnings``) say it once. ``of``: how many theses are watched (by
+        default, as recorded): a render of some of them never says "all"."""
         from dataclasses import replace
 
         from rotation_notes.refresh import log_warnings
@@ -544,7 +545,9 @@ class Watcher:
                 fresh = [w for w in n.warnings if w not in before]
                 if fresh:
                     new.append(replace(n, warnings=fresh))
-        log_warnings(log, new, of=len(notes))
+            if of is None:
+                of = len(self.theses)
+        log_warnings(log, new, of=of)
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop_signal = signum
@@ -711,7 +714,7 @@ def run_watch(
         on_tick=refresher.tick if refresher else None,
         tick_every=refresher.tick_every if refresher else 60.0,
     )
-    watcher.say_warnings(initial.notes)
+    watcher.say_warnings(initial.notes, of=len(initial.notes))  # every thesis
     if os.environ.get(HOOK_ENV):
         prices.on_load = lambda: pause_at("render", lambda: watcher.stop_signal is not None)
     # The first save should not pay for importing what renders it: imported once watching

@@ -4,6 +4,7 @@ scope a shared warning is said for is the truth, in refresh and in the watcher."
 from __future__ import annotations
 
 import json
+import re
 
 from test_run_warnings import BAD_EVENT, link_bad_catalyst
 from test_watch import add_ticker, watch  # noqa: F401 - the watcher fixture
@@ -74,4 +75,24 @@ def test_a_deleted_note_that_comes_back_says_its_warning_again(make_vault, watch
     assert len(said) == 1 and "warning: t.md: Offline run: not fetched: IWN " in said[0], (
         w.lines_after(mark)
     )
+    assert w.stop() == 130
+
+
+def test_the_watcher_says_all_only_of_all_the_notes_it_watches(make_vault, watch):  # noqa: F811
+    """A linked note's change renders the two theses that link to it, of the three watched:
+    the warning both give was said for 'all 2 notes', as if no other thesis were watched."""
+    linking = THESIS + "\nSee [[Ev]].\n"
+    vault = make_vault(
+        {
+            "a.md": linking,
+            "b.md": linking,
+            "c.md": THESIS,
+            "Ev.md": "---\nevent_start: 2026-02-03\n---\n",
+        }
+    )
+    w = watch(vault)
+    (vault / "Ev.md").write_text("---\nevent_start: [2026\n---\n")
+    line = w.wait_for(r"linked note Ev\.md not checked for an event window")
+    said = re.search(r"warning: (.*?): linked note", line)
+    assert said is not None and said.group(1) == "2 notes: a.md, b.md", line
     assert w.stop() == 130
