@@ -538,8 +538,8 @@ class Watcher:
         new = []
         with self.lock:  # a deletion, on watchdog's thread, forgets what a note said
             for n in notes:
-                if n.status == "failed":  # its render said nothing of its warnings: keep the last
-                    continue
+                if n.status == "failed" and not n.warnings:  # failed before its warnings were
+                    continue  # known (one that fails at its write has them): keep the last
                 before = self.said.get(n.path, frozenset())
                 self.said[n.path] = frozenset(n.warnings)
                 fresh = [w for w in n.warnings if w not in before]

@@ -96,3 +96,20 @@ def test_the_watcher_says_all_only_of_all_the_notes_it_watches(make_vault, watch
     said = re.search(r"warning: (.*?): linked note", line)
     assert said is not None and said.group(1) == "2 notes: a.md, b.md", line
     assert w.stop() == 130
+
+
+def test_the_watcher_says_a_failed_notes_own_warning(tmp_path, watch):  # noqa: F811
+    """A thesis that fails at its write (its chart is another's file, drawn otherwise) has
+    composed, and has its warnings: its bad catalyst link was never said in the watch log,
+    for as long as it fails."""
+    vault = tmp_path / "v"
+    copy_with_thesis_copies(vault, 2)
+    note = vault / "Theses" / "Thesis 2.md"
+    note.write_text(note.read_text(encoding="utf-8").replace("chart-2.png", "chart-1.png"))
+    (vault / "Catalysts" / "Bad.md").write_text(BAD_EVENT)
+    link_bad_catalyst(note)
+    w = watch(vault)  # the start's warnings are logged before "watching"
+    assert w.count(r"failed Theses/Thesis 2\.md \(trigger: start\)") == 1
+    said = [ln for ln in w.lines_after(0) if "catalyst [[Bad]] is n/a" in ln]
+    assert len(said) == 1 and "warning: Theses/Thesis 2.md: catalyst [[Bad]]" in said[0], w.lines
+    assert w.stop() == 130
