@@ -397,10 +397,18 @@ def stream_limited(chunks: Iterator[str]) -> str:
 # --- time and memory -----------------------------------------------------------
 
 
-def _async_raise(thread_id: int, exc: type[BaseException] | None) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc else None
-    )
+def _async_raise(thread_id: int, exc: type[BaseException]) -> None:
+    """Raise ``exc`` in thread ``thread_id`` at its next check. Never called to clear one
+    (``exc`` None): CPython 3.11 then flags the interpreter as having an exception pending
+    that no thread ever takes, and the flag stays: with a profiler or tracer set later
+    (cProfile, coverage, a debugger), the next call of a Python function hangs the process.
+    A pending one is taken instead (``_take_pending``)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc))
+
+
+def _take_pending() -> None:
+    """Nothing; called, it lets this thread's pending asynchronous exception be raised here
+    (checked as a Python function starts), to be caught by the caller."""
 
 
 def _alarm_free() -> bool:
@@ -435,39 +443,56 @@ def time_limit(seconds: float | None = None) -> Iterator[None]:
         yield
         return
     target = threading.get_ident()
-    lock = threading.Lock()
+    stop = threading.Event()
     state = {"active": True, "fired": False}
 
     def fire() -> None:
-        with lock:
-            if state["active"]:
-                state["fired"] = True
-                _async_raise(target, RenderTimeout)
+        if stop.wait(seconds):
+            return
+        while state["active"]:  # again until the block is left: it may have been swallowed
+            state["fired"] = True
+            _async_raise(target, RenderTimeout)
+            if stop.wait(_AGAIN):
+                return
 
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
+    timer = threading.Thread(target=fire, name="render time limit", daemon=True)
     timer.start()
+    stopped: RenderTimeout | None = None
     try:
         yield
     except RenderTimeout as exc:
-        message = f"still running after {seconds:g} s (an endless loop?)"
-        raise RenderTimeout(message).with_traceback(exc.__traceback__) from None
+        state["active"] = False  # first: the timer raises no more (plain stores: no check)
+        if not state["fired"]:
+            raise  # the template's own (a limit breached), not the timer's
+        stopped = exc  # raised with its message once the timer is gone (below)
     finally:
-        timer.cancel()
-        # gone before the block's caller goes on: a run forks its chart workers only from a
-        # process with no other thread (``refresh._Drawer``), and a render leaves none behind
-        timer.join()
-        with lock:
-            state["active"] = False
-            if state["fired"]:
-                _async_raise(target, None)  # clear it if it has not been raised yet
+        state["active"] = False
+        while True:  # the timer's exception, as the block ends, may come in the middle of this
+            try:
+                stop.set()
+                # gone before the block's caller goes on: a run forks its chart workers only
+                # from a process with no other thread (``refresh._Drawer``), and a render
+                # leaves none behind
+                timer.join()
+                if state["fired"]:
+                    _take_pending()  # one set and not yet raised: raised here, and dropped
+                break
+            except RenderTimeout:
+                continue
     if state["fired"]:
-        raise RenderTimeout(f"still running after {seconds:g} s (an endless loop?)")
+        message = f"still running after {seconds:g} s (an endless loop?)"
+        raise RenderTimeout(message).with_traceback(stopped.__traceback__ if stopped else None)
 
 
 #: Seconds before an alarm that came inside a context manager's ``__enter__``/``__exit__``
 #: comes again (``_alarm_limit``).
 _ALARM_RETRY = 0.001
+#: Seconds between a limit's exception and the next, while the block runs on: the first can
+#: be swallowed where Python ignores exceptions (a ``__del__``, a weakref or garbage
+#: collector callback, where the signal handler may run: "Exception ignored in ...") or by
+#: a broad ``except`` in code the block calls, and a limit raised once would then never stop
+#: an endless loop.
+_AGAIN = 0.05
 
 
 @contextmanager
@@ -488,7 +513,9 @@ def _alarm_limit(seconds: float) -> Iterator[None]:
             # freed, disarming whatever timer is armed then). Try again in a moment.
             signal.setitimer(signal.ITIMER_REAL, _ALARM_RETRY)
             return
-        state["active"] = False  # once: the cleanup below must not be interrupted
+        # Again, until the block is left (the clean-up below stops it): this one may be
+        # swallowed (``_AGAIN``).
+        signal.setitimer(signal.ITIMER_REAL, _AGAIN)
         raise RenderTimeout
 
     previous = signal.signal(signal.SIGALRM, fire)
@@ -496,6 +523,7 @@ def _alarm_limit(seconds: float) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, seconds)
         yield
     except RenderTimeout as exc:
+        state["active"] = False  # first: no alarm interrupts the clean-up (a plain store)
         if not state["fired"]:
             raise  # the template's own (a limit breached), not the alarm's
         message = f"still running after {seconds:g} s (an endless loop?)"
