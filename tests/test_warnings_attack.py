@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from test_run_warnings import BAD_EVENT, link_bad_catalyst
 from test_watch import add_ticker, watch  # noqa: F401 - the watcher fixture
@@ -12,16 +13,23 @@ from test_watch import add_ticker, watch  # noqa: F401 - the watcher fixture
 from conftest import THESIS, copy_with_thesis_copies, run_cli
 
 
-def test_a_failed_notes_own_warning_is_printed_as_the_json_has_it(tmp_path):
-    """A note can fail after its warnings are known (its chart is another note's file, drawn
-    otherwise): its own warning (a catalyst link gone bad) was said nowhere on stderr, while
-    the warnings it shares counted it in their scope."""
+def failing_with_a_bad_link(tmp_path: Path) -> Path:
+    """Two thesis copies; the second draws the first's chart file otherwise (so it fails at
+    its write, once composed) and links a bad catalyst."""
     vault = tmp_path / "v"
     copy_with_thesis_copies(vault, 2)
     note = vault / "Theses" / "Thesis 2.md"
     note.write_text(note.read_text(encoding="utf-8").replace("chart-2.png", "chart-1.png"))
     (vault / "Catalysts" / "Bad.md").write_text(BAD_EVENT)
     link_bad_catalyst(note)
+    return vault
+
+
+def test_a_failed_notes_own_warning_is_printed_as_the_json_has_it(tmp_path):
+    """A note can fail after its warnings are known (its chart is another note's file, drawn
+    otherwise): its own warning (a catalyst link gone bad) was said nowhere on stderr, while
+    the warnings it shares counted it in their scope."""
+    vault = failing_with_a_bad_link(tmp_path)
 
     result = run_cli("refresh", vault, "--offline", "--json")
     assert result.returncode == 2, result.stderr  # a note failed
@@ -36,6 +44,17 @@ def test_a_failed_notes_own_warning_is_printed_as_the_json_has_it(tmp_path):
     failed = next(i for i, ln in enumerate(lines) if ln.startswith("failed "))
     assert "catalyst [[Bad]] is n/a" in lines[failed + 1], result.stderr
     assert lines[failed + 1].startswith("  warning: ")
+
+
+def iwn_said_once(w, vault, mark: int, later: str) -> None:
+    """Save thesis ``later`` and wait for its render: all that t.md's render logged comes
+    before it. Since ``mark``, IWN's warning was said once, for t.md."""
+    (vault / later).write_text(THESIS)
+    w.wait_for(rf"(updated|unchanged) {re.escape(later)} \(trigger: (created|saved)", after=mark)
+    said = [ln for ln in w.lines_after(mark) if "IWN" in ln]
+    assert len(said) == 1 and "warning: t.md: Offline run: not fetched: IWN " in said[0], (
+        w.lines_after(mark)
+    )
 
 
 def test_a_deleted_note_that_comes_back_says_its_warning_again(make_vault, watch):  # noqa: F811
@@ -53,13 +72,7 @@ def test_a_deleted_note_that_comes_back_says_its_warning_again(make_vault, watch
     mark = w.mark()
     note.write_text(iwn)
     w.wait_for(r"updated t\.md \(trigger: (created|saved)", after=mark)
-    # everything that render logged comes before a later render's line
-    (vault / "u.md").write_text(THESIS)
-    w.wait_for(r"(updated|unchanged) u\.md \(trigger: (created|saved)", after=mark)
-    said = [ln for ln in w.lines_after(mark) if "IWN" in ln]
-    assert len(said) == 1 and "warning: t.md: Offline run: not fetched: IWN " in said[0], (
-        w.lines_after(mark)
-    )
+    iwn_said_once(w, vault, mark, "u.md")
 
     # no longer a thesis (its property taken out), then one again
     mark = w.mark()
@@ -69,12 +82,7 @@ def test_a_deleted_note_that_comes_back_says_its_warning_again(make_vault, watch
     mark = w.mark()
     note.write_text(iwn)
     w.wait_for(r"updated t\.md \(trigger: saved", after=mark)
-    (vault / "x.md").write_text(THESIS)
-    w.wait_for(r"(updated|unchanged) x\.md \(trigger: (created|saved)", after=mark)
-    said = [ln for ln in w.lines_after(mark) if "IWN" in ln]
-    assert len(said) == 1 and "warning: t.md: Offline run: not fetched: IWN " in said[0], (
-        w.lines_after(mark)
-    )
+    iwn_said_once(w, vault, mark, "x.md")
     assert w.stop() == 130
 
 
@@ -102,12 +110,7 @@ def test_the_watcher_says_a_failed_notes_own_warning(tmp_path, watch):  # noqa: 
     """A thesis that fails at its write (its chart is another's file, drawn otherwise) has
     composed, and has its warnings: its bad catalyst link was never said in the watch log,
     for as long as it fails."""
-    vault = tmp_path / "v"
-    copy_with_thesis_copies(vault, 2)
-    note = vault / "Theses" / "Thesis 2.md"
-    note.write_text(note.read_text(encoding="utf-8").replace("chart-2.png", "chart-1.png"))
-    (vault / "Catalysts" / "Bad.md").write_text(BAD_EVENT)
-    link_bad_catalyst(note)
+    vault = failing_with_a_bad_link(tmp_path)
     w = watch(vault)  # the start's warnings are logged before "watching"
     assert w.count(r"failed Theses/Thesis 2\.md \(trigger: start\)") == 1
     said = [ln for ln in w.lines_after(0) if "catalyst [[Bad]] is n/a" in ln]
