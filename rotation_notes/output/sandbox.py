@@ -34,6 +34,7 @@ untouched.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import math
@@ -406,6 +407,27 @@ def _async_raise(thread_id: int, exc: type[BaseException]) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc))
 
 
+def _raise_unless_busy(thread_id: int, exc: type[BaseException]) -> bool:
+    """Raise ``exc`` in thread ``thread_id`` (``_async_raise``) unless it may not be raised
+    there now; whether it was. Not while the thread enters or leaves a context manager (the
+    rule ``_alarm_limit`` keeps: raised in ``contextlib``'s ``__exit__``, it skips the limit's
+    own clean-up, and the timer thread would go on raising into whatever the thread runs
+    next; in ``Condition.__enter__`` it leaves the lock held), nor while any thread is being
+    started: CPython 3.11 gives a new thread its starter's id until it runs, so the exception
+    would kill the new thread before it says it started, and ``Thread.start`` would wait for
+    ever (a time limit inside another, in a thread). The frame is read just before the
+    exception is set (the thread stays where it is while this one holds the GIL)."""
+    limbo_lock = getattr(threading, "_active_limbo_lock", None)
+    with limbo_lock if limbo_lock is not None else contextlib.nullcontext():
+        if getattr(threading, "_limbo", None):
+            return False
+        frame = sys._current_frames().get(thread_id)
+        if frame is not None and frame.f_code.co_name in ("__enter__", "__exit__"):
+            return False
+        _async_raise(thread_id, exc)
+        return True
+
+
 def _take_pending() -> None:
     """Nothing; called, it lets this thread's pending asynchronous exception be raised here
     (checked as a Python function starts), to be caught by the caller."""
@@ -444,21 +466,25 @@ def time_limit(seconds: float | None = None) -> Iterator[None]:
         return
     target = threading.get_ident()
     stop = threading.Event()
-    state = {"active": True, "fired": False}
+    lock = threading.Lock()  # the clean-up's 'active' store and the timer's raise: one at a time
+    state = {"active": False, "fired": False}  # active: in the block (not starting the timer)
 
     def fire() -> None:
-        if stop.wait(seconds):
-            return
-        while state["active"]:  # again until the block is left: it may have been swallowed
-            state["fired"] = True
-            _async_raise(target, RenderTimeout)
-            if stop.wait(_AGAIN):
-                return
+        pause = seconds
+        while not stop.wait(pause):  # again until the block is left: it may have been swallowed
+            with lock:
+                if state["active"]:
+                    state["fired"] = True
+                    raised = _raise_unless_busy(target, RenderTimeout)
+                else:
+                    raised = False
+            pause = _AGAIN if raised else _ALARM_RETRY
 
     timer = threading.Thread(target=fire, name="render time limit", daemon=True)
     timer.start()
     stopped: RenderTimeout | None = None
     try:
+        state["active"] = True
         yield
     except RenderTimeout as exc:
         state["active"] = False  # first: the timer raises no more (plain stores: no check)
@@ -469,13 +495,15 @@ def time_limit(seconds: float | None = None) -> Iterator[None]:
         state["active"] = False
         while True:  # the timer's exception, as the block ends, may come in the middle of this
             try:
+                with lock:  # once this is done, no more come: only one set before, taken below
+                    state["active"] = False
+                if state["fired"]:
+                    _take_pending()  # one set and not yet raised: raised here, and dropped
                 stop.set()
                 # gone before the block's caller goes on: a run forks its chart workers only
                 # from a process with no other thread (``refresh._Drawer``), and a render
                 # leaves none behind
                 timer.join()
-                if state["fired"]:
-                    _take_pending()  # one set and not yet raised: raised here, and dropped
                 break
             except RenderTimeout:
                 continue
