@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,6 +139,35 @@ def digests_in_a_fresh_process(module: str) -> list[str]:
     )
     assert out.returncode == 0, out.stderr
     return out.stdout.split()
+
+
+def python_until_it_ends(
+    script: str,
+    *,
+    deadline: float,
+    hang: str,
+    extra_env: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> subprocess.CompletedProcess[str]:
+    """``script`` (dedented) in a fresh interpreter with the project importable, output
+    captured (``kwargs`` to ``subprocess.run``); the test fails with ``hang`` if it has not
+    ended after ``deadline`` seconds (a deadline that catches a hang, never a measure of
+    speed)."""
+    import textwrap
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg", **(extra_env or {})}
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(script)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=deadline,
+            **kwargs,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(hang)
 
 
 def run_scheduled(

@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 
-from conftest import ROOT, THESIS
+from conftest import THESIS, python_until_it_ends
 from rotation_notes.output.sandbox import RenderTimeout, time_limit
 
 posix_alarm = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no setitimer")
@@ -44,14 +42,11 @@ def spin() -> None:
 def run_python(
     script: str, extra_env: dict[str, str] | None = None, **kwargs
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg", **(extra_env or {})}
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=GIVE_UP + 120,
+    return python_until_it_ends(
+        script,
+        deadline=GIVE_UP + 120,
+        hang="the run hung (an endless loop never stopped?)",
+        extra_env=extra_env,
         **kwargs,
     )
 
@@ -102,10 +97,7 @@ def test_the_cli_stops_an_endless_template_loop_when_started_with_sigalrm_blocke
         sys.exit(main(["refresh", {str(vault)!r}, "--as-of", "2026-02-04"]))
         """
     block = lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # noqa: E731
-    try:
-        result = run_python(script, preexec_fn=block)
-    except subprocess.TimeoutExpired:
-        pytest.fail("the endless loop was never stopped: the run hung")
+    result = run_python(script, preexec_fn=block)
     assert result.returncode == 2, result.stderr
     assert "template stopped at a limit: still running after 1 s" in result.stdout + result.stderr
     assert (vault / "t.md").read_bytes() == before

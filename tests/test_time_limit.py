@@ -5,17 +5,14 @@ thread started and joined each time cost a 100-thesis run seconds on a busy mach
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import subprocess
 import sys
-import textwrap
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
+from conftest import python_until_it_ends
 from rotation_notes.output.sandbox import RenderTimeout, time_limit
 
 posix_alarm = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no setitimer")
@@ -171,8 +168,7 @@ def test_a_profiler_set_after_a_limit_in_another_thread_does_not_hang_the_proces
     """A limit that fired in a thread used to clear its exception with ``SetAsyncExc(id,
     NULL)``, which leaves CPython 3.11 flagged with an exception no thread takes: the next
     Python call under a profiler (cProfile, coverage, a debugger) then hung for ever."""
-    script = textwrap.dedent(
-        """
+    script = """
         import sys, threading, time
         from rotation_notes.output.sandbox import RenderTimeout, time_limit
 
@@ -202,13 +198,8 @@ def test_a_profiler_set_after_a_limit_in_another_thread_does_not_hang_the_proces
         sys.setprofile(None)
         print("called")
         """
+    result = python_until_it_ends(
+        script, deadline=120, hang="the process hung at a Python call under a profiler"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    try:
-        result = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("the process hung at a Python call under a profiler")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["stopped", "stopped", "called"]

@@ -4,16 +4,13 @@ is skipped, nor in a thread being started."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import textwrap
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
+from conftest import python_until_it_ends
 from rotation_notes.output.sandbox import RenderTimeout, time_limit
 
 pytestmark = pytest.mark.skipif(sys.implementation.name != "cpython", reason="async exceptions")
@@ -76,8 +73,7 @@ def test_a_limit_inside_another_in_a_thread_never_kills_the_inner_timer_thread()
     """The outer limit's exception, sent while the inner limit starts its timer thread,
     reached the new thread instead (CPython 3.11 gives it its starter's id until it runs):
     it died before saying it had started, and ``Thread.start`` waited for ever."""
-    script = textwrap.dedent(
-        """
+    script = """
         import os, sys, threading
         from rotation_notes.output.sandbox import RenderTimeout, time_limit
 
@@ -104,13 +100,8 @@ def test_a_limit_inside_another_in_a_thread_never_kills_the_inner_timer_thread()
         worker.join()
         print(len(done))
         """
+    result = python_until_it_ends(
+        script, deadline=240, hang="a thread hung starting an inner time limit's timer"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    try:
-        result = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=240
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("a thread hung starting an inner time limit's timer")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.split() == ["100"], result.stdout + result.stderr
